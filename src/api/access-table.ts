@@ -1,0 +1,75 @@
+/**
+ * The one table that says what every route needs (DESIGN §5). A route that is not listed here
+ * does not start (see `route.ts` and `assertEveryRouteListed`).
+ *
+ * Resource templates name their parts in braces: `{accountId}` (the caller's account), `{region}`
+ * (the path's region, else `?region=`, else the default region), a path parameter by its name,
+ * or `{body.field}`. A `perItem` rule is not checked up front: the route lists only the items
+ * whose resource allows the action, with `{ns}`/`{repo}` taken from each item.
+ */
+export type AccessRule =
+  | { auth: "none"; why: string }
+  | { auth: "admin" }
+  | { auth: "self" }
+  | { auth: "policy"; action: string; resource: string; perItem?: boolean };
+
+const NAMESPACE = "acs:cr:{region}:{accountId}:repository/{ns}";
+const REPOSITORY = "acs:cr:{region}:{accountId}:repository/{ns}/{repo}";
+const ram = (kind: "user" | "group" | "policy", name: string) => `acs:ram:*:{accountId}:${kind}/${name}`;
+const cr = (action: string, resource: string, perItem = false): AccessRule => ({ auth: "policy", action: `cr:${action}`, resource, perItem });
+const ramRule = (action: string, resource: string): AccessRule => ({ auth: "policy", action: `ram:${action}`, resource });
+
+export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
+  "GET /healthz": { auth: "none", why: "liveness probe" },
+  "GET /readyz": { auth: "none", why: "readiness probe" },
+  "GET /metrics": { auth: "none", why: "Prometheus scrape" },
+  "GET /openapi.json": { auth: "none", why: "API description" },
+  "GET /docs": { auth: "none", why: "API documentation page" },
+  "GET /api/v1/actions": { auth: "none", why: "the public list of actions" },
+  "POST /api/v1/accounts": { auth: "admin" },
+  "POST /api/v1/sessions": { auth: "none", why: "the credentials are the body" },
+
+  "GET /api/v1/me": { auth: "self" },
+  "PUT /api/v1/me/password": { auth: "self" },
+  "PUT /api/v1/me/registry-password": { auth: "self" },
+
+  "GET /api/v1/users": ramRule("ListUsers", ram("user", "*")),
+  "POST /api/v1/users": ramRule("CreateUser", ram("user", "{body.name}")),
+  "GET /api/v1/users/{name}": ramRule("GetUser", ram("user", "{name}")),
+  "DELETE /api/v1/users/{name}": ramRule("DeleteUser", ram("user", "{name}")),
+  "PUT /api/v1/users/{name}/password": ramRule("UpdateUser", ram("user", "{name}")),
+  "PUT /api/v1/users/{name}/registry-password": ramRule("UpdateUser", ram("user", "{name}")),
+  "POST /api/v1/users/{name}/access-keys": ramRule("CreateAccessKey", ram("user", "{name}")),
+  "GET /api/v1/users/{name}/policies": ramRule("ListPoliciesForUser", ram("user", "{name}")),
+  "POST /api/v1/users/{name}/policies": ramRule("AttachPolicyToUser", ram("user", "{name}")),
+  "DELETE /api/v1/users/{name}/policies/{policyName}": ramRule("DetachPolicyFromUser", ram("user", "{name}")),
+
+  "GET /api/v1/groups": ramRule("ListGroups", ram("group", "*")),
+  "POST /api/v1/groups": ramRule("CreateGroup", ram("group", "{body.name}")),
+  "GET /api/v1/groups/{g}": ramRule("GetGroup", ram("group", "{g}")),
+  "POST /api/v1/groups/{g}/members": ramRule("AddUserToGroup", ram("group", "{g}")),
+  "POST /api/v1/groups/{g}/policies": ramRule("AttachPolicyToGroup", ram("group", "{g}")),
+
+  "GET /api/v1/policies": ramRule("ListPolicies", ram("policy", "*")),
+  "POST /api/v1/policies": ramRule("CreatePolicy", ram("policy", "{body.name}")),
+  "POST /api/v1/policies/simulate": ramRule("SimulatePolicy", ram("policy", "*")),
+  "GET /api/v1/policies/{name}": ramRule("GetPolicy", ram("policy", "{name}")),
+  "DELETE /api/v1/policies/{name}": ramRule("DeletePolicy", ram("policy", "{name}")),
+
+  "GET /api/v1/namespaces": cr("ListNamespace", NAMESPACE, true),
+  "POST /api/v1/namespaces": cr("CreateNamespace", NAMESPACE.replace("{ns}", "{body.name}")),
+  "GET /api/v1/namespaces/{ns}": cr("GetNamespace", NAMESPACE),
+  "PATCH /api/v1/namespaces/{ns}": cr("UpdateNamespace", NAMESPACE),
+  "DELETE /api/v1/namespaces/{ns}": cr("DeleteNamespace", NAMESPACE),
+
+  "GET /api/v1/regions/{region}/repositories": cr("ListRepository", REPOSITORY, true),
+  "POST /api/v1/regions/{region}/repositories": cr("CreateRepository", REPOSITORY.replace("{ns}/{repo}", "{body.namespace}/{body.name}")),
+  "GET /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("GetRepository", REPOSITORY),
+  "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("UpdateRepository", REPOSITORY),
+  "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("DeleteRepository", REPOSITORY),
+};
+
+/** `GET /api/v1/namespaces/{ns}` → `GET /api/v1/namespaces/:ns`, as Hono registers it. */
+export function honoKey(key: string): string {
+  return key.replace(/\{([^}]+)\}/g, ":$1");
+}

@@ -1,0 +1,84 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { swaggerUI } from "@hono/swagger-ui";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ZodError } from "zod";
+import type { AppEnv, Deps } from "./env.ts";
+import { ApiError } from "./errors.ts";
+import { createMetrics } from "./metrics.ts";
+import { assertEveryRouteListed } from "./route.ts";
+import { accountRoutes } from "./routes/accounts.ts";
+import { groupRoutes } from "./routes/groups.ts";
+import { namespaceRoutes } from "./routes/namespaces.ts";
+import { policyRoutes } from "./routes/policies.ts";
+import { repositoryRoutes } from "./routes/repositories.ts";
+import { systemRoutes } from "./routes/system.ts";
+import { userRoutes } from "./routes/users.ts";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** `Statement[0].Condition` style paths, as the policy engine writes them. */
+function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), "");
+}
+
+function validationError(error: ZodError, target: string): ApiError {
+  const issues = error.issues.map((i) =>
+    i.code === "unrecognized_keys"
+      ? { field: fieldPath([...i.path, i.keys[0]!]), message: `unknown field${i.keys.length > 1 ? `s ${i.keys.map((k) => `"${k}"`).join(", ")}` : ""}` }
+      : { field: fieldPath(i.path) || target, message: i.message },
+  );
+  const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ");
+  return new ApiError(400, "InvalidParameter", message, { field: issues[0]?.field, issues });
+}
+
+export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
+  const metrics = createMetrics();
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error as ZodError, result.target);
+    },
+  });
+
+  app.use("*", metrics.middleware);
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: "PayloadTooLarge", message: `the request body is larger than ${MAX_BODY_BYTES} bytes` }, 413),
+    }),
+  );
+
+  app.onError((err, c) => errorResponse(deps, err, c));
+  app.notFound((c) => c.json({ error: "NotFound", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+  systemRoutes(app, deps, metrics);
+  accountRoutes(app, deps);
+  userRoutes(app, deps);
+  groupRoutes(app, deps);
+  policyRoutes(app, deps);
+  namespaceRoutes(app, deps);
+  repositoryRoutes(app, deps);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: { title: "Kiln", version: "0.1.0", description: "Container image builds and registry authorization with RAM-style policies" },
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+
+  assertEveryRouteListed(app);
+  return app;
+}
+
+function errorResponse(deps: Deps, err: Error, c: Context): Response {
+  if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+  if (err instanceof HTTPException) {
+    if (err.status === 400) return c.json({ error: "MalformedJSON", message: `the request body is not valid JSON (${err.message})` }, 400);
+    if (err.status === 415) return c.json({ error: "UnsupportedMediaType", message: "send the body as application/json" }, 415);
+    return c.json({ error: "HttpError", message: err.message }, err.status);
+  }
+  deps.log.error({ err, method: c.req.method, path: c.req.path }, "unhandled error");
+  return c.json({ error: "InternalError", message: "an internal error occurred; it has been logged" }, 500);
+}

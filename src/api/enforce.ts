@@ -1,0 +1,87 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { authorize } from "../iam/authorizer.ts";
+import { resolveBearer } from "../iam/tokens.ts";
+import { constantTimeEqual } from "../iam/secrets.ts";
+import { evaluate } from "../policy/index.ts";
+import type { AccessRule } from "./access-table.ts";
+import type { AppEnv, Deps } from "./env.ts";
+import { ApiError, notFound } from "./errors.ts";
+import { requestContext } from "./request-context.ts";
+
+function bearer(c: Context): string | undefined {
+  const header = c.req.header("authorization");
+  const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+  return m?.[1];
+}
+
+const unauthorized = (message: string) => new ApiError(401, "Unauthorized", message);
+
+/** Runs before validation: who is calling. */
+export function authenticate(deps: Deps, rule: AccessRule): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (rule.auth === "none") return next();
+    const token = bearer(c);
+    if (!token) throw unauthorized("this call needs an Authorization: Bearer token");
+    if (rule.auth === "admin") {
+      if (!constantTimeEqual(token, deps.config.adminToken)) throw unauthorized("the admin token is wrong");
+      return next();
+    }
+    const principal = await resolveBearer(deps.db, token);
+    if (!principal) throw unauthorized("the token is invalid or has expired");
+    c.set("principal", principal);
+    return next();
+  };
+}
+
+/** Runs after validation: may the caller do this to that resource. */
+export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void {
+  if (rule.auth !== "policy") return;
+  const principal = c.get("principal");
+  const region = resolveRegion(deps, c, rule.resource);
+  const context = requestContext(c, region);
+  const fill = (extra: Record<string, string>) => fillTemplate(rule.resource, (key) => extra[key] ?? lookup(c, key, principal.accountId, region));
+  if (rule.perItem) {
+    const policies = principal.kind === "root" ? undefined : deps.policies.forUser(principal.userId!);
+    c.set("filterAllowed", (items, partsOf) =>
+      policies === undefined ? items : items.filter((item) => evaluate(policies, { action: rule.action, resource: fill(partsOf(item)), context }).decision === "Allow"),
+    );
+    return;
+  }
+  const resource = fill({});
+  const result = authorize(deps.policies, principal, { action: rule.action, resource, context });
+  if (result.decision !== "Allow") {
+    throw new ApiError(403, "AccessDenied", `${rule.action} on ${resource} is not allowed (${result.decision})`, {
+      action: rule.action,
+      resource,
+      decision: result.decision,
+      matched: result.matched,
+    });
+  }
+}
+
+function resolveRegion(deps: Deps, c: Context<AppEnv>, template: string): string | undefined {
+  if (!template.includes("{region}")) return undefined;
+  const asked = c.req.param("region") ?? c.req.query("region") ?? deps.config.defaultRegion;
+  if (!deps.config.regions.some((r) => r.id === asked)) throw notFound("region", asked, "RegionNotFound");
+  c.set("region", asked);
+  return asked;
+}
+
+function lookup(c: Context, key: string, accountId: string, region: string | undefined): string | undefined {
+  if (key === "accountId") return accountId;
+  if (key === "region") return region;
+  if (key.startsWith("body.")) {
+    const body = (c.req as unknown as { valid(t: "json"): Record<string, unknown> }).valid("json");
+    const value = body?.[key.slice(5)];
+    return typeof value === "string" ? value : undefined;
+  }
+  return c.req.param(key);
+}
+
+function fillTemplate(template: string, valueOf: (key: string) => string | undefined): string {
+  return template.replace(/\{([^}]+)\}/g, (_m, key: string) => {
+    const value = valueOf(key);
+    if (value === undefined) throw new Error(`access table: no value for {${key}} in ${template}`);
+    return value;
+  });
+}

@@ -1,0 +1,30 @@
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connection.ts";
+import type { PolicyStore } from "../iam/policy-store.ts";
+import type { Principal } from "../iam/principal.ts";
+import type { Logger } from "../logger.ts";
+
+/** A dependency that /readyz reports on. */
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<{ ok: boolean; detail?: string }>;
+}
+
+export interface Deps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  policies: PolicyStore;
+  readiness: ReadinessCheck[];
+}
+
+/** Keeps only the items whose resource allows the route's action (per-item list filtering). */
+export type ItemFilter = <T>(items: T[], partsOf: (item: T) => Record<string, string>) => T[];
+
+export interface AppEnv {
+  Variables: {
+    principal: Principal;
+    filterAllowed: ItemFilter;
+    region: string;
+  };
+}

@@ -1,0 +1,102 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createAccount } from "../../iam/accounts.ts";
+import { loginNameOf } from "../../iam/principal.ts";
+import { login } from "../../iam/sessions.ts";
+import { hasRegistryPassword, setConsolePassword, setRegistryPassword } from "../../iam/users.ts";
+import { aliasSchema, passwordSchema } from "../../names.ts";
+import type { Deps } from "../env.ts";
+import { addRoute, type App } from "../route.ts";
+import { body, errorResponses, json, OkSchema } from "../schemas.ts";
+
+const NewAccountSchema = z.object({ id: z.string(), alias: z.string(), rootToken: z.string() }).openapi("NewAccount");
+const SessionSchema = z
+  .object({ token: z.string(), expiresAt: z.string(), loginName: z.string(), mustSetRegistryPassword: z.boolean() })
+  .openapi("Session");
+const MeSchema = z
+  .object({ accountId: z.string(), alias: z.string(), kind: z.enum(["root", "user"]), loginName: z.string(), userName: z.string().optional(), hasRegistryPassword: z.boolean() })
+  .openapi("Me");
+const PasswordBody = z.strictObject({ password: passwordSchema });
+
+export function accountRoutes(app: App, deps: Deps): void {
+  const { db } = deps;
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "post",
+      path: "/api/v1/accounts",
+      tags: ["accounts"],
+      summary: "Create a main account (needs KILN_ADMIN_TOKEN); the root token is shown once",
+      request: { body: body(z.strictObject({ alias: aliasSchema, password: passwordSchema.optional() })) },
+      responses: { 201: json(NewAccountSchema, "The account and its root token"), ...errorResponses },
+    }),
+    async (c) => {
+      const account = await createAccount(db, c.req.valid("json"));
+      deps.log.info({ accountId: account.id, alias: account.alias }, "account created");
+      return c.json(account, 201);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "post",
+      path: "/api/v1/sessions",
+      tags: ["accounts"],
+      summary: "Log in with a console password: `alias` for root, `user@alias` for a sub-account",
+      request: { body: body(z.strictObject({ loginName: z.string().min(1).max(200), password: z.string().min(1).max(1024) })) },
+      responses: { 200: json(SessionSchema, "A console session"), ...errorResponses },
+    }),
+    async (c) => {
+      const { loginName, password } = c.req.valid("json");
+      const session = await login(db, loginName, password);
+      return c.json({ token: session.token, expiresAt: session.expiresAt, loginName: loginNameOf(session.principal), mustSetRegistryPassword: session.mustSetRegistryPassword }, 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({ method: "get", path: "/api/v1/me", tags: ["accounts"], summary: "Who the token belongs to", responses: { 200: json(MeSchema, "The caller"), ...errorResponses } }),
+    (c) => {
+      const p = c.get("principal");
+      return c.json({ accountId: p.accountId, alias: p.alias, kind: p.kind, loginName: loginNameOf(p), userName: p.userName, hasRegistryPassword: hasRegistryPassword(db, p) }, 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "put",
+      path: "/api/v1/me/password",
+      tags: ["accounts"],
+      summary: "Set the caller's console password",
+      request: { body: body(PasswordBody) },
+      responses: { 200: json(OkSchema, "Changed"), ...errorResponses },
+    }),
+    async (c) => {
+      await setConsolePassword(db, c.get("principal"), c.req.valid("json").password);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "put",
+      path: "/api/v1/me/registry-password",
+      tags: ["accounts"],
+      summary: "Set the caller's registry password (used by docker login; separate from the console password)",
+      request: { body: body(PasswordBody) },
+      responses: { 200: json(OkSchema, "Changed"), ...errorResponses },
+    }),
+    async (c) => {
+      await setRegistryPassword(db, c.get("principal"), c.req.valid("json").password);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+}

@@ -1,0 +1,98 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { createNamespace, deleteNamespace, findNamespace, listNamespaces, namespaceView, updateNamespace } from "../../catalog/namespaces.ts";
+import { namespaceNameSchema } from "../../names.ts";
+import type { Deps } from "../env.ts";
+import { addRoute, type App } from "../route.ts";
+import { body, errorResponses, json, OkSchema } from "../schemas.ts";
+
+const VisibilitySchema = z.enum(["private", "public"]);
+const NamespaceSchema = z
+  .object({ name: z.string(), autoCreateRepository: z.boolean(), defaultVisibility: VisibilitySchema, repositoryCount: z.number(), createdAt: z.string() })
+  .openapi("Namespace");
+const NsParam = z.object({ ns: namespaceNameSchema });
+/** Namespaces are global; `region` only picks the region written into the resource name that is checked. */
+const RegionQuery = z.object({ region: z.string().optional() });
+
+export function namespaceRoutes(app: App, deps: Deps): void {
+  const { db } = deps;
+  const tags = ["namespaces"];
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "get",
+      path: "/api/v1/namespaces",
+      tags,
+      summary: "Namespaces whose resource allows cr:ListNamespace to the caller",
+      request: { query: RegionQuery },
+      responses: { 200: json(z.object({ namespaces: z.array(NamespaceSchema) }), "Namespaces"), ...errorResponses },
+    }),
+    (c) => {
+      const visible = c.get("filterAllowed")(listNamespaces(db, c.get("principal").accountId), (n) => ({ ns: n.name }));
+      return c.json({ namespaces: visible.map((n) => namespaceView(db, n)) }, 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "post",
+      path: "/api/v1/namespaces",
+      tags,
+      summary: "Create a namespace (names are unique across the instance)",
+      request: {
+        query: RegionQuery,
+        body: body(z.strictObject({ name: namespaceNameSchema, autoCreateRepository: z.boolean().optional(), defaultVisibility: VisibilitySchema.optional() })),
+      },
+      responses: { 201: json(NamespaceSchema, "The namespace"), ...errorResponses },
+    }),
+    (c) => c.json(namespaceView(db, createNamespace(db, c.get("principal").accountId, c.req.valid("json"))), 201),
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "get",
+      path: "/api/v1/namespaces/{ns}",
+      tags,
+      summary: "One namespace",
+      request: { params: NsParam, query: RegionQuery },
+      responses: { 200: json(NamespaceSchema, "The namespace"), ...errorResponses },
+    }),
+    (c) => c.json(namespaceView(db, findNamespace(db, c.get("principal").accountId, c.req.valid("param").ns)), 200),
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "patch",
+      path: "/api/v1/namespaces/{ns}",
+      tags,
+      summary: "Change auto-creation or the default visibility",
+      request: { params: NsParam, query: RegionQuery, body: body(z.strictObject({ autoCreateRepository: z.boolean().optional(), defaultVisibility: VisibilitySchema.optional() })) },
+      responses: { 200: json(NamespaceSchema, "The namespace"), ...errorResponses },
+    }),
+    (c) => c.json(namespaceView(db, updateNamespace(db, c.get("principal").accountId, c.req.valid("param").ns, c.req.valid("json"))), 200),
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "delete",
+      path: "/api/v1/namespaces/{ns}",
+      tags,
+      summary: "Delete an empty namespace (409 while it holds repositories)",
+      request: { params: NsParam, query: RegionQuery },
+      responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
+    }),
+    (c) => {
+      deleteNamespace(db, c.get("principal").accountId, c.req.valid("param").ns);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+}

@@ -1,0 +1,108 @@
+import { and, asc, eq } from "drizzle-orm";
+import { conflict, notFound } from "../api/errors.ts";
+import { isUniqueViolation, type Db } from "../db/connection.ts";
+import { namespaces, repositories } from "../db/schema.ts";
+import { findNamespace, type Visibility } from "./namespaces.ts";
+
+type RepositoryRow = typeof repositories.$inferSelect;
+export interface RepositoryRecord extends RepositoryRow {
+  namespace: string;
+}
+
+export interface RepositoryView {
+  namespace: string;
+  name: string;
+  region: string;
+  visibility: Visibility;
+  summary: string | null;
+  description: string | null;
+  image: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function repositoryView(row: RepositoryRecord, registryHost: string): RepositoryView {
+  return {
+    namespace: row.namespace,
+    name: row.name,
+    region: row.region,
+    visibility: row.visibility,
+    summary: row.summary,
+    description: row.description,
+    image: `${registryHost}/${row.namespace}/${row.name}`,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+const withNamespace = { repo: repositories, namespace: namespaces.name };
+const flatten = (r: { repo: RepositoryRow; namespace: string }): RepositoryRecord => ({ ...r.repo, namespace: r.namespace });
+
+/** Repositories of the account in one region: another region's are not visible here. */
+export function listRepositories(db: Db, accountId: string, region: string, namespace?: string): RepositoryRecord[] {
+  return db
+    .select(withNamespace)
+    .from(repositories)
+    .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+    .where(and(eq(repositories.accountId, accountId), eq(repositories.region, region), namespace ? eq(namespaces.name, namespace) : undefined))
+    .orderBy(asc(namespaces.name), asc(repositories.name))
+    .all()
+    .map(flatten);
+}
+
+export function findRepository(db: Db, accountId: string, region: string, namespace: string, name: string): RepositoryRecord {
+  const row = db
+    .select(withNamespace)
+    .from(repositories)
+    .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+    .where(and(eq(repositories.accountId, accountId), eq(repositories.region, region), eq(namespaces.name, namespace), eq(repositories.name, name)))
+    .get();
+  if (!row) throw notFound("repository", `${namespace}/${name}`, "RepositoryNotFound");
+  return flatten(row);
+}
+
+export function createRepository(
+  db: Db,
+  accountId: string,
+  region: string,
+  input: { namespace: string; name: string; visibility?: Visibility; summary?: string; description?: string },
+): RepositoryRecord {
+  const ns = findNamespace(db, accountId, input.namespace);
+  try {
+    const row = db
+      .insert(repositories)
+      .values({
+        accountId,
+        region,
+        namespaceId: ns.id,
+        name: input.name,
+        visibility: input.visibility ?? ns.defaultVisibility,
+        summary: input.summary ?? null,
+        description: input.description ?? null,
+      })
+      .returning()
+      .get();
+    return { ...row, namespace: ns.name };
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict("RepositoryAlreadyExists", `repository "${input.namespace}/${input.name}" already exists in ${region}`);
+    throw err;
+  }
+}
+
+export function updateRepository(
+  db: Db,
+  accountId: string,
+  region: string,
+  namespace: string,
+  name: string,
+  patch: { visibility?: Visibility; summary?: string; description?: string },
+): RepositoryRecord {
+  const row = findRepository(db, accountId, region, namespace, name);
+  const updated = db.update(repositories).set({ ...patch, updatedAt: new Date().toISOString() }).where(eq(repositories.id, row.id)).returning().get()!;
+  return { ...updated, namespace };
+}
+
+export function deleteRepository(db: Db, accountId: string, region: string, namespace: string, name: string): void {
+  const row = findRepository(db, accountId, region, namespace, name);
+  db.delete(repositories).where(eq(repositories.id, row.id)).run();
+}

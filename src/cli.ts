@@ -1,0 +1,70 @@
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "./config.ts";
+import { openDatabase } from "./db/connection.ts";
+import { createAccount } from "./iam/accounts.ts";
+import { aliasSchema, passwordSchema } from "./names.ts";
+import { parsePolicy, evaluate, PolicyError } from "./policy/index.ts";
+import { ApiError } from "./api/errors.ts";
+import { readFileSync } from "node:fs";
+
+const USAGE = `usage:
+  kiln account create <alias> [--password <console password>]
+      creates a main account and prints its id and root token (shown once)
+  kiln policy check <file.json>
+      validates a policy document; names the offending element
+  kiln policy simulate <file.json> --action <cr:Action> --resource <arn> [--context '{"k":"v"}']
+      evaluates a policy document against one request
+  kiln admin-token
+      prints where the admin token is kept`;
+
+function fail(message: string, code = 2): never {
+  console.error(`kiln: ${message}`);
+  process.exit(code);
+}
+
+async function run(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { password: { type: "string" }, action: { type: "string" }, resource: { type: "string" }, context: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  const [noun, verb, arg] = positionals;
+  if (values.help || !noun) return void console.log(USAGE);
+
+  if (noun === "account" && verb === "create") {
+    const alias = aliasSchema.safeParse(arg);
+    if (!alias.success) fail(`alias: ${alias.error.issues[0]!.message}`);
+    if (values.password !== undefined) {
+      const pw = passwordSchema.safeParse(values.password);
+      if (!pw.success) fail(`password: ${pw.error.issues[0]!.message}`);
+    }
+    const config = loadConfig();
+    const db = openDatabase(config.dataDir);
+    const account = await createAccount(db, { alias: alias.data, password: values.password });
+    console.log(JSON.stringify(account, null, 2));
+    console.error("The root token is shown only this once: keep it safe.");
+    db.$client.close();
+    return;
+  }
+
+  if (noun === "policy" && (verb === "check" || verb === "simulate")) {
+    if (!arg) fail(`policy ${verb} needs a file`);
+    const policy = parsePolicy(readFileSync(arg, "utf8"), { name: arg });
+    if (verb === "check") return void console.log(`${arg}: valid, ${policy.statements.length} statement(s)`);
+    if (!values.action || !values.resource) fail("policy simulate needs --action and --resource");
+    const context = values.context ? JSON.parse(values.context) : {};
+    return void console.log(JSON.stringify(evaluate([policy], { action: values.action, resource: values.resource, context }), null, 2));
+  }
+
+  if (noun === "admin-token") {
+    const config = loadConfig();
+    return void console.log(process.env.KILN_ADMIN_TOKEN ? "KILN_ADMIN_TOKEN is set in the environment" : `${config.dataDir}/admin-token`);
+  }
+  fail(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
+}
+
+run(process.argv.slice(2)).catch((err) => {
+  if (err instanceof PolicyError) fail(`policy: ${err.message}`, 1);
+  if (err instanceof ApiError || err instanceof ConfigError) fail(err.message, 1);
+  throw err;
+});

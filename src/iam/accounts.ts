@@ -1,0 +1,43 @@
+import { randomInt } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { ApiError, conflict } from "../api/errors.ts";
+import { isUniqueViolation, type Db } from "../db/connection.ts";
+import { accounts } from "../db/schema.ts";
+import { hashSecret } from "./secrets.ts";
+import { issueAccessKey } from "./tokens.ts";
+
+/** Sixteen digits, like an Alibaba Cloud UID. */
+function accountId(): string {
+  let id = String(randomInt(1, 10));
+  for (let i = 0; i < 15; i++) id += String(randomInt(0, 10));
+  return id;
+}
+
+export interface NewAccount {
+  id: string;
+  alias: string;
+  /** An access key of the account's root; shown once. */
+  rootToken: string;
+}
+
+export async function createAccount(db: Db, input: { alias: string; password?: string }): Promise<NewAccount> {
+  if (db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, input.alias)).get()) {
+    throw conflict("AccountAlreadyExists", `an account with alias "${input.alias}" already exists`);
+  }
+  const passwordHash = input.password ? await hashSecret(input.password) : null;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const id = accountId();
+    try {
+      db.insert(accounts).values({ id, alias: input.alias, passwordHash }).run();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      if (db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, input.alias)).get()) {
+        throw conflict("AccountAlreadyExists", `an account with alias "${input.alias}" already exists`);
+      }
+      continue; // the random id was taken
+    }
+    const key = await issueAccessKey(db, id, null, "root token");
+    return { id, alias: input.alias, rootToken: key.token };
+  }
+  throw new ApiError(503, "ServiceUnavailable", "could not allocate an account id; try again");
+}

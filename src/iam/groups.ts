@@ -1,0 +1,40 @@
+import { and, asc, eq } from "drizzle-orm";
+import { conflict, notFound } from "../api/errors.ts";
+import { isUniqueViolation, type Db } from "../db/connection.ts";
+import { groupMembers, groups, users } from "../db/schema.ts";
+
+type GroupRow = typeof groups.$inferSelect;
+
+export function findGroup(db: Db, accountId: string, name: string): GroupRow {
+  const row = db.select().from(groups).where(and(eq(groups.accountId, accountId), eq(groups.name, name))).get();
+  if (!row) throw notFound("group", name, "GroupNotFound");
+  return row;
+}
+
+export function createGroup(db: Db, accountId: string, input: { name: string; description?: string }): GroupRow {
+  try {
+    return db.insert(groups).values({ accountId, name: input.name, description: input.description ?? null }).returning().get();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict("GroupAlreadyExists", `group "${input.name}" already exists`);
+    throw err;
+  }
+}
+
+export function listGroups(db: Db, accountId: string): GroupRow[] {
+  return db.select().from(groups).where(eq(groups.accountId, accountId)).orderBy(asc(groups.name)).all();
+}
+
+export function addMember(db: Db, groupId: number, userId: number): void {
+  db.insert(groupMembers).values({ groupId, userId }).onConflictDoNothing().run();
+}
+
+export function membersOf(db: Db, groupId: number): string[] {
+  return db
+    .select({ name: users.name })
+    .from(groupMembers)
+    .innerJoin(users, eq(users.id, groupMembers.userId))
+    .where(eq(groupMembers.groupId, groupId))
+    .orderBy(asc(users.name))
+    .all()
+    .map((r) => r.name);
+}

@@ -1,0 +1,116 @@
+import { and, asc, count, eq, isNull, or } from "drizzle-orm";
+import { ApiError, conflict, notFound } from "../api/errors.ts";
+import { isUniqueViolation, type Db } from "../db/connection.ts";
+import { policies, policyAttachments } from "../db/schema.ts";
+import { parsePolicy, PolicyError, type Policy } from "../policy/index.ts";
+
+type PolicyRow = typeof policies.$inferSelect;
+export type PolicyType = "System" | "Custom";
+
+export interface PolicyView {
+  name: string;
+  type: PolicyType;
+  description: string | null;
+  document: unknown;
+  version: number;
+  attachmentCount: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function policyView(row: PolicyRow, attachmentCount: number): PolicyView {
+  return {
+    name: row.name,
+    type: row.type,
+    description: row.description,
+    document: JSON.parse(row.document),
+    version: row.version,
+    attachmentCount,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/** Parses a document for the API: a PolicyError becomes a 400 that names the element. */
+export function parseDocument(document: unknown, field = "document", name?: string): Policy {
+  try {
+    return parsePolicy(document, { name });
+  } catch (err) {
+    if (err instanceof PolicyError) {
+      const path = err.path ? `${field}.${err.path}` : field;
+      throw new ApiError(400, "MalformedPolicyDocument", `${path}: ${err.reason}`, { field: path, path: err.path });
+    }
+    throw err;
+  }
+}
+
+const visibleTo = (accountId: string) => or(isNull(policies.accountId), eq(policies.accountId, accountId));
+
+export function listPolicies(db: Db, accountId: string, type?: PolicyType): PolicyRow[] {
+  return db
+    .select()
+    .from(policies)
+    .where(and(visibleTo(accountId), type ? eq(policies.type, type) : undefined))
+    .orderBy(asc(policies.type), asc(policies.name))
+    .all();
+}
+
+/** A custom policy of the account, else a system policy of that name (or the one `type` names). */
+export function findPolicy(db: Db, accountId: string, name: string, type?: PolicyType): PolicyRow {
+  const rows = db.select().from(policies).where(and(visibleTo(accountId), eq(policies.name, name))).all();
+  const row = rows.find((r) => (type ? r.type === type : r.type === "Custom")) ?? (type ? undefined : rows[0]);
+  if (!row) throw notFound("policy", name, "PolicyNotFound");
+  return row;
+}
+
+export function attachmentCount(db: Db, policyId: number): number {
+  return db.select({ n: count() }).from(policyAttachments).where(eq(policyAttachments.policyId, policyId)).get()?.n ?? 0;
+}
+
+export function createPolicy(db: Db, accountId: string, input: { name: string; document: unknown; description?: string }): PolicyRow {
+  const parsed = parseDocument(input.document);
+  if (listPolicies(db, accountId, "System").some((p) => p.name === input.name)) {
+    throw conflict("PolicyAlreadyExists", `"${input.name}" is the name of a system policy`);
+  }
+  try {
+    return db
+      .insert(policies)
+      .values({ accountId, name: input.name, type: "Custom", description: input.description ?? null, document: JSON.stringify(parsed.document) })
+      .returning()
+      .get();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict("PolicyAlreadyExists", `policy "${input.name}" already exists`);
+    throw err;
+  }
+}
+
+export function deletePolicy(db: Db, accountId: string, name: string): PolicyRow {
+  const row = findPolicy(db, accountId, name, "Custom");
+  const uses = attachmentCount(db, row.id);
+  if (uses > 0) throw conflict("PolicyInUse", `policy "${name}" is attached to ${uses} user(s) or group(s); detach it first`);
+  db.delete(policies).where(eq(policies.id, row.id)).run();
+  return row;
+}
+
+export function attachPolicy(db: Db, policyId: number, principalType: "user" | "group", principalId: number): void {
+  db.insert(policyAttachments).values({ policyId, principalType, principalId }).onConflictDoNothing().run();
+}
+
+export function detachPolicy(db: Db, policyId: number, principalType: "user" | "group", principalId: number): boolean {
+  const result = db
+    .delete(policyAttachments)
+    .where(and(eq(policyAttachments.policyId, policyId), eq(policyAttachments.principalType, principalType), eq(policyAttachments.principalId, principalId)))
+    .run();
+  return result.changes > 0;
+}
+
+export function policiesAttachedTo(db: Db, principalType: "user" | "group", principalId: number): PolicyRow[] {
+  return db
+    .select({ p: policies })
+    .from(policyAttachments)
+    .innerJoin(policies, eq(policies.id, policyAttachments.policyId))
+    .where(and(eq(policyAttachments.principalType, principalType), eq(policyAttachments.principalId, principalId)))
+    .orderBy(asc(policies.name))
+    .all()
+    .map((r) => r.p);
+}

@@ -1,0 +1,51 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/connection.ts";
+import { accessKeys, accounts, sessions, users } from "../db/schema.ts";
+import type { Principal } from "./principal.ts";
+import { constantTimeEqual, hashSecret, randomId, randomSecret, sha256, verifySecret } from "./secrets.ts";
+
+/**
+ * Bearer tokens are `kak_<id>_<secret>` (access keys, argon2id-hashed) and `kss_<id>_<secret>`
+ * (console sessions, SHA-256-hashed: the secret is 256 random bits and the session is short).
+ */
+const TOKEN = /^(kak|kss)_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
+export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+
+export async function issueAccessKey(db: Db, accountId: string, userId: number | null, description?: string): Promise<{ id: string; token: string }> {
+  const id = randomId();
+  const secret = randomSecret();
+  db.insert(accessKeys).values({ id, accountId, userId, secretHash: await hashSecret(secret), description }).run();
+  return { id, token: `kak_${id}_${secret}` };
+}
+
+export function issueSession(db: Db, accountId: string, userId: number | null): { token: string; expiresAt: string } {
+  const id = randomId();
+  const secret = randomSecret();
+  const expiresAt = new Date(Date.now() + SESSION_TTL_MS).toISOString();
+  db.insert(sessions).values({ id, accountId, userId, secretHash: sha256(secret), expiresAt }).run();
+  return { token: `kss_${id}_${secret}`, expiresAt };
+}
+
+/** The principal a bearer token stands for, or undefined when it is malformed, unknown, expired or wrong. */
+export async function resolveBearer(db: Db, token: string): Promise<Principal | undefined> {
+  const m = TOKEN.exec(token);
+  if (!m) return undefined;
+  const [, kind, id, secret] = m as unknown as [string, "kak" | "kss", string, string];
+  if (kind === "kak") {
+    const key = db.select().from(accessKeys).where(eq(accessKeys.id, id)).get();
+    if (!key || !(await verifySecret(key.secretHash, secret))) return undefined;
+    return principalOf(db, key.accountId, key.userId);
+  }
+  const session = db.select().from(sessions).where(eq(sessions.id, id)).get();
+  if (!session || Date.parse(session.expiresAt) <= Date.now() || !constantTimeEqual(session.secretHash, sha256(secret))) return undefined;
+  return principalOf(db, session.accountId, session.userId);
+}
+
+export function principalOf(db: Db, accountId: string, userId: number | null): Principal | undefined {
+  const account = db.select({ alias: accounts.alias }).from(accounts).where(eq(accounts.id, accountId)).get();
+  if (!account) return undefined;
+  if (userId === null) return { accountId, alias: account.alias, kind: "root" };
+  const user = db.select({ name: users.name }).from(users).where(eq(users.id, userId)).get();
+  if (!user) return undefined;
+  return { accountId, alias: account.alias, kind: "user", userId, userName: user.name };
+}

@@ -1,0 +1,43 @@
+import { serve } from "@hono/node-server";
+import { createApp } from "./api/app.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { createDeps } from "./deps.ts";
+import { createLogger } from "./logger.ts";
+
+function main(): void {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`kiln: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel);
+  if (config.role === "worker") {
+    log.error("KILN_ROLE=worker: the build worker is not part of this version yet; run KILN_ROLE=api");
+    process.exit(2);
+  }
+  if (config.role === "all") log.warn("KILN_ROLE=all starts the API only: the build worker is not part of this version yet");
+
+  const deps = createDeps(config, log);
+  const app = createApp(deps);
+  const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+    log.info({ address: info.address, port: info.port, dataDir: config.dataDir, regions: config.regions.map((r) => r.id) }, "kiln api listening");
+  });
+
+  const stop = (signal: string) => {
+    log.info({ signal }, "shutting down");
+    server.close(() => {
+      deps.db.$client.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 5000).unref();
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+main();
