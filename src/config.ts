@@ -99,7 +99,8 @@ function decodeSecretKey(text: string): Buffer {
 
 /** Parses every variable once. Secrets that are absent are generated into the data dir. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = EnvSchema.safeParse(env);
+  // An empty variable counts as unset, as `KILN_ADMIN_TOKEN= kiln …` means in a shell.
+  const parsed = EnvSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== "")));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
     throw new ConfigError(`invalid configuration: ${lines.join("; ")}`);

@@ -1,0 +1,99 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on("error", reject);
+  });
+}
+
+async function waitFor(url: string, output: () => string, ms = 20_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms:\n${output()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("the real process: `kiln account create`, then the API over HTTP", () => {
+  let dataDir: string;
+  let server: ChildProcess;
+  let base: string;
+  let logs = "";
+  const env = () => ({ ...process.env, KILN_DATA_DIR: dataDir, KILN_REGIONS: "local=127.0.0.1:5000", LOG_LEVEL: "info", KILN_ADMIN_TOKEN: "", KILN_SECRET_KEY: "" });
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    server = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...env(), PORT: String(port), KILN_ROLE: "api" }, stdio: ["ignore", "pipe", "pipe"] });
+    server.stdout!.on("data", (d) => (logs += d));
+    server.stderr!.on("data", (d) => (logs += d));
+    await waitFor(`${base}/healthz`, () => logs);
+  });
+  afterAll(() => {
+    server?.kill("SIGTERM");
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("serves health, readiness, metrics, the OpenAPI document and the docs page", async () => {
+    expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: "ok" });
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: "ready", checks: { sqlite: { ok: true } } });
+    expect(await (await fetch(`${base}/metrics`)).text()).toContain("kiln_http_requests_total");
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(doc.paths)).toContain("/api/v1/regions/{region}/repositories/{ns}/{repo}");
+    expect(await (await fetch(`${base}/docs`)).text()).toContain("swagger");
+  });
+
+  it("generates its secrets into the data dir, readable by the owner only", () => {
+    for (const file of ["admin-token", "secret-key", "registry-events-token"]) {
+      expect((statSync(join(dataDir, file)).mode & 0o777).toString(8)).toBe("600");
+    }
+  });
+
+  it("the CLI bootstraps an account whose root token works against the server", async () => {
+    const cli = spawnSync(join(ROOT, "bin/kiln"), ["account", "create", "acme"], { env: env(), encoding: "utf8" });
+    expect(cli.status).toBe(0);
+    const account = JSON.parse(cli.stdout);
+    expect(account.id).toMatch(/^[1-9]\d{15}$/);
+    const headers = { authorization: `Bearer ${account.rootToken}`, "content-type": "application/json" };
+    const created = await fetch(`${base}/api/v1/namespaces`, { method: "POST", headers, body: JSON.stringify({ name: "alitest1" }) });
+    expect(created.status).toBe(201);
+    const listed = (await (await fetch(`${base}/api/v1/namespaces`, { headers })).json()) as { namespaces: { name: string }[] };
+    expect(listed.namespaces.map((n: { name: string }) => n.name)).toEqual(["alitest1"]);
+  });
+
+  it("the CLI refuses a bad alias with a clear message", () => {
+    const cli = spawnSync(join(ROOT, "bin/kiln"), ["account", "create", "X"], { env: env(), encoding: "utf8" });
+    expect(cli.status).toBe(2);
+    expect(cli.stderr).toMatch(/alias: must be/);
+  });
+
+  it("never writes a token or password to its log", async () => {
+    await fetch(`${base}/api/v1/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ loginName: "acme", password: "Guessing-123" }) });
+    expect(logs).toContain("kiln api listening");
+    expect(logs).not.toMatch(/kak_|kss_|Guessing-123/);
+  });
+
+  it("refuses to start on a bad configuration, naming the variable", () => {
+    const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...env(), PORT: "not-a-port" }, encoding: "utf8", timeout: 20_000 });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/PORT/);
+  });
+});
