@@ -25,3 +25,5 @@ export function body<T extends z.ZodType>(schema: T) {
 }
 
 export const OkSchema = z.object({ ok: z.literal(true) });
+
+export const VisibilitySchema = z.enum(["private", "public"]);

@@ -66,37 +66,25 @@ export function accountRoutes(app: App, deps: Deps): void {
     },
   );
 
-  addRoute(
-    app,
-    deps,
-    createRoute({
-      method: "put",
-      path: "/api/v1/me/password",
-      tags: ["accounts"],
-      summary: "Set the caller's console password",
-      request: { body: body(PasswordBody) },
-      responses: { 200: json(OkSchema, "Changed"), ...errorResponses },
-    }),
-    async (c) => {
-      await setConsolePassword(db, c.get("principal"), c.req.valid("json").password);
-      return c.json({ ok: true as const }, 200);
-    },
-  );
-
-  addRoute(
-    app,
-    deps,
-    createRoute({
-      method: "put",
-      path: "/api/v1/me/registry-password",
-      tags: ["accounts"],
-      summary: "Set the caller's registry password (used by docker login; separate from the console password)",
-      request: { body: body(PasswordBody) },
-      responses: { 200: json(OkSchema, "Changed"), ...errorResponses },
-    }),
-    async (c) => {
-      await setRegistryPassword(db, c.get("principal"), c.req.valid("json").password);
-      return c.json({ ok: true as const }, 200);
-    },
-  );
+  for (const [path, kind, set] of [
+    ["/api/v1/me/password", "console", setConsolePassword],
+    ["/api/v1/me/registry-password", "registry (docker login; separate from the console password)", setRegistryPassword],
+  ] as const) {
+    addRoute(
+      app,
+      deps,
+      createRoute({
+        method: "put",
+        path,
+        tags: ["accounts"],
+        summary: `Set the caller's ${kind} password`,
+        request: { body: body(PasswordBody) },
+        responses: { 200: json(OkSchema, "Changed"), ...errorResponses },
+      }),
+      async (c) => {
+        await set(db, c.get("principal"), c.req.valid("json").password);
+        return c.json({ ok: true as const }, 200);
+      },
+    );
+  }
 }

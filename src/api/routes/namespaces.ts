@@ -3,9 +3,8 @@ import { createNamespace, deleteNamespace, findNamespace, listNamespaces, namesp
 import { namespaceNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
-import { body, errorResponses, json, OkSchema } from "../schemas.ts";
+import { body, errorResponses, json, OkSchema, VisibilitySchema } from "../schemas.ts";
 
-const VisibilitySchema = z.enum(["private", "public"]);
 const NamespaceSchema = z
   .object({ name: z.string(), autoCreateRepository: z.boolean(), defaultVisibility: VisibilitySchema, repositoryCount: z.number(), createdAt: z.string() })
   .openapi("Namespace");

@@ -3,9 +3,8 @@ import { createRepository, deleteRepository, findRepository, listRepositories, r
 import { namespaceNameSchema, repositoryNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
-import { body, errorResponses, json, OkSchema } from "../schemas.ts";
+import { body, errorResponses, json, OkSchema, VisibilitySchema } from "../schemas.ts";
 
-const VisibilitySchema = z.enum(["private", "public"]);
 const RepositorySchema = z
   .object({
     namespace: z.string(),
