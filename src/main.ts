@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
 
-function main(): void {
+async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
@@ -22,7 +22,7 @@ function main(): void {
   }
   if (config.role === "all") log.warn("KILN_ROLE=all starts the API only: the build worker is not part of this version yet");
 
-  const deps = createDeps(config, log);
+  const deps = await createDeps(config, log);
   const app = createApp(deps);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     log.info({ address: info.address, port: info.port, dataDir: config.dataDir, regions: config.regions.map((r) => r.id) }, "kiln api listening");
@@ -31,7 +31,7 @@ function main(): void {
   const stop = (signal: string) => {
     log.info({ signal }, "shutting down");
     server.close(() => {
-      deps.db.$client.close();
+      deps.close();
       process.exit(0);
     });
     setTimeout(() => process.exit(0), 5000).unref();
@@ -40,4 +40,7 @@ function main(): void {
   process.once("SIGINT", () => stop("SIGINT"));
 }
 
-main();
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

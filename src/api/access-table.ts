@@ -10,7 +10,9 @@
 export type AccessRule =
   | { auth: "none"; why: string }
   | { auth: "admin" }
+  | { auth: "registry-events" }
   | { auth: "self" }
+  | { auth: "root" }
   | { auth: "policy"; action: string; resource: string; perItem?: boolean };
 
 const NAMESPACE = "acs:cr:{region}:{accountId}:repository/{ns}";
@@ -28,6 +30,11 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /api/v1/actions": { auth: "none", why: "the public list of actions" },
   "POST /api/v1/accounts": { auth: "admin" },
   "POST /api/v1/sessions": { auth: "none", why: "the credentials are the body" },
+  "GET /auth/token": { auth: "none", why: "Docker token protocol: Basic credentials or anonymous, each scope decided by policy" },
+  "POST /auth/token": { auth: "none", why: "Docker token protocol: refresh token or password grant, each scope decided by policy" },
+  "POST /registry/events": { auth: "registry-events" },
+  "GET /api/v1/audit": { auth: "root" },
+  "POST /api/v1/auth/authorization-token": cr("GetAuthorizationToken", "acs:cr:{region}:{accountId}:*"),
 
   "GET /api/v1/me": { auth: "self" },
   "PUT /api/v1/me/password": { auth: "self" },
@@ -67,6 +74,7 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("GetRepository", REPOSITORY),
   "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("UpdateRepository", REPOSITORY),
   "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("DeleteRepository", REPOSITORY),
+  "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/tags": cr("ListRepositoryTag", REPOSITORY),
 };
 
 /** `GET /api/v1/namespaces/{ns}` → `GET /api/v1/namespaces/:ns`, as Hono registers it. */

@@ -12,6 +12,8 @@ import { accountRoutes } from "./routes/accounts.ts";
 import { groupRoutes } from "./routes/groups.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
 import { policyRoutes } from "./routes/policies.ts";
+import { registryAuthRoutes } from "./routes/registry-auth.ts";
+import { registryRoutes } from "./routes/registry.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { userRoutes } from "./routes/users.ts";
@@ -60,6 +62,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   policyRoutes(app, deps);
   namespaceRoutes(app, deps);
   repositoryRoutes(app, deps);
+  registryAuthRoutes(app, deps);
+  registryRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

@@ -26,8 +26,13 @@ export function authenticate(deps: Deps, rule: AccessRule): MiddlewareHandler<Ap
       if (!constantTimeEqual(token, deps.config.adminToken)) throw unauthorized("the admin token is wrong");
       return next();
     }
+    if (rule.auth === "registry-events") {
+      if (!constantTimeEqual(token, deps.config.registryEventsToken)) throw unauthorized("the registry events token is wrong");
+      return next();
+    }
     const principal = await resolveBearer(deps.db, token);
     if (!principal) throw unauthorized("the token is invalid or has expired");
+    if (rule.auth === "root" && principal.kind !== "root") throw new ApiError(403, "AccessDenied", "only the account's root may do this", { decision: "RootOnly" });
     c.set("principal", principal);
     return next();
   };

@@ -3,6 +3,10 @@ import type { Db } from "../db/connection.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import type { Principal } from "../iam/principal.ts";
 import type { Logger } from "../logger.ts";
+import type { AuditLog } from "../registry/audit-log.ts";
+import type { RegistryCredentials } from "../registry/credentials.ts";
+import type { SigningKeys } from "../registry/keys.ts";
+import type { TokenService } from "../registry/token-service.ts";
 
 /** A dependency that /readyz reports on. */
 export interface ReadinessCheck {
@@ -15,7 +19,12 @@ export interface Deps {
   db: Db;
   log: Logger;
   policies: PolicyStore;
+  keys: SigningKeys;
+  credentials: RegistryCredentials;
+  audit: AuditLog;
+  tokens: TokenService;
   readiness: ReadinessCheck[];
+  close(): void;
 }
 
 /** Keeps only the items whose resource allows the route's action (per-item list filtering). */

@@ -16,7 +16,7 @@ export function requestContext(c: Context, region?: string): Record<string, stri
   return context;
 }
 
-function sourceIp(c: Context): string | undefined {
+export function sourceIp(c: Context): string | undefined {
   try {
     return getConnInfo(c).remote.address;
   } catch {

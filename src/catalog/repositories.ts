@@ -1,7 +1,7 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, desc, eq } from "drizzle-orm";
 import { conflict, notFound } from "../api/errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
-import { namespaces, repositories } from "../db/schema.ts";
+import { namespaces, repositories, tags } from "../db/schema.ts";
 import { findNamespace, type Visibility } from "./namespaces.ts";
 
 type RepositoryRow = typeof repositories.$inferSelect;
@@ -105,4 +105,32 @@ export function updateRepository(
 export function deleteRepository(db: Db, accountId: string, region: string, namespace: string, name: string): void {
   const row = findRepository(db, accountId, region, namespace, name);
   db.delete(repositories).where(eq(repositories.id, row.id)).run();
+}
+
+export interface TagView {
+  tag: string;
+  digest: string;
+  mediaType: string | null;
+  size: number | null;
+  pushedBy: string | null;
+  pushedAt: string;
+}
+
+export function listTags(db: Db, repositoryId: number): TagView[] {
+  return db
+    .select({ tag: tags.tag, digest: tags.digest, mediaType: tags.mediaType, size: tags.size, pushedBy: tags.pushedBy, pushedAt: tags.pushedAt })
+    .from(tags)
+    .where(eq(tags.repositoryId, repositoryId))
+    .orderBy(desc(tags.pushedAt), asc(tags.tag))
+    .all();
+}
+
+/** The commands ACR's console shows on a repository page, for the caller's login name. */
+export function dockerCommands(image: string, registryHost: string, loginName: string) {
+  return {
+    login: `docker login --username=${loginName} ${registryHost}`,
+    pull: `docker pull ${image}:[tag]`,
+    tag: `docker tag [ImageId] ${image}:[tag]`,
+    push: `docker push ${image}:[tag]`,
+  };
 }

@@ -138,3 +138,59 @@ export const repositories = sqliteTable(
   },
   (t) => [uniqueIndex("repositories_region_namespace_name").on(t.region, t.namespaceId, t.name)],
 );
+
+/** Tags as the registry reported them (notifications); the registry holds the bytes. */
+export const tags = sqliteTable(
+  "tags",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    tag: text("tag").notNull(),
+    digest: text("digest").notNull(),
+    mediaType: text("media_type"),
+    size: integer("size"),
+    pushedBy: text("pushed_by"),
+    pushedAt: text("pushed_at").notNull(),
+  },
+  (t) => [uniqueIndex("tags_repository_tag").on(t.repositoryId, t.tag), index("tags_repository_digest").on(t.repositoryId, t.digest)],
+);
+
+/** Every push and delete the registry reported, also for repositories Kiln does not know. */
+export const registryEvents = sqliteTable(
+  "registry_events",
+  {
+    id: text("id").primaryKey(),
+    region: text("region").notNull(),
+    action: text("action").notNull(),
+    repository: text("repository").notNull(),
+    repositoryId: integer("repository_id").references(() => repositories.id, { onDelete: "set null" }),
+    tag: text("tag"),
+    digest: text("digest"),
+    mediaType: text("media_type"),
+    size: integer("size"),
+    actor: text("actor"),
+    sourceAddr: text("source_addr"),
+    occurredAt: text("occurred_at").notNull(),
+    recordedAt: createdAt(),
+  },
+  (t) => [index("registry_events_repository").on(t.region, t.repository)],
+);
+
+/** Grants and denials of registry tokens and logins, for the account's root to read. */
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    accountId: text("account_id"),
+    actor: text("actor").notNull(),
+    sourceIp: text("source_ip"),
+    event: text("event").notNull(),
+    resource: text("resource"),
+    requested: text("requested"),
+    granted: text("granted"),
+    outcome: text("outcome").notNull(),
+    reason: text("reason"),
+    at: createdAt(),
+  },
+  (t) => [index("audit_events_account_at").on(t.accountId, t.at)],
+);

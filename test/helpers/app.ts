@@ -22,7 +22,7 @@ export interface Answer {
 }
 
 /** A real Kiln API (SQLite in a fresh temp dir) answering in-process requests. */
-export function startTestApp(env: Record<string, string> = {}) {
+export async function startTestApp(env: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-test-"));
   const config = loadConfig({
     KILN_DATA_DIR: dataDir,
@@ -31,7 +31,7 @@ export function startTestApp(env: Record<string, string> = {}) {
     LOG_LEVEL: "silent",
     ...env,
   });
-  const deps = createDeps(config, createLogger("silent"));
+  const deps = await createDeps(config, createLogger("silent"));
   const app = createApp(deps);
 
   async function call(method: string, path: string, opts: Call = {}): Promise<Answer> {
@@ -75,11 +75,11 @@ export function startTestApp(env: Record<string, string> = {}) {
   }
 
   function close(): void {
-    deps.db.$client.close();
+    deps.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 
   return { app, deps, call, account, user, attach, close, dataDir };
 }
 
-export type TestApp = ReturnType<typeof startTestApp>;
+export type TestApp = Awaited<ReturnType<typeof startTestApp>>;

@@ -6,8 +6,8 @@ import { startTestApp, type TestApp } from "../helpers/app.ts";
 
 describe("the access table", () => {
   let t: TestApp;
-  beforeAll(() => {
-    t = startTestApp();
+  beforeAll(async () => {
+    t = await startTestApp();
   });
   afterAll(() => t.close());
 

@@ -5,7 +5,7 @@ describe("bad input gets a clear error and changes nothing", () => {
   let t: TestApp;
   let root: string;
   beforeAll(async () => {
-    t = startTestApp();
+    t = await startTestApp();
     root = (await t.account("acme")).token;
     await t.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
   });

@@ -5,7 +5,7 @@ describe("namespaces and region-scoped repositories", () => {
   let t: TestApp;
   let root: string;
   beforeAll(async () => {
-    t = startTestApp();
+    t = await startTestApp();
     root = (await t.account("acme")).token;
   });
   afterAll(() => t.close());

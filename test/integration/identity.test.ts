@@ -5,7 +5,7 @@ describe("identity: logins, passwords, keys, groups and policies", () => {
   let t: TestApp;
   let root: string;
   beforeAll(async () => {
-    t = startTestApp();
+    t = await startTestApp();
     root = (await t.account("acme")).token;
   });
   afterAll(() => t.close());
@@ -118,7 +118,7 @@ describe("policy simulation", () => {
   let t: TestApp;
   let root: string;
   beforeAll(async () => {
-    t = startTestApp();
+    t = await startTestApp();
     root = (await t.account("acme")).token;
     await t.user(root, "dev1", { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Resource: "acs:cr:*:*:repository/alitest1/*" }] });
   });

@@ -13,7 +13,7 @@ describe("the seed scenario: sub-accounts see and manage what their policies all
   const repos = (body: { repositories: { namespace: string; name: string }[] }) => body.repositories.map((r) => `${r.namespace}/${r.name}`);
 
   beforeAll(async () => {
-    t = startTestApp();
+    t = await startTestApp();
     root = (await t.account("acme")).token;
     for (const name of ["alitest1", "other1"]) expect((await t.call("POST", "/api/v1/namespaces", { token: root, body: { name } })).status).toBe(201);
     for (const [namespace, name] of [["alitest1", "test"], ["other1", "app"]]) {

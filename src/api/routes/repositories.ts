@@ -1,5 +1,16 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createRepository, deleteRepository, findRepository, listRepositories, repositoryView, updateRepository, type RepositoryRecord } from "../../catalog/repositories.ts";
+import {
+  createRepository,
+  deleteRepository,
+  dockerCommands,
+  findRepository,
+  listRepositories,
+  listTags,
+  repositoryView,
+  updateRepository,
+  type RepositoryRecord,
+} from "../../catalog/repositories.ts";
+import { loginNameOf } from "../../iam/principal.ts";
 import { namespaceNameSchema, repositoryNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
@@ -18,6 +29,10 @@ const RepositorySchema = z
     updatedAt: z.string(),
   })
   .openapi("Repository");
+const CommandsSchema = z.object({ login: z.string(), pull: z.string(), tag: z.string(), push: z.string() });
+const TagSchema = z
+  .object({ tag: z.string(), digest: z.string(), mediaType: z.string().nullable(), size: z.number().nullable(), pushedBy: z.string().nullable(), pushedAt: z.string() })
+  .openapi("Tag");
 const RegionParam = z.object({ region: z.string() });
 const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });
 const Summary = z.string().max(100);
@@ -69,10 +84,19 @@ export function repositoryRoutes(app: App, deps: Deps): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "get", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}", tags, summary: "One repository", request: { params: RepoParams }, responses: { 200: json(RepositorySchema, "The repository"), ...errorResponses } }),
+    createRoute({
+      method: "get",
+      path: "/api/v1/regions/{region}/repositories/{ns}/{repo}",
+      tags,
+      summary: "One repository, with the docker commands to log in, tag, push and pull",
+      request: { params: RepoParams },
+      responses: { 200: json(RepositorySchema.extend({ commands: CommandsSchema }), "The repository"), ...errorResponses },
+    }),
     (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json(view(findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo)), 200);
+      const principal = c.get("principal");
+      const found = view(findRepository(db, principal.accountId, c.get("region"), ns, repo));
+      return c.json({ ...found, commands: dockerCommands(found.image, registryOf(found.region), loginNameOf(principal)) }, 200);
     },
   );
 
@@ -101,6 +125,24 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       const { ns, repo } = c.req.valid("param");
       deleteRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
       return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "get",
+      path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/tags",
+      tags,
+      summary: "Tags pushed to the repository, as the registry reported them",
+      request: { params: RepoParams },
+      responses: { 200: json(z.object({ tags: z.array(TagSchema) }), "Tags, newest first"), ...errorResponses },
+    }),
+    (c) => {
+      const { ns, repo } = c.req.valid("param");
+      const found = findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+      return c.json({ tags: listTags(db, found.id) }, 200);
     },
   );
 }

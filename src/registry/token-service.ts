@@ -1,0 +1,173 @@
+import { and, eq } from "drizzle-orm";
+import { createRepository } from "../catalog/repositories.ts";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connection.ts";
+import { accounts, namespaces, repositories } from "../db/schema.ts";
+import { arn } from "../iam/arn.ts";
+import { loginNameOf, type Principal } from "../iam/principal.ts";
+import type { PolicyStore } from "../iam/policy-store.ts";
+import { NAMESPACE } from "../names.ts";
+import { evaluate, type RequestContext } from "../policy/index.ts";
+import { ACCESS_TOKEN_SECONDS, signAccessToken } from "./access-token.ts";
+import type { AuditLog } from "./audit-log.ts";
+import { REFRESH_TTL_SECONDS, type RegistryCredentials } from "./credentials.ts";
+import type { SigningKeys } from "./keys.ts";
+import type { LoginThrottle } from "./login-throttle.ts";
+import { parseScopes, ramActionOf, type Scope, ScopeError } from "./scopes.ts";
+
+export type TokenAuth = { kind: "anonymous" } | { kind: "password"; username: string; password: string } | { kind: "refresh"; token: string };
+
+export interface TokenRequest {
+  service: string | undefined;
+  scopes: string[];
+  auth: TokenAuth;
+  /** `offline_token=true` (docker login) or `access_type=offline`: answer with a refresh token. */
+  offline: boolean;
+  context: RequestContext;
+  sourceIp?: string;
+}
+
+export interface TokenAnswer {
+  token: string;
+  access_token: string;
+  expires_in: number;
+  issued_at: string;
+  refresh_token?: string;
+}
+
+/** A failure the token endpoint answers with `status`; `message` is what docker shows. */
+export class TokenError extends Error {
+  override readonly name = "TokenError";
+  constructor(
+    readonly status: 400 | 401 | 429,
+    readonly code: string,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+  }
+}
+
+export interface TokenServiceDeps {
+  config: Config;
+  db: Db;
+  policies: PolicyStore;
+  keys: SigningKeys;
+  credentials: RegistryCredentials;
+  throttle: LoginThrottle;
+  audit: AuditLog;
+}
+
+export class TokenService {
+  constructor(private readonly deps: TokenServiceDeps) {}
+
+  async issue(req: TokenRequest): Promise<TokenAnswer> {
+    const service = req.service;
+    if (!service) throw new TokenError(400, "INVALID_REQUEST", "the service parameter is required");
+    if (!this.deps.config.regions.some((r) => r.id === service)) throw new TokenError(400, "INVALID_REQUEST", `unknown service "${service}": not a region of this Kiln`);
+    let scopes: Scope[];
+    try {
+      scopes = parseScopes(req.scopes);
+    } catch (err) {
+      if (err instanceof ScopeError) throw new TokenError(400, "INVALID_REQUEST", err.message);
+      throw err;
+    }
+    const principal = await this.authenticate(req);
+    const access = scopes.map((scope) => this.grant(scope, service, principal, req));
+    const subject = principal ? loginNameOf(principal) : "";
+    const { token, issuedAt } = await signAccessToken(this.deps.keys, { subject, service, access });
+    const answer: TokenAnswer = { token, access_token: token, expires_in: ACCESS_TOKEN_SECONDS, issued_at: issuedAt.toISOString() };
+    if (req.offline && principal && req.auth.kind === "password") {
+      answer.refresh_token = (await this.deps.credentials.issue("refresh", principal, REFRESH_TTL_SECONDS)).token;
+    }
+    return answer;
+  }
+
+  private async authenticate(req: TokenRequest): Promise<Principal | undefined> {
+    const { auth } = req;
+    if (auth.kind === "anonymous") return undefined;
+    if (auth.kind === "refresh") {
+      const principal = await this.deps.credentials.withRefreshToken(auth.token);
+      if (!principal) {
+        this.audit(undefined, "refresh-token", req, { outcome: "denied", reason: "refresh token invalid, expired or revoked" });
+        throw new TokenError(401, "UNAUTHORIZED", "the refresh token is invalid or was revoked (the registry password changed or the user was deleted); log in again");
+      }
+      return principal;
+    }
+    const keys = [`login:${auth.username}`, `ip:${req.sourceIp ?? "unknown"}`];
+    const wait = this.deps.throttle.retryAfter(keys);
+    if (wait > 0) {
+      this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });
+      throw new TokenError(429, "TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, wait);
+    }
+    const principal = await this.deps.credentials.withPassword(auth.username, auth.password);
+    if (!principal) {
+      this.deps.throttle.fail(keys);
+      this.audit(undefined, "login", req, { outcome: "denied", resource: auth.username, reason: "wrong login name or registry password" });
+      throw new TokenError(401, "UNAUTHORIZED", `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`);
+    }
+    this.deps.throttle.succeed(keys[0]!);
+    return principal;
+  }
+
+  /** The actions of one scope that the principal may have; never `*`, never the catalog. */
+  private grant(scope: Scope, region: string, principal: Principal | undefined, req: TokenRequest): Scope {
+    const none = { type: scope.type, name: scope.name, actions: [] as string[] };
+    if (scope.type !== "repository") return this.recorded(none, scope, principal, req, "only repository scopes are granted");
+    const [nsName, repoName, ...rest] = scope.name.split("/");
+    if (!nsName || !repoName || rest.length > 0 || !NAMESPACE.test(nsName) || !NAMESPACE.test(repoName)) {
+      return this.recorded(none, scope, principal, req, "not a namespace/repository name");
+    }
+    const { db } = this.deps;
+    const ns = db.select().from(namespaces).where(eq(namespaces.name, nsName)).get();
+    const repo = ns ? db.select().from(repositories).where(and(eq(repositories.region, region), eq(repositories.namespaceId, ns.id), eq(repositories.name, repoName))).get() : undefined;
+    const publicPull = repo?.visibility === "public" && scope.actions.includes("pull") ? ["pull"] : [];
+    if (!principal || !ns || ns.accountId !== principal.accountId) {
+      return this.recorded({ ...none, actions: publicPull }, scope, principal, req, publicPull.length ? "public repository" : "no rights here");
+    }
+    const resource = arn.repository(region, principal.accountId, nsName, repoName);
+    const policies = principal.kind === "root" ? undefined : this.deps.policies.forUser(principal.userId!);
+    const allowed = (action: string) => policies === undefined || evaluate(policies, { action, resource, context: { ...req.context, "cr:Region": region } }).decision === "Allow";
+    const granted = scope.actions.filter((a) => {
+      const action = ramActionOf(a);
+      return action !== undefined && allowed(action);
+    });
+    for (const a of publicPull) if (!granted.includes(a)) granted.push(a);
+    if (!repo && granted.includes("push")) {
+      if (ns.autoCreateRepository && allowed("cr:CreateRepository")) {
+        createRepository(db, principal.accountId, region, { namespace: nsName, name: repoName });
+      } else {
+        granted.splice(granted.indexOf("push"), 1);
+        return this.recorded({ ...none, actions: granted }, scope, principal, req, `repository ${scope.name} does not exist in ${region} (auto-create is off, or cr:CreateRepository is not allowed)`);
+      }
+    }
+    return this.recorded({ ...none, actions: granted }, scope, principal, req);
+  }
+
+  private recorded(result: Scope, asked: Scope, principal: Principal | undefined, req: TokenRequest, reason?: string): Scope {
+    const outcome = result.actions.length === asked.actions.length ? "granted" : result.actions.length ? "partial" : "denied";
+    this.audit(principal, "token", req, { resource: `${asked.type}:${asked.name}`, requested: asked.actions.join(","), granted: result.actions.join(","), outcome, reason });
+    return result;
+  }
+
+  private audit(principal: Principal | undefined, event: string, req: TokenRequest, fields: { outcome: string; resource?: string; requested?: string; granted?: string; reason?: string }): void {
+    const accountId = principal?.accountId ?? (req.auth.kind === "password" ? this.accountOfLogin(req.auth.username) : undefined);
+    this.deps.audit.record({
+      accountId: accountId ?? null,
+      actor: principal ? loginNameOf(principal) : req.auth.kind === "password" ? req.auth.username : "anonymous",
+      sourceIp: req.sourceIp ?? null,
+      event: `registry:${event}`,
+      resource: fields.resource ?? null,
+      requested: fields.requested ?? null,
+      granted: fields.granted ?? null,
+      outcome: fields.outcome,
+      reason: fields.reason ?? null,
+    });
+  }
+
+  /** Failed logins go to the audit log of the account the login name names, so its root sees them. */
+  private accountOfLogin(loginName: string): string | undefined {
+    const alias = loginName.slice(loginName.lastIndexOf("@") + 1);
+    return this.deps.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, alias)).get()?.id;
+  }
+}
