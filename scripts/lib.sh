@@ -35,3 +35,22 @@ ensure_debian_packages() {
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
 }
+
+# Starts the Docker engine (Debian docker.io) when none answers; logs under $1.
+ensure_dockerd() {
+  local logdir="$1"
+  ensure_debian_packages docker.io
+  if docker_answers; then return 0; fi
+  [ "$(id -u)" -eq 0 ] || die "the Docker engine is not running and only root can start it"
+  mkdir -p "$logdir"
+  log "starting dockerd (log: $logdir/dockerd.log)"
+  nohup /usr/sbin/dockerd >"$logdir/dockerd.log" 2>&1 &
+  for _ in $(seq 1 60); do
+    docker_answers && return 0
+    sleep 0.5
+  done
+  tail -20 "$logdir/dockerd.log" >&2
+  die "dockerd did not come up"
+}
+
+docker_answers() { /usr/bin/docker info >/dev/null 2>&1; }

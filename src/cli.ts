@@ -5,7 +5,10 @@ import { createAccount } from "./iam/accounts.ts";
 import { aliasSchema, passwordSchema } from "./names.ts";
 import { parsePolicy, evaluate, PolicyError } from "./policy/index.ts";
 import { ApiError } from "./api/errors.ts";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadSigningKeys } from "./registry/keys.ts";
+import { registryConfig } from "./registry/registry-config.ts";
 
 const USAGE = `usage:
   kiln account create <alias> [--password <console password>]
@@ -14,6 +17,10 @@ const USAGE = `usage:
       validates a policy document; names the offending element
   kiln policy simulate <file.json> --action <cr:Action> --resource <arn> [--context '{"k":"v"}']
       evaluates a policy document against one request
+  kiln registry config [--region <id>]
+      prints the distribution registry configuration for a region (token auth and notifications to Kiln)
+  kiln registry write-configs
+      writes $KILN_DATA_DIR/registry-<region>.yml for every region; prints "region file" lines
   kiln admin-token
       prints where the admin token is kept`;
 
@@ -26,7 +33,14 @@ async function run(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { password: { type: "string" }, action: { type: "string" }, resource: { type: "string" }, context: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      password: { type: "string" },
+      action: { type: "string" },
+      resource: { type: "string" },
+      context: { type: "string" },
+      region: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   const [noun, verb, arg] = positionals;
   if (values.help || !noun) return void console.log(USAGE);
@@ -54,6 +68,27 @@ async function run(argv: string[]): Promise<void> {
     if (!values.action || !values.resource) fail("policy simulate needs --action and --resource");
     const context = values.context ? JSON.parse(values.context) : {};
     return void console.log(JSON.stringify(evaluate([policy], { action: values.action, resource: values.resource, context }), null, 2));
+  }
+
+  if (noun === "registry" && verb === "config") {
+    const config = loadConfig();
+    const regionId = values.region ?? config.defaultRegion;
+    const region = config.regions.find((r) => r.id === regionId);
+    if (!region) fail(`region "${regionId}" is not one of KILN_REGIONS (${config.regions.map((r) => r.id).join(", ")})`);
+    const keys = await loadSigningKeys(config.dataDir);
+    return void console.log(JSON.stringify(registryConfig(config, region, keys.caFile), null, 2));
+  }
+
+  if (noun === "registry" && verb === "write-configs") {
+    const config = loadConfig();
+    const keys = await loadSigningKeys(config.dataDir);
+    for (const region of config.regions) {
+      const file = join(config.dataDir, `registry-${region.id}.yml`);
+      // The config holds the events token: readable by the owner only.
+      writeFileSync(file, JSON.stringify(registryConfig(config, region, keys.caFile), null, 2), { mode: 0o600 });
+      console.log(`${region.id} ${file} ${region.registry}`);
+    }
+    return;
   }
 
   if (noun === "admin-token") {

@@ -94,7 +94,7 @@ export class TokenService {
       }
       return principal;
     }
-    const keys = [`login:${auth.username}`, `ip:${req.sourceIp ?? "unknown"}`];
+    const keys = [`login:${auth.username}`, ...(req.sourceIp ? [`ip:${req.sourceIp}`] : [])];
     const wait = this.deps.throttle.retryAfter(keys);
     if (wait > 0) {
       this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });

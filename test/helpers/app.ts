@@ -19,6 +19,7 @@ export interface Call {
 export interface Answer {
   status: number;
   body: any;
+  headers: Headers;
 }
 
 /** A real Kiln API (SQLite in a fresh temp dir) answering in-process requests. */
@@ -48,7 +49,7 @@ export async function startTestApp(env: Record<string, string> = {}) {
     } catch {
       // not JSON: keep the text
     }
-    return { status: res.status, body };
+    return { status: res.status, body, headers: res.headers };
   }
 
   /** A new main account; returns its root token. */

@@ -1,0 +1,78 @@
+import { serve, type ServerType } from "@hono/node-server";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "../../src/api/app.ts";
+import { loadConfig, type Config } from "../../src/config.ts";
+import { createDeps } from "../../src/deps.ts";
+import { createLogger } from "../../src/logger.ts";
+import { registryConfig } from "../../src/registry/registry-config.ts";
+import { ADMIN_TOKEN } from "./app.ts";
+import { freePort, waitUntil } from "./net.ts";
+
+export interface Answer {
+  status: number;
+  body: any;
+  headers: Headers;
+}
+
+/**
+ * Kiln listening on a real port, with one real distribution registry (Debian docker-registry)
+ * per region, configured exactly as `kiln registry config` writes it.
+ */
+export async function startKilnWithRegistries(regionIds: string[]) {
+  const dataDir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
+  const port = await freePort();
+  const regions: string[] = [];
+  for (const id of regionIds) regions.push(`${id}=127.0.0.1:${await freePort()}`);
+  const config: Config = loadConfig({
+    KILN_DATA_DIR: dataDir,
+    KILN_REGIONS: regions.join(","),
+    KILN_ADMIN_TOKEN: ADMIN_TOKEN,
+    KILN_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    PORT: String(port),
+  });
+  const deps = await createDeps(config, createLogger("silent"));
+  const app = createApp(deps);
+  const server: ServerType = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
+  const base = `http://127.0.0.1:${port}`;
+
+  const registries: ChildProcess[] = [];
+  const registryLogs: Record<string, string> = {};
+  for (const region of config.regions) {
+    const file = join(dataDir, `registry-${region.id}.yml`);
+    writeFileSync(file, JSON.stringify(registryConfig(config, region, deps.keys.caFile)));
+    const child = spawn("docker-registry", ["serve", file], { stdio: ["ignore", "pipe", "pipe"] });
+    registryLogs[region.id] = "";
+    child.stdout!.on("data", (d) => (registryLogs[region.id] += d));
+    child.stderr!.on("data", (d) => (registryLogs[region.id] += d));
+    registries.push(child);
+    await waitUntil(async () => (await fetch(`http://${region.registry}/v2/`)).status === 401, () => `registry ${region.id}: ${registryLogs[region.id]}`);
+  }
+
+  async function call(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+    if (opts.body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(base + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // keep text
+    }
+    return { status: res.status, body, headers: res.headers };
+  }
+
+  async function stop(): Promise<void> {
+    for (const r of registries) r.kill("SIGTERM");
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    deps.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const registryOf = (region: string) => config.regions.find((r) => r.id === region)!.registry;
+  return { base, config, deps, call, stop, registryOf, registryLogs, dataDir };
+}
