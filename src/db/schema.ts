@@ -194,3 +194,12 @@ export const auditEvents = sqliteTable(
   },
   (t) => [index("audit_events_account_at").on(t.accountId, t.at)],
 );
+
+/**
+ * One row whose value triggers bump on every change to policies, attachments or group members
+ * (see the migration), so that caches of who-holds-which-policy know when to drop.
+ */
+export const iamGeneration = sqliteTable("iam_generation", {
+  id: integer("id").primaryKey(),
+  value: integer("value").notNull().default(0),
+});

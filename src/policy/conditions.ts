@@ -1,4 +1,4 @@
-import { BlockList } from "node:net";
+import { BlockList, SocketAddress } from "node:net";
 import { PolicyError } from "./errors.ts";
 import { compileWildcard } from "./wildcard.ts";
 import { addNetwork, parseAddress, parseBool, parseInstant, parseNumber } from "./values.ts";
@@ -40,14 +40,30 @@ function typed<T>(parse: (s: string) => T | undefined, kind: string, cmp: (req: 
 const numeric = (cmp: (a: number, b: number) => boolean) => typed(parseNumber, "a number", cmp);
 const date = (cmp: (a: number, b: number) => boolean) => typed(parseInstant, "an ISO 8601 date", cmp);
 
+/**
+ * BlockList.check builds a SocketAddress from a string on every call, which dominated token
+ * requests; a request's source address is parsed once and reused by every statement.
+ */
+const socketAddresses = new Map<string, SocketAddress | null>();
+function socketAddressOf(v: string): SocketAddress | null {
+  let cached = socketAddresses.get(v);
+  if (cached === undefined) {
+    const addr = parseAddress(v);
+    cached = addr ? new SocketAddress({ address: addr[0], family: addr[1] }) : null;
+    if (socketAddresses.size >= 10_000) socketAddresses.clear();
+    socketAddresses.set(v, cached);
+  }
+  return cached;
+}
+
 const ipAddress = (values: string[], path: string): ValueTest => {
   const list = new BlockList();
   values.forEach((raw, i) => {
     if (!addNetwork(list, raw)) throw new PolicyError(values.length > 1 ? `${path}[${i}]` : path, `"${raw}" is not an IP address or CIDR block`);
   });
   return (v) => {
-    const addr = parseAddress(v);
-    return addr !== undefined && list.check(addr[0], addr[1]);
+    const addr = socketAddressOf(v);
+    return addr !== null && list.check(addr);
   };
 };
 

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { auditEvents } from "../db/schema.ts";
 
@@ -10,6 +11,7 @@ export type AuditEvent = Omit<typeof auditEvents.$inferInsert, "id">;
 export class AuditLog {
   private pending: AuditEvent[] = [];
   private readonly timer: NodeJS.Timeout;
+  private readonly insert;
 
   constructor(
     private readonly db: Db,
@@ -17,6 +19,14 @@ export class AuditLog {
   ) {
     this.timer = setInterval(() => this.flush(), flushMs);
     this.timer.unref();
+    const p = (name: string) => sql.placeholder(name);
+    this.insert = db
+      .insert(auditEvents)
+      .values({
+        accountId: p("accountId"), actor: p("actor"), sourceIp: p("sourceIp"), event: p("event"), resource: p("resource"),
+        requested: p("requested"), granted: p("granted"), outcome: p("outcome"), reason: p("reason"), at: p("at"),
+      })
+      .prepare();
   }
 
   record(event: AuditEvent): void {
@@ -29,7 +39,7 @@ export class AuditLog {
     const batch = this.pending;
     this.pending = [];
     this.db.transaction((tx) => {
-      for (const row of batch) tx.insert(auditEvents).values(row).run();
+      for (const row of batch) this.insert.run({ accountId: null, sourceIp: null, resource: null, requested: null, granted: null, reason: null, ...row });
     });
   }
 

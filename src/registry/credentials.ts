@@ -1,10 +1,10 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { hkdfSync } from "node:crypto";
-import { jwtVerify, SignJWT } from "jose";
 import type { Db } from "../db/connection.ts";
 import { accounts, users } from "../db/schema.ts";
 import { loginNameOf, parseLoginName, type Principal } from "../iam/principal.ts";
 import { verifySecret } from "../iam/secrets.ts";
+import { peekPayload, signHs256, verifyHs256 } from "./jwt.ts";
 
 /**
  * Who may log in to the registry: `{alias}` (root) and `{user}@{alias}` with their registry
@@ -19,13 +19,20 @@ type Kind = "refresh" | "temporary";
 
 export class RegistryCredentials {
   private readonly keys: Record<Kind, Uint8Array>;
+  // Prepared once: every token request looks the caller up.
+  private readonly accountByAlias;
+  private readonly userByName;
 
-  constructor(
-    private readonly db: Db,
-    secretKey: Buffer,
-  ) {
+  constructor(db: Db, secretKey: Buffer) {
     const derive = (info: string) => new Uint8Array(hkdfSync("sha256", secretKey, Buffer.alloc(0), info, 32));
     this.keys = { refresh: derive("kiln registry refresh token"), temporary: derive("kiln registry temporary credential") };
+    this.accountByAlias = db.select().from(accounts).where(eq(accounts.alias, sql.placeholder("alias"))).prepare();
+    this.userByName = db
+      .select({ accountId: accounts.id, user: users })
+      .from(users)
+      .innerJoin(accounts, eq(accounts.id, users.accountId))
+      .where(and(eq(accounts.alias, sql.placeholder("alias")), eq(users.name, sql.placeholder("name"))))
+      .prepare();
   }
 
   /** Basic auth at the token endpoint: the registry password or a temporary credential. */
@@ -41,8 +48,8 @@ export class RegistryCredentials {
   }
 
   async withRefreshToken(token: string): Promise<Principal | undefined> {
-    const sub = subjectOf(token);
-    const found = sub ? this.lookup(sub) : undefined;
+    const sub = peekPayload(token)?.sub;
+    const found = typeof sub === "string" ? this.lookup(sub) : undefined;
     return found ? this.verify("refresh", token, found) : undefined;
   }
 
@@ -50,40 +57,32 @@ export class RegistryCredentials {
     const found = this.lookup(loginNameOf(principal));
     if (!found) throw new Error("the principal no longer exists");
     const now = Math.floor(Date.now() / 1000);
-    const jwt = await new SignJWT({ typ: kind, pwt: found.passwordChangedAt ?? "" })
-      .setProtectedHeader({ alg: "HS256" })
-      .setSubject(loginNameOf(principal))
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttlSeconds)
-      .sign(this.keys[kind]);
+    const jwt = signHs256({ typ: kind, pwt: found.passwordChangedAt ?? "", sub: loginNameOf(principal), iat: now, exp: now + ttlSeconds }, this.keys[kind]);
     return { token: kind === "temporary" ? `ktmp.${jwt}` : jwt, expiresAt: new Date((now + ttlSeconds) * 1000) };
   }
 
   private async verify(kind: Kind, token: string, found: Found): Promise<Principal | undefined> {
-    try {
-      const { payload } = await jwtVerify(token, this.keys[kind], { algorithms: ["HS256"], subject: loginNameOf(found.principal) });
-      if (payload.typ !== kind || payload.pwt !== (found.passwordChangedAt ?? "")) return undefined;
-      return found.principal;
-    } catch {
-      return undefined;
-    }
+    const claims = verifyHs256(token, this.keys[kind]);
+    if (!claims || claims.typ !== kind || claims.sub !== loginNameOf(found.principal)) return undefined;
+    return claims.pwt === (found.passwordChangedAt ?? "") ? found.principal : undefined;
   }
 
   private lookup(loginName: string): Found | undefined {
     const { alias, userName } = parseLoginName(loginName);
-    const account = this.db.select().from(accounts).where(eq(accounts.alias, alias)).get();
-    if (!account) return undefined;
     if (userName === undefined) {
+      const account = this.accountByAlias.get({ alias });
+      if (!account) return undefined;
       return {
         principal: { accountId: account.id, alias, kind: "root" },
         registryPasswordHash: account.registryPasswordHash,
         passwordChangedAt: account.registryPasswordChangedAt,
       };
     }
-    const user = this.db.select().from(users).where(and(eq(users.accountId, account.id), eq(users.name, userName))).get();
-    if (!user) return undefined;
+    const found = this.userByName.get({ alias, name: userName });
+    if (!found) return undefined;
+    const { accountId, user } = found;
     return {
-      principal: { accountId: account.id, alias, kind: "user", userId: user.id, userName: user.name },
+      principal: { accountId, alias, kind: "user", userId: user.id, userName: user.name },
       registryPasswordHash: user.registryPasswordHash,
       passwordChangedAt: user.registryPasswordChangedAt,
     };
@@ -94,16 +93,4 @@ interface Found {
   principal: Principal;
   registryPasswordHash: string | null;
   passwordChangedAt: string | null;
-}
-
-/** The unverified `sub` of a JWT, only to find whose key state to verify it against. */
-function subjectOf(token: string): string | undefined {
-  const payload = token.split(".")[1];
-  if (!payload) return undefined;
-  try {
-    const sub = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")).sub;
-    return typeof sub === "string" ? sub : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { createRepository } from "../catalog/repositories.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
@@ -59,7 +59,18 @@ export interface TokenServiceDeps {
 }
 
 export class TokenService {
-  constructor(private readonly deps: TokenServiceDeps) {}
+  private readonly namespaceByName;
+  private readonly repositoryByName;
+
+  constructor(private readonly deps: TokenServiceDeps) {
+    const { db } = deps;
+    this.namespaceByName = db.select().from(namespaces).where(eq(namespaces.name, sql.placeholder("name"))).prepare();
+    this.repositoryByName = db
+      .select()
+      .from(repositories)
+      .where(and(eq(repositories.region, sql.placeholder("region")), eq(repositories.namespaceId, sql.placeholder("namespaceId")), eq(repositories.name, sql.placeholder("name"))))
+      .prepare();
+  }
 
   async issue(req: TokenRequest): Promise<TokenAnswer> {
     const service = req.service;
@@ -75,7 +86,7 @@ export class TokenService {
     const principal = await this.authenticate(req);
     const access = scopes.map((scope) => this.grant(scope, service, principal, req));
     const subject = principal ? loginNameOf(principal) : "";
-    const { token, issuedAt } = await signAccessToken(this.deps.keys, { subject, service, access });
+    const { token, issuedAt } = signAccessToken(this.deps.keys, { subject, service, access });
     const answer: TokenAnswer = { token, access_token: token, expires_in: ACCESS_TOKEN_SECONDS, issued_at: issuedAt.toISOString() };
     if (req.offline && principal && req.auth.kind === "password") {
       answer.refresh_token = (await this.deps.credentials.issue("refresh", principal, REFRESH_TTL_SECONDS)).token;
@@ -119,8 +130,8 @@ export class TokenService {
       return this.recorded(none, scope, principal, req, "not a namespace/repository name");
     }
     const { db } = this.deps;
-    const ns = db.select().from(namespaces).where(eq(namespaces.name, nsName)).get();
-    const repo = ns ? db.select().from(repositories).where(and(eq(repositories.region, region), eq(repositories.namespaceId, ns.id), eq(repositories.name, repoName))).get() : undefined;
+    const ns = this.namespaceByName.get({ name: nsName });
+    const repo = ns ? this.repositoryByName.get({ region, namespaceId: ns.id, name: repoName }) : undefined;
     const publicPull = repo?.visibility === "public" && scope.actions.includes("pull") ? ["pull"] : [];
     if (!principal || !ns || ns.accountId !== principal.accountId) {
       return this.recorded({ ...none, actions: publicPull }, scope, principal, req, publicPull.length ? "public repository" : "no rights here");
