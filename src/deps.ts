@@ -26,6 +26,7 @@ export async function createDeps(config: Config, log: Logger): Promise<Deps> {
     credentials,
     audit,
     tokens,
+    consoleThrottle: new LoginThrottle(),
     readiness: [
       {
         name: "sqlite",

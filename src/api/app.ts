@@ -77,7 +77,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
 }
 
 function errorResponse(deps: Deps, err: Error, c: Context): Response {
-  if (err instanceof ApiError) return c.json(err.toJSON(), err.status);
+  if (err instanceof ApiError) return c.json(err.toJSON(), err.status, err.headers);
   if (err instanceof HTTPException) {
     if (err.status === 400) return c.json({ error: "MalformedJSON", message: `the request body is not valid JSON (${err.message})` }, 400);
     if (err.status === 415) return c.json({ error: "UnsupportedMediaType", message: "send the body as application/json" }, 415);

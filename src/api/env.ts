@@ -6,6 +6,7 @@ import type { Logger } from "../logger.ts";
 import type { AuditLog } from "../registry/audit-log.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import type { SigningKeys } from "../registry/keys.ts";
+import type { LoginThrottle } from "../registry/login-throttle.ts";
 import type { TokenService } from "../registry/token-service.ts";
 
 /** A dependency that /readyz reports on. */
@@ -23,6 +24,8 @@ export interface Deps {
   credentials: RegistryCredentials;
   audit: AuditLog;
   tokens: TokenService;
+  /** Failed console logins (POST /api/v1/sessions), apart from registry logins. */
+  consoleThrottle: LoginThrottle;
   readiness: ReadinessCheck[];
   close(): void;
 }

@@ -35,6 +35,16 @@ describe("identity: logins, passwords, keys, groups and policies", () => {
     }
   });
 
+  it("failed console logins are throttled with 429 and Retry-After", async () => {
+    await t.call("POST", "/api/v1/users", { token: root, body: { name: "target", password: "Console-pass1" } });
+    for (let i = 0; i < 10; i++) expect((await t.call("POST", "/api/v1/sessions", { body: { loginName: "target@acme", password: `Guess-${i}abc` } })).status).toBe(401);
+    const blocked = await t.call("POST", "/api/v1/sessions", { body: { loginName: "target@acme", password: "Console-pass1" } });
+    expect(blocked.status).toBe(429);
+    expect(blocked.body.error).toBe("TooManyRequests");
+    expect(Number(blocked.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect((await t.call("POST", "/api/v1/sessions", { body: { loginName: "alice@acme", password: "Console-pass1" } })).status).toBe(200);
+  });
+
   it("root logs in with its alias once it has a console password", async () => {
     expect((await t.call("PUT", "/api/v1/me/password", { token: root, body: { password: "Root-pass-123" } })).status).toBe(200);
     const res = await t.call("POST", "/api/v1/sessions", { body: { loginName: "acme", password: "Root-pass-123" } });

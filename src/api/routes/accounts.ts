@@ -5,6 +5,8 @@ import { login } from "../../iam/sessions.ts";
 import { hasRegistryPassword, setConsolePassword, setRegistryPassword } from "../../iam/users.ts";
 import { aliasSchema, passwordSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import { sourceIp } from "../request-context.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
@@ -51,7 +53,15 @@ export function accountRoutes(app: App, deps: Deps): void {
     }),
     async (c) => {
       const { loginName, password } = c.req.valid("json");
-      const session = await login(db, loginName, password);
+      const ip = sourceIp(c);
+      const keys = [`login:${loginName}`, ...(ip ? [`ip:${ip}`] : [])];
+      const wait = deps.consoleThrottle.retryAfter(keys);
+      if (wait > 0) throw new ApiError(429, "TooManyRequests", `too many failed logins; try again in ${wait} s`, { retryAfter: wait }, { "Retry-After": String(wait) });
+      const session = await login(db, loginName, password).catch((err: unknown) => {
+        if (err instanceof ApiError && err.status === 401) deps.consoleThrottle.fail(keys);
+        throw err;
+      });
+      deps.consoleThrottle.succeed(keys[0]!);
       return c.json({ token: session.token, expiresAt: session.expiresAt, loginName: loginNameOf(session.principal), mustSetRegistryPassword: session.mustSetRegistryPassword }, 200);
     },
   );
