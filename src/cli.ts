@@ -19,8 +19,8 @@ const USAGE = `usage:
       evaluates a policy document against one request
   kiln registry config [--region <id>]
       prints the distribution registry configuration for a region (token auth and notifications to Kiln)
-  kiln registry write-configs
-      writes $KILN_DATA_DIR/registry-<region>.yml for every region; prints "region file" lines
+  kiln registry write-configs [--listen <host>] [--events-url <url>]
+      writes $KILN_DATA_DIR/registry-<region>.yml for every region; prints "region file address" lines
   kiln admin-token
       prints where the admin token is kept`;
 
@@ -39,6 +39,8 @@ async function run(argv: string[]): Promise<void> {
       resource: { type: "string" },
       context: { type: "string" },
       region: { type: "string" },
+      listen: { type: "string" },
+      "events-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -85,7 +87,8 @@ async function run(argv: string[]): Promise<void> {
     for (const region of config.regions) {
       const file = join(config.dataDir, `registry-${region.id}.yml`);
       // The config holds the events token: readable by the owner only.
-      writeFileSync(file, JSON.stringify(registryConfig(config, region, keys.caFile), null, 2), { mode: 0o600 });
+      const options = { listenHost: values.listen, eventsUrl: values["events-url"] };
+      writeFileSync(file, JSON.stringify(registryConfig(config, region, keys.caFile, options), null, 2), { mode: 0o600 });
       console.log(`${region.id} ${file} ${region.registry}`);
     }
     return;

@@ -7,8 +7,16 @@ import { TOKEN_ISSUER } from "./access-token.ts";
  * Kiln (service = region id) and notifications to `/registry/events`. JSON is YAML, so the
  * registry reads this as it is.
  */
-export function registryConfig(config: Config, region: Region, caFile: string): Record<string, unknown> {
-  const [host, port] = splitHostPort(region.registry);
+export interface RegistryConfigOptions {
+  /** Interface to listen on instead of the region's host (`0.0.0.0` inside a container). */
+  listenHost?: string;
+  /** Where the registry reaches Kiln's `/registry/events`, when not at KILN_PUBLIC_URL (compose: http://api:8080). */
+  eventsUrl?: string;
+}
+
+export function registryConfig(config: Config, region: Region, caFile: string, options: RegistryConfigOptions = {}): Record<string, unknown> {
+  const [regionHost, port] = splitHostPort(region.registry);
+  const host = options.listenHost ?? regionHost;
   return {
     version: 0.1,
     log: { level: "info", fields: { service: "registry", region: region.id } },
@@ -25,7 +33,7 @@ export function registryConfig(config: Config, region: Region, caFile: string): 
       endpoints: [
         {
           name: "kiln",
-          url: `${config.publicUrl}/registry/events`,
+          url: options.eventsUrl ?? `${config.publicUrl}/registry/events`,
           headers: { Authorization: [`Bearer ${config.registryEventsToken}`], "X-Kiln-Region": [region.id] },
           timeout: "5s",
           threshold: 5,

@@ -79,6 +79,16 @@ describe("the real process: `kiln account create`, then the API over HTTP", () =
     expect(listed.namespaces.map((n: { name: string }) => n.name)).toEqual(["alitest1"]);
   });
 
+  it("the CLI prints a registry configuration that trusts Kiln's CA and reports to Kiln", () => {
+    const cli = spawnSync(join(ROOT, "bin/kiln"), ["registry", "config", "--region", "local"], { env: env(), encoding: "utf8" });
+    expect(cli.status).toBe(0);
+    const config = JSON.parse(cli.stdout);
+    expect(config.auth.token).toEqual({ realm: "http://127.0.0.1:8080/auth/token", service: "local", issuer: "kiln", rootcertbundle: join(dataDir, "registry-auth/ca.pem") });
+    expect(config.notifications.endpoints[0].url).toBe("http://127.0.0.1:8080/registry/events");
+    expect(config.notifications.endpoints[0].headers["X-Kiln-Region"]).toEqual(["local"]);
+    expect(config.http.addr).toBe("127.0.0.1:5000");
+  });
+
   it("the CLI refuses a bad alias with a clear message", () => {
     const cli = spawnSync(join(ROOT, "bin/kiln"), ["account", "create", "X"], { env: env(), encoding: "utf8" });
     expect(cli.status).toBe(2);
