@@ -1,35 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, waitUntil } from "../helpers/net.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
-
-async function waitFor(url: string, output: () => string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("the real process: `kiln account create`, then the API over HTTP", () => {
   let dataDir: string;
@@ -45,7 +21,7 @@ describe("the real process: `kiln account create`, then the API over HTTP", () =
     server = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...env(), PORT: String(port), KILN_ROLE: "api" }, stdio: ["ignore", "pipe", "pipe"] });
     server.stdout!.on("data", (d) => (logs += d));
     server.stderr!.on("data", (d) => (logs += d));
-    await waitFor(`${base}/healthz`, () => logs);
+    await waitUntil(async () => (await fetch(`${base}/healthz`)).ok, () => `kiln did not answer:\n${logs}`);
   });
   afterAll(() => {
     server?.kill("SIGTERM");

@@ -22,6 +22,18 @@ export interface Answer {
   headers: Headers;
 }
 
+/** Status, headers and the body as JSON (or text when it is not JSON). */
+export async function answerOf(res: Response): Promise<Answer> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body, headers: res.headers };
+}
+
 /** A real Kiln API (SQLite in a fresh temp dir) answering in-process requests. */
 export async function startTestApp(env: Record<string, string> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-test-"));
@@ -41,15 +53,7 @@ export async function startTestApp(env: Record<string, string> = {}) {
     let payload: string | undefined = opts.raw;
     if (opts.body !== undefined) payload = JSON.stringify(opts.body);
     if (payload !== undefined) headers["content-type"] ??= "application/json";
-    const res = await app.request(path, { method, headers, body: payload });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // not JSON: keep the text
-    }
-    return { status: res.status, body, headers: res.headers };
+    return answerOf(await app.request(path, { method, headers, body: payload }));
   }
 
   /** A new main account; returns its root token. */

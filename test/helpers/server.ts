@@ -8,14 +8,8 @@ import { loadConfig, type Config } from "../../src/config.ts";
 import { createDeps } from "../../src/deps.ts";
 import { createLogger } from "../../src/logger.ts";
 import { registryConfig } from "../../src/registry/registry-config.ts";
-import { ADMIN_TOKEN } from "./app.ts";
+import { ADMIN_TOKEN, answerOf, type Answer } from "./app.ts";
 import { freePort, waitUntil } from "./net.ts";
-
-export interface Answer {
-  status: number;
-  body: any;
-  headers: Headers;
-}
 
 /**
  * Kiln listening on a real port, with one real distribution registry (Debian docker-registry)
@@ -55,15 +49,7 @@ export async function startKilnWithRegistries(regionIds: string[]) {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    const res = await fetch(base + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      // keep text
-    }
-    return { status: res.status, body, headers: res.headers };
+    return answerOf(await fetch(base + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) }));
   }
 
   async function stop(): Promise<void> {
