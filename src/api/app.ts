@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { swaggerUI } from "@hono/swagger-ui";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
@@ -35,6 +35,25 @@ function validationError(error: ZodError, target: string): ApiError {
   return new ApiError(400, "InvalidParameter", message, { field: issues[0]?.field, issues });
 }
 
+/**
+ * Hono's bodyLimit reads `c.req.raw.body` first, which makes @hono/node-server build a full
+ * Request (with an AbortSignal) for every call, GETs included: a third of a token request's
+ * cost. A declared Content-Length is judged from the header alone; only chunked bodies are
+ * counted by Hono's middleware as they stream in.
+ */
+function limitBody(maxSize: number): MiddlewareHandler {
+  const tooLarge = (c: Context) => c.json({ error: "PayloadTooLarge", message: `the request body is larger than ${maxSize} bytes` }, 413);
+  const counting = bodyLimit({ maxSize, onError: tooLarge });
+  return (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      return Number(length) > maxSize ? Promise.resolve(tooLarge(c)) : next();
+    }
+    return counting(c, next);
+  };
+}
+
 export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const metrics = createMetrics();
   const app = new OpenAPIHono<AppEnv>({
@@ -44,13 +63,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   });
 
   app.use("*", metrics.middleware);
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: "PayloadTooLarge", message: `the request body is larger than ${MAX_BODY_BYTES} bytes` }, 413),
-    }),
-  );
+  app.use("*", limitBody(MAX_BODY_BYTES));
 
   app.onError((err, c) => errorResponse(deps, err, c));
   app.notFound((c) => c.json({ error: "NotFound", message: `no route for ${c.req.method} ${c.req.path}` }, 404));

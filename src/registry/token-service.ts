@@ -59,16 +59,18 @@ export interface TokenServiceDeps {
 }
 
 export class TokenService {
-  private readonly namespaceByName;
-  private readonly repositoryByName;
+  /** The namespace of a scope and, when it exists in the region, the repository: one query per scope. */
+  private readonly scopeTarget;
 
   constructor(private readonly deps: TokenServiceDeps) {
-    const { db } = deps;
-    this.namespaceByName = db.select().from(namespaces).where(eq(namespaces.name, sql.placeholder("name"))).prepare();
-    this.repositoryByName = db
-      .select()
-      .from(repositories)
-      .where(and(eq(repositories.region, sql.placeholder("region")), eq(repositories.namespaceId, sql.placeholder("namespaceId")), eq(repositories.name, sql.placeholder("name"))))
+    this.scopeTarget = deps.db
+      .select({ ns: namespaces, repo: repositories })
+      .from(namespaces)
+      .leftJoin(
+        repositories,
+        and(eq(repositories.namespaceId, namespaces.id), eq(repositories.region, sql.placeholder("region")), eq(repositories.name, sql.placeholder("repo"))),
+      )
+      .where(eq(namespaces.name, sql.placeholder("ns")))
       .prepare();
   }
 
@@ -130,8 +132,9 @@ export class TokenService {
       return this.recorded(none, scope, principal, req, "not a namespace/repository name");
     }
     const { db } = this.deps;
-    const ns = this.namespaceByName.get({ name: nsName });
-    const repo = ns ? this.repositoryByName.get({ region, namespaceId: ns.id, name: repoName }) : undefined;
+    const target = this.scopeTarget.get({ ns: nsName, region, repo: repoName });
+    const ns = target?.ns;
+    const repo = target?.repo ?? undefined;
     const publicPull = repo?.visibility === "public" && scope.actions.includes("pull") ? ["pull"] : [];
     if (!principal || !ns || ns.accountId !== principal.accountId) {
       return this.recorded({ ...none, actions: publicPull }, scope, principal, req, publicPull.length ? "public repository" : "no rights here");

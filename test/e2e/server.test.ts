@@ -37,6 +37,23 @@ describe("the real process: `kiln account create`, then the API over HTTP", () =
     expect(await (await fetch(`${base}/docs`)).text()).toContain("swagger");
   });
 
+  it("refuses bodies over 1 MiB with 413, whether the length is declared or the body is chunked", async () => {
+    const big = JSON.stringify({ name: "x", document: "y".repeat(1024 * 1024) });
+    const declared = await fetch(`${base}/api/v1/policies`, { method: "POST", headers: { "content-type": "application/json" }, body: big });
+    expect(declared.status).toBe(413);
+    const chunks = [big.slice(0, 600_000), big.slice(600_000)];
+    const stream = new ReadableStream({
+      pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) controller.close();
+        else controller.enqueue(new TextEncoder().encode(next));
+      },
+    });
+    const chunked = await fetch(`${base}/api/v1/policies`, { method: "POST", headers: { "content-type": "application/json" }, body: stream, duplex: "half" } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect(((await chunked.json()) as { error: string }).error).toBe("PayloadTooLarge");
+  });
+
   it("generates its secrets into the data dir, readable by the owner only", () => {
     for (const file of ["admin-token", "secret-key", "registry-events-token"]) {
       expect((statSync(join(dataDir, file)).mode & 0o777).toString(8)).toBe("600");
