@@ -203,3 +203,95 @@ export const iamGeneration = sqliteTable("iam_generation", {
   id: integer("id").primaryKey(),
   value: integer("value").notNull().default(0),
 });
+
+/** A repository's code source. Several repositories may bind the same code repository. */
+export const sourceBindings = sqliteTable(
+  "source_bindings",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id").notNull().unique().references(() => repositories.id, { onDelete: "cascade" }),
+    hookId: text("hook_id").notNull().unique(),
+    provider: text("provider").notNull(),
+    repoUrl: text("repo_url").notNull(),
+    /** host/path, lower-cased, without `.git`: what "the same code repository" means. */
+    repoKey: text("repo_key").notNull(),
+    pushUserId: integer("push_user_id").notNull().references(() => users.id),
+    autoBuild: integer("auto_build", { mode: "boolean" }).notNull().default(true),
+    branchFilter: text("branch_filter"),
+    webhookSecretSealed: text("webhook_secret_sealed").notNull(),
+    credentialsSealed: text("credentials_sealed"),
+    createdAt: createdAt(),
+    updatedAt: createdAt(),
+  },
+  (t) => [index("source_bindings_repo_key").on(t.accountId, t.repoKey)],
+);
+
+export const buildRules = sqliteTable(
+  "build_rules",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    sourceType: text("source_type", { enum: ["branch", "tag"] }).notNull(),
+    source: text("source").notNull(),
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
+    dockerfileDir: text("dockerfile_dir").notNull().default("/"),
+    dockerfileName: text("dockerfile_name").notNull().default("Dockerfile"),
+    context: text("context"),
+    buildArgs: text("build_args", { mode: "json" }).$type<Record<string, string>>().notNull(),
+    target: text("target"),
+    noCache: integer("no_cache", { mode: "boolean" }).notNull().default(false),
+    includePaths: text("include_paths", { mode: "json" }).$type<string[]>().notNull(),
+    excludePaths: text("exclude_paths", { mode: "json" }).$type<string[]>().notNull(),
+    enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: createdAt(),
+  },
+  (t) => [index("build_rules_repository").on(t.repositoryId)],
+);
+
+/** Every verified webhook delivery, with what came of it; a redelivery answers from here. */
+export const deliveries = sqliteTable(
+  "deliveries",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    bindingId: integer("binding_id").notNull().references(() => sourceBindings.id, { onDelete: "cascade" }),
+    providerDeliveryId: text("provider_delivery_id").notNull(),
+    outcome: text("outcome", { enum: ["accepted", "ignored", "ping"] }).notNull(),
+    reason: text("reason"),
+    buildIds: text("build_ids", { mode: "json" }).$type<string[]>().notNull(),
+    receivedAt: createdAt(),
+  },
+  (t) => [uniqueIndex("deliveries_binding_delivery").on(t.bindingId, t.providerDeliveryId)],
+);
+
+/** The truth about a build; BullMQ only carries the work (jobId = build id). */
+export const builds = sqliteTable(
+  "builds",
+  {
+    id: text("id").primaryKey(),
+    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    ruleId: integer("rule_id").references(() => buildRules.id, { onDelete: "set null" }),
+    trigger: text("trigger", { enum: ["webhook", "manual", "retry"] }).notNull(),
+    ref: text("ref").notNull(),
+    commit: text("commit"),
+    cloneUrl: text("clone_url").notNull(),
+    tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
+    status: text("status", { enum: ["queued", "running", "succeeded", "failed", "canceled", "superseded"] }).notNull(),
+    stage: text("stage", { enum: ["fetch", "build", "push"] }),
+    error: text("error"),
+    digest: text("digest"),
+    deliveryId: integer("delivery_id").references(() => deliveries.id, { onDelete: "set null" }),
+    /** Set once the job is in BullMQ; queued builds without it are the dispatcher's outbox. */
+    enqueuedAt: text("enqueued_at"),
+    queuedAt: text("queued_at").notNull(),
+    startedAt: text("started_at"),
+    finishedAt: text("finished_at"),
+  },
+  (t) => [
+    index("builds_repository_queued").on(t.repositoryId, t.queuedAt),
+    index("builds_outbox").on(t.status, t.enqueuedAt),
+    index("builds_supersede").on(t.repositoryId, t.ruleId, t.ref, t.status),
+  ],
+);
