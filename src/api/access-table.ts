@@ -4,7 +4,7 @@
  *
  * Resource templates name their parts in braces: `{accountId}` (the caller's account), `{region}`
  * (the path's region, else `?region=`, else the default region), a path parameter by its name,
- * or `{body.field}`. A `perItem` rule is not checked up front: the route lists only the items
+ * `{body.field}`, or `{build.region|ns|repo}` of the build `{id}` names. A `perItem` rule is not checked up front: the route lists only the items
  * whose resource allows the action, with `{ns}`/`{repo}` taken from each item.
  */
 export type AccessRule =
@@ -17,6 +17,8 @@ export type AccessRule =
 
 const NAMESPACE = "acs:cr:{region}:{accountId}:repository/{ns}";
 const REPOSITORY = "acs:cr:{region}:{accountId}:repository/{ns}/{repo}";
+/** `{build.*}`: the repository of the build named by the path's `{id}`, looked up in the caller's account. */
+const BUILD = "acs:cr:{build.region}:{accountId}:repository/{build.ns}/{build.repo}";
 const ram = (kind: "user" | "group" | "policy", name: string) => `acs:ram:*:{accountId}:${kind}/${name}`;
 const cr = (action: string, resource: string, perItem = false): AccessRule => ({ auth: "policy", action: `cr:${action}`, resource, perItem });
 const ramRule = (action: string, resource: string): AccessRule => ({ auth: "policy", action: `ram:${action}`, resource });
@@ -75,6 +77,19 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("UpdateRepository", REPOSITORY),
   "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("DeleteRepository", REPOSITORY),
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/tags": cr("ListRepositoryTag", REPOSITORY),
+  "PUT /api/v1/regions/{region}/repositories/{ns}/{repo}/source": cr("UpdateSourceRepository", REPOSITORY),
+  "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/source": cr("GetSourceRepository", REPOSITORY),
+  "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules": cr("ListRepositoryBuildRule", REPOSITORY),
+  "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules": cr("CreateRepositoryBuildRule", REPOSITORY),
+  "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/test": cr("ListRepositoryBuildRule", REPOSITORY),
+  "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": cr("UpdateRepositoryBuildRule", REPOSITORY),
+  "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": cr("DeleteRepositoryBuildRule", REPOSITORY),
+  "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("BuildRepositoryByRule", REPOSITORY),
+  "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("ListRepositoryBuild", REPOSITORY),
+  "GET /api/v1/builds/{id}": cr("GetRepositoryBuildRecord", BUILD),
+  "POST /api/v1/builds/{id}/cancel": cr("CancelBuildRepository", BUILD),
+  "POST /api/v1/builds/{id}/retry": cr("BuildRepositoryByRecord", BUILD),
+  "POST /hooks/{hookId}": { auth: "none", why: "verified by the provider's signature or token against the binding's secret" },
 };
 
 /** `GET /api/v1/namespaces/{ns}` → `GET /api/v1/namespaces/:ns`, as Hono registers it. */

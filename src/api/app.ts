@@ -9,6 +9,8 @@ import { ApiError } from "./errors.ts";
 import { createMetrics } from "./metrics.ts";
 import { assertEveryRouteListed } from "./route.ts";
 import { accountRoutes } from "./routes/accounts.ts";
+import { buildRoutes } from "./routes/builds.ts";
+import { sourceRoutes } from "./routes/sources.ts";
 import { groupRoutes } from "./routes/groups.ts";
 import { namespaceRoutes } from "./routes/namespaces.ts";
 import { policyRoutes } from "./routes/policies.ts";
@@ -77,6 +79,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   repositoryRoutes(app, deps);
   registryAuthRoutes(app, deps);
   registryRoutes(app, deps);
+  sourceRoutes(app, deps);
+  buildRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

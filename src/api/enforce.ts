@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
+import { findBuild } from "../builds/records.ts";
 import { authorize } from "../iam/authorizer.ts";
 import { resolveBearer } from "../iam/tokens.ts";
 import { constantTimeEqual } from "../iam/secrets.ts";
@@ -44,7 +45,7 @@ export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void 
   const principal = c.get("principal");
   const region = resolveRegion(deps, c, rule.resource);
   const context = requestContext(c, region);
-  const fill = (extra: Record<string, string>) => fillTemplate(rule.resource, (key) => extra[key] ?? lookup(c, key, principal.accountId, region));
+  const fill = (extra: Record<string, string>) => fillTemplate(rule.resource, (key) => extra[key] ?? lookup(c, key, principal.accountId, region, deps.db));
   if (rule.perItem) {
     const policies = principal.kind === "root" ? undefined : deps.policies.forUser(principal.userId!);
     c.set("filterAllowed", (items, partsOf) =>
@@ -72,9 +73,14 @@ function resolveRegion(deps: Deps, c: Context<AppEnv>, template: string): string
   return asked;
 }
 
-function lookup(c: Context, key: string, accountId: string, region: string | undefined): string | undefined {
+function lookup(c: Context, key: string, accountId: string, region: string | undefined, db: Deps["db"]): string | undefined {
   if (key === "accountId") return accountId;
   if (key === "region") return region;
+  if (key.startsWith("build.")) {
+    const build = findBuild(db, accountId, c.req.param("id") ?? "");
+    const [ns, repo] = build.repository.split("/");
+    return ({ "build.region": build.region, "build.ns": ns, "build.repo": repo } as Record<string, string | undefined>)[key];
+  }
   if (key.startsWith("body.")) {
     const body = (c.req as unknown as { valid(t: "json"): Record<string, unknown> }).valid("json");
     const value = body?.[key.slice(5)];

@@ -27,6 +27,8 @@ export interface Deps {
   /** Failed console logins (POST /api/v1/sessions), apart from registry logins. */
   consoleThrottle: LoginThrottle;
   readiness: ReadinessCheck[];
+  /** Moves queued builds into the build queue; absent when no queue is configured. */
+  dispatcher?: { wake(): void };
   close(): void;
 }
 

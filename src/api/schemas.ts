@@ -27,3 +27,23 @@ export function body<T extends z.ZodType>(schema: T) {
 export const OkSchema = z.object({ ok: z.literal(true) });
 
 export const VisibilitySchema = z.enum(["private", "public"]);
+
+export const BuildSchema = z
+  .object({
+    id: z.string(),
+    repository: z.string(),
+    region: z.string(),
+    ruleId: z.number().nullable(),
+    trigger: z.enum(["webhook", "manual", "retry"]),
+    ref: z.string(),
+    commit: z.string().nullable(),
+    tags: z.array(z.string()),
+    status: z.enum(["queued", "running", "succeeded", "failed", "canceled", "superseded"]),
+    stage: z.enum(["fetch", "build", "push"]).optional(),
+    error: z.string().optional(),
+    digest: z.string().optional(),
+    queuedAt: z.string(),
+    startedAt: z.string().optional(),
+    finishedAt: z.string().optional(),
+  })
+  .openapi("Build");

@@ -3,6 +3,7 @@ import { ApiError, conflict, notFound } from "../api/errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { accessKeys, accounts, groupMembers, groups, policyAttachments, sessions, users } from "../db/schema.ts";
 import type { Principal } from "./principal.ts";
+import { assertNotPushUser } from "../sources/bindings.ts";
 import { hashSecret } from "./secrets.ts";
 
 type UserRow = typeof users.$inferSelect;
@@ -50,6 +51,7 @@ export function listUsers(db: Db, accountId: string): UserRow[] {
 /** Deletes the user with its keys, sessions, memberships and policy attachments. */
 export function deleteUser(db: Db, accountId: string, name: string): void {
   const user = findUser(db, accountId, name);
+  assertNotPushUser(db, user.id, name);
   db.transaction((tx) => {
     tx.delete(policyAttachments).where(and(eq(policyAttachments.principalType, "user"), eq(policyAttachments.principalId, user.id))).run();
     tx.delete(groupMembers).where(eq(groupMembers.userId, user.id)).run();

@@ -36,8 +36,14 @@ describe("the access table", () => {
     await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "ns1", name: "r1" } });
     await t.call("POST", "/api/v1/users", { token: root, body: { name: "target" } });
     await t.call("POST", "/api/v1/groups", { token: root, body: { name: "g1" } });
+    const repoPath = "/api/v1/regions/cn-hongkong/repositories/ns1/r1";
+    await t.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "github", repoUrl: "https://github.com/a/b.git", pushUser: "target" } });
+    const rule = await t.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["latest"] } });
+    const build = await t.call("POST", `${repoPath}/builds`, { token: root, body: { ref: "main" } });
+    expect(build.status).toBe(202);
     const nobody = await t.user(root, "nobody");
     const sample: Record<string, string> = { name: "target", g: "g1", policyName: "AliyunContainerRegistryFullAccess", ns: "ns1", repo: "r1", region: "cn-hongkong" };
+    const idFor = (key: string) => (key.includes("/build-rules/") ? String(rule.body.id) : build.body.builds[0].id);
     const bodies: Record<string, unknown> = {
       "POST /api/v1/users": { name: "x1" },
       "PUT /api/v1/users/{name}/password": { password: "Abcdefg123" },
@@ -52,12 +58,17 @@ describe("the access table", () => {
       "PATCH /api/v1/namespaces/{ns}": { autoCreateRepository: true },
       "POST /api/v1/regions/{region}/repositories": { namespace: "ns1", name: "r2" },
       "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}": { summary: "s" },
+      "PUT /api/v1/regions/{region}/repositories/{ns}/{repo}/source": { provider: "github", repoUrl: "https://github.com/a/b.git", pushUser: "target" },
+      "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules": { sourceType: "branch", source: "dev", tags: ["dev"] },
+      "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/test": { ref: "main" },
+      "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": { enabled: false },
+      "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": { ref: "main" },
     };
     const guarded = Object.entries(ACCESS_TABLE).filter(([, rule]) => rule.auth === "policy" && !rule.perItem);
     expect(guarded.length).toBeGreaterThan(25);
     for (const [key, rule] of guarded) {
       const [method, template] = key.split(" ") as [string, string];
-      const path = template.replace(/\{(\w+)\}/g, (_m, k: string) => sample[k]!);
+      const path = template.replace(/\{(\w+)\}/g, (_m, k: string) => (k === "id" ? idFor(key) : sample[k]!));
       const res = await t.call(method, path, { token: nobody, body: bodies[key] });
       expect([key, res.status, res.body.action]).toEqual([key, 403, rule.auth === "policy" ? rule.action : ""]);
     }

@@ -1,0 +1,159 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { findRepository } from "../../catalog/repositories.ts";
+import { manualPlans } from "../../builds/manual.ts";
+import { planFor, targetOf } from "../../builds/plan.ts";
+import { buildView, cancelBuild, findBuild, listBuilds, recordBuilds } from "../../builds/records.ts";
+import { matchRule } from "../../builds/rule-match.ts";
+import { createRule, deleteRule, findRule, listRules, ruleView, specOf, updateRule } from "../../builds/rules.ts";
+import { namespaceNameSchema, repositoryNameSchema } from "../../names.ts";
+import { findBinding } from "../../sources/bindings.ts";
+import { parseRef } from "../../sources/refs.ts";
+import type { Deps } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import { addRoute, type App } from "../route.ts";
+import { body, BuildSchema, errorResponses, json, OkSchema } from "../schemas.ts";
+
+const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });
+const RuleParams = RepoParams.extend({ id: z.coerce.number().int().positive() });
+const BuildParams = z.object({ id: z.string().max(64) });
+const paths = z.array(z.string().min(1).max(256)).max(50);
+const RuleFields = {
+  sourceType: z.enum(["branch", "tag"]),
+  source: z.string().min(1).max(256).openapi({ description: "An exact branch or tag name, or /regex/ matched against the whole name" }),
+  tags: z.array(z.string()).min(1).max(10).openapi({ description: "Tag templates: {sourceref}, {\\1}…{\\9}, {name}, {commit}, {shortsha}, {semver.major|minor|patch}" }),
+  dockerfileDir: z.string().max(1024).optional(),
+  dockerfileName: z.string().max(256).optional(),
+  context: z.string().max(1024).optional(),
+  buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "build arg names are identifiers"), z.string().max(4096)).optional(),
+  target: z.string().max(128).optional(),
+  noCache: z.boolean().optional(),
+  includePaths: paths.optional(),
+  excludePaths: paths.optional(),
+  enabled: z.boolean().optional(),
+};
+const RuleBody = z.strictObject(RuleFields);
+const RulePatch = z.strictObject(Object.fromEntries(Object.entries(RuleFields).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof RuleFields]: z.ZodOptional<(typeof RuleFields)[K]> });
+const RuleSchema = z.record(z.string(), z.unknown()).openapi("BuildRule");
+
+export function buildRoutes(app: App, deps: Deps): void {
+  const { db } = deps;
+  const tags = ["builds"];
+  const repoOf = (c: { get(k: "principal"): { accountId: string }; get(k: "region"): string }, ns: string, repo: string) => findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+
+  addRoute(app, deps, createRoute({ method: "get", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules", tags, summary: "Build rules", request: { params: RepoParams }, responses: { 200: json(z.object({ rules: z.array(RuleSchema) }), "Rules"), ...errorResponses } }), (c) => {
+    const { ns, repo } = c.req.valid("param");
+    return c.json({ rules: listRules(db, repoOf(c, ns, repo).id).map(ruleView) }, 200);
+  });
+
+  addRoute(
+    app,
+    deps,
+    createRoute({ method: "post", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules", tags, summary: "Add a build rule (one Dockerfile variant)", request: { params: RepoParams, body: body(RuleBody) }, responses: { 201: json(RuleSchema, "The rule"), ...errorResponses } }),
+    (c) => {
+      const { ns, repo } = c.req.valid("param");
+      return c.json(ruleView(createRule(db, repoOf(c, ns, repo).id, c.req.valid("json"))), 201);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({ method: "patch", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}", tags, summary: "Change a build rule", request: { params: RuleParams, body: body(RulePatch) }, responses: { 200: json(RuleSchema, "The rule"), ...errorResponses } }),
+    (c) => {
+      const { ns, repo, id } = c.req.valid("param");
+      return c.json(ruleView(updateRule(db, repoOf(c, ns, repo).id, id, c.req.valid("json"))), 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({ method: "delete", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}", tags, summary: "Delete a build rule", request: { params: RuleParams }, responses: { 200: json(OkSchema, "Deleted"), ...errorResponses } }),
+    (c) => {
+      const { ns, repo, id } = c.req.valid("param");
+      deleteRule(db, repoOf(c, ns, repo).id, id);
+      return c.json({ ok: true as const }, 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "post",
+      path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/test",
+      tags,
+      summary: "Which rules a ref would build, with which tags (nothing is built)",
+      request: { params: RepoParams, body: body(z.strictObject({ ref: z.string().min(1).max(256), commit: z.string().max(64).optional() })) },
+      responses: { 200: json(z.array(z.object({ ruleId: z.number(), tags: z.array(z.string()), refused: z.array(z.string()) })), "Matching rules"), ...errorResponses },
+    }),
+    (c) => {
+      const { ns, repo } = c.req.valid("param");
+      const { ref, commit } = c.req.valid("json");
+      const explicit = parseRef(ref);
+      const matches = listRules(db, repoOf(c, ns, repo).id).flatMap((rule) => {
+        const outcome = matchRule(specOf(rule), { kind: explicit?.kind ?? rule.sourceType, name: explicit?.name ?? ref, commit: commit ?? "0000000000000000000000000000000000000000" });
+        return outcome.matched ? [{ ruleId: rule.id, tags: outcome.tags, refused: outcome.refused.map((r) => r.reason) }] : [];
+      });
+      return c.json(matches, 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "post",
+      path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/builds",
+      tags,
+      summary: "Build a ref now with the matching (or the named) rules",
+      request: { params: RepoParams, body: body(z.strictObject({ ref: z.string().min(1).max(256), commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "must be a full hex commit id").optional(), ruleIds: z.array(z.number().int().positive()).min(1).max(50).optional() })) },
+      responses: { 202: json(z.object({ builds: z.array(BuildSchema) }), "The builds"), 422: json(z.object({ error: z.string(), message: z.string() }), "No rule builds this ref"), ...errorResponses },
+    }),
+    (c) => {
+      const { ns, repo } = c.req.valid("param");
+      const binding = findBinding(db, repoOf(c, ns, repo).id, `${ns}/${repo}`);
+      const plans = manualPlans(db, binding, c.req.valid("json"));
+      const made = db.transaction((tx) => recordBuilds(tx as unknown as typeof db, deps.policies, plans));
+      deps.dispatcher?.wake();
+      return c.json({ builds: made.map((b) => buildView(findBuild(db, b.accountId, b.id))) }, 202);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({ method: "get", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/builds", tags, summary: "Builds of the repository, newest first", request: { params: RepoParams, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) }, responses: { 200: json(z.object({ builds: z.array(BuildSchema) }), "Builds"), ...errorResponses } }),
+    (c) => {
+      const { ns, repo } = c.req.valid("param");
+      return c.json({ builds: listBuilds(db, repoOf(c, ns, repo).id, c.req.valid("query").limit).map(buildView) }, 200);
+    },
+  );
+
+  addRoute(app, deps, createRoute({ method: "get", path: "/api/v1/builds/{id}", tags, summary: "One build", request: { params: BuildParams }, responses: { 200: json(BuildSchema, "The build"), ...errorResponses } }), (c) =>
+    c.json(buildView(findBuild(db, c.get("principal").accountId, c.req.valid("param").id)), 200),
+  );
+
+  addRoute(app, deps, createRoute({ method: "post", path: "/api/v1/builds/{id}/cancel", tags, summary: "Cancel a queued or running build", request: { params: BuildParams }, responses: { 200: json(BuildSchema, "The build"), ...errorResponses } }), (c) => {
+    const build = cancelBuild(db, c.get("principal").accountId, c.req.valid("param").id);
+    deps.dispatcher?.wake();
+    return c.json(buildView(build), 200);
+  });
+
+  addRoute(
+    app,
+    deps,
+    createRoute({ method: "post", path: "/api/v1/builds/{id}/retry", tags, summary: "Build the same ref, commit and tags again", request: { params: BuildParams }, responses: { 202: json(BuildSchema, "The new build"), ...errorResponses } }),
+    (c) => {
+      const accountId = c.get("principal").accountId;
+      const old = findBuild(db, accountId, c.req.valid("param").id);
+      if (old.status === "queued" || old.status === "running") throw new ApiError(409, "BuildActive", `build ${old.id} is still ${old.status}`);
+      const binding = findBinding(db, old.repositoryId, old.repository);
+      const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
+      const plan = planFor(targetOf(db, old.repositoryId), binding, rule, { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags });
+      const [made] = db.transaction((tx) => recordBuilds(tx as unknown as typeof db, deps.policies, [plan]));
+      deps.dispatcher?.wake();
+      return c.json(buildView(findBuild(db, accountId, made!.id)), 202);
+    },
+  );
+}

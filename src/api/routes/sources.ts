@@ -1,0 +1,117 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { findRepository } from "../../catalog/repositories.ts";
+import { sourceBindings } from "../../db/schema.ts";
+import { namespaceNameSchema, repositoryNameSchema, userNameSchema } from "../../names.ts";
+import { bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
+import { PROVIDER_IDS } from "../../sources/providers/index.ts";
+import { PROVIDERS } from "../../sources/providers/index.ts";
+import { receive } from "../../sources/receive.ts";
+import type { ProviderId } from "../../sources/types.ts";
+import { acceptDelivery } from "../../sources/webhooks.ts";
+import type { Deps } from "../env.ts";
+import { ApiError } from "../errors.ts";
+import { addRoute, type App } from "../route.ts";
+import { body, BuildSchema, errorResponses, json } from "../schemas.ts";
+
+const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });
+const SourceSchema = z
+  .object({
+    provider: z.string(),
+    repoUrl: z.string(),
+    pushUser: z.string(),
+    autoBuild: z.boolean(),
+    branchFilter: z.string().nullable(),
+    hasCredentials: z.boolean(),
+    webhookUrl: z.string(),
+    webhookSecret: z.string().optional(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .openapi("SourceBinding");
+const SourceBody = z.strictObject({
+  provider: z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]]),
+  repoUrl: z.string().min(1).max(2048),
+  pushUser: userNameSchema,
+  autoBuild: z.boolean().optional(),
+  branchFilter: z.string().min(1).max(256).optional(),
+  credentials: z.strictObject({ username: z.string().max(256).optional(), token: z.string().min(1).max(4096) }).optional(),
+  rotateSecret: z.boolean().optional(),
+});
+const DeliverySchema = z.object({
+  deliveryId: z.string(),
+  outcome: z.enum(["accepted", "ignored", "ping"]),
+  reason: z.string().optional(),
+  builds: z.array(BuildSchema),
+  redelivery: z.literal(true).optional(),
+});
+
+export function sourceRoutes(app: App, deps: Deps): void {
+  const { db, config } = deps;
+  const tags = ["sources"];
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "put",
+      path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/source",
+      tags,
+      summary: "Bind the repository to a code repository; the webhook secret is shown only when created or rotated",
+      request: { params: RepoParams, body: body(SourceBody) },
+      responses: { 200: json(SourceSchema, "The binding, with the webhook URL"), ...errorResponses },
+    }),
+    (c) => {
+      const { ns, repo } = c.req.valid("param");
+      const repository = findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+      const { rotateSecret, ...input } = c.req.valid("json");
+      const { row, secret } = putBinding(db, config, repository, input, rotateSecret);
+      return c.json(bindingView(db, config, row, secret), 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "get",
+      path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/source",
+      tags,
+      summary: "The repository's code source (the webhook secret is not shown again)",
+      request: { params: RepoParams },
+      responses: { 200: json(SourceSchema, "The binding"), ...errorResponses },
+    }),
+    (c) => {
+      const { ns, repo } = c.req.valid("param");
+      const repository = findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+      return c.json(bindingView(db, config, findBinding(db, repository.id, `${ns}/${repo}`)), 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "post",
+      path: "/hooks/{hookId}",
+      tags,
+      summary: "Webhook receiver: verified against the binding's secret before the body is read",
+      request: { params: z.object({ hookId: z.string().max(64) }) },
+      responses: { 200: json(DeliverySchema, "Ping, ignored, or a redelivery"), 202: json(DeliverySchema, "Builds queued"), ...errorResponses },
+    }),
+    async (c) => {
+      const binding = db.select().from(sourceBindings).where(eq(sourceBindings.hookId, c.req.valid("param").hookId)).get();
+      if (!binding) throw new ApiError(404, "HookNotFound", "no repository is bound to this webhook URL");
+      const provider = PROVIDERS[binding.provider as ProviderId];
+      const rawBody = Buffer.from(await c.req.arrayBuffer());
+      const reception = receive(provider, { header: (name) => c.req.header(name), rawBody }, webhookSecretOf(config, binding), binding.hookId);
+      if (!reception.ok) {
+        deps.log.warn({ hook: binding.hookId, provider: provider.id, status: reception.status }, "webhook refused");
+        throw new ApiError(reception.status, reception.status === 401 ? "InvalidSignature" : "MalformedJSON", reception.reason);
+      }
+      const answer = acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
+      if (answer.status === 202 && !answer.body.redelivery) deps.dispatcher?.wake();
+      return c.json(answer.body, answer.status);
+    },
+  );
+}

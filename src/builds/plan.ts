@@ -1,0 +1,62 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/connection.ts";
+import { namespaces, repositories } from "../db/schema.ts";
+import type { BindingRow } from "../sources/bindings.ts";
+import type { PushEvent } from "../sources/types.ts";
+import type { BuildPlan } from "./records.ts";
+import { matchRule } from "./rule-match.ts";
+import { listRules, type RuleRow } from "./rules.ts";
+
+export interface RepositoryTarget {
+  accountId: string;
+  repositoryId: number;
+  region: string;
+  repository: string;
+}
+
+export function targetOf(db: Db, repositoryId: number): RepositoryTarget {
+  const row = db
+    .select({ accountId: repositories.accountId, region: repositories.region, ns: namespaces.name, repo: repositories.name })
+    .from(repositories)
+    .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+    .where(eq(repositories.id, repositoryId))
+    .get()!;
+  return { accountId: row.accountId, repositoryId, region: row.region, repository: `${row.ns}/${row.repo}` };
+}
+
+/**
+ * The builds one push makes: every enabled rule that matches, of every repository bound to the
+ * pushed code repository, each rule a Dockerfile variant of its own. The clone URL is always the
+ * binding's, never one from the payload. Reasons say why nothing was built.
+ */
+export function plansForPush(db: Db, bindings: BindingRow[], event: PushEvent): { plans: BuildPlan[]; reasons: string[] } {
+  const plans: BuildPlan[] = [];
+  const reasons: string[] = [];
+  if (event.kind !== "branch" && event.kind !== "tag") return { plans, reasons: [`${event.kind} events build nothing`] };
+  for (const binding of bindings) {
+    const target = targetOf(db, binding.repositoryId);
+    if (!binding.autoBuild) {
+      reasons.push(`${target.repository}: automatic builds are off`);
+      continue;
+    }
+    if (event.kind === "branch" && binding.branchFilter && !new RegExp(binding.branchFilter).test(event.name)) {
+      reasons.push(`${target.repository}: branch "${event.name}" does not pass the branch filter`);
+      continue;
+    }
+    const rules = listRules(db, binding.repositoryId);
+    if (rules.length === 0) reasons.push(`${target.repository}: no build rules`);
+    for (const rule of rules) {
+      const outcome = matchRule(rule, { kind: event.kind, name: event.name, commit: event.commit, changedFiles: event.changedFiles, headCommitMessage: event.headCommitMessage });
+      if (!outcome.matched) {
+        reasons.push(`${target.repository} rule ${rule.id}: ${outcome.reason}`);
+        continue;
+      }
+      plans.push(planFor(target, binding, rule, { trigger: "webhook", ref: event.ref, commit: event.commit, tags: outcome.tags }));
+    }
+  }
+  return { plans, reasons };
+}
+
+export function planFor(target: RepositoryTarget, binding: BindingRow, rule: RuleRow | null, build: { trigger: BuildPlan["trigger"]; ref: string; commit: string | null; tags: string[] }): BuildPlan {
+  return { ...target, ruleId: rule?.id ?? null, cloneUrl: binding.repoUrl, pushUserId: binding.pushUserId, ...build };
+}

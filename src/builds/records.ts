@@ -1,0 +1,131 @@
+import { and, desc, eq, inArray } from "drizzle-orm";
+import { ApiError, notFound } from "../api/errors.ts";
+import type { Db } from "../db/connection.ts";
+import { builds, namespaces, repositories, users } from "../db/schema.ts";
+import { arn } from "../iam/arn.ts";
+import type { PolicyStore } from "../iam/policy-store.ts";
+import { randomId } from "../iam/secrets.ts";
+import { evaluate } from "../policy/index.ts";
+
+export type BuildRow = typeof builds.$inferSelect;
+export type BuildStatus = BuildRow["status"];
+const ACTIVE: BuildStatus[] = ["queued", "running"];
+
+/** What one build is to make: which repository and rule, from which ref and commit, which tags. */
+export interface BuildPlan {
+  accountId: string;
+  repositoryId: number;
+  region: string;
+  repository: string;
+  ruleId: number | null;
+  trigger: BuildRow["trigger"];
+  ref: string;
+  commit: string | null;
+  cloneUrl: string;
+  tags: string[];
+  pushUserId: number;
+  deliveryId?: number;
+}
+
+export function buildView(row: BuildRow & { repository: string; region: string }) {
+  return {
+    id: row.id,
+    repository: row.repository,
+    region: row.region,
+    ruleId: row.ruleId,
+    trigger: row.trigger,
+    ref: row.ref,
+    commit: row.commit,
+    tags: row.tags,
+    status: row.status,
+    stage: row.stage ?? undefined,
+    error: row.error ?? undefined,
+    digest: row.digest ?? undefined,
+    queuedAt: row.queuedAt,
+    startedAt: row.startedAt ?? undefined,
+    finishedAt: row.finishedAt ?? undefined,
+  };
+}
+export type BuildView = ReturnType<typeof buildView>;
+
+/**
+ * The push user must be allowed cr:PushRepository on the target, or the build fails at once with
+ * the reason; the registry checks again at push time.
+ */
+export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): string | undefined {
+  const user = db.select({ name: users.name }).from(users).where(eq(users.id, plan.pushUserId)).get();
+  const [ns, repo] = plan.repository.split("/") as [string, string];
+  const resource = arn.repository(plan.region, plan.accountId, ns, repo);
+  const result = evaluate(policies.forUser(plan.pushUserId), { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } });
+  if (result.decision === "Allow") return undefined;
+  const why =
+    result.decision === "ExplicitDeny"
+      ? `denied by ${result.matched.map((m) => `policy "${m.policy}" statement ${m.statement}`).join(", ")}`
+      : "no statement of its policies allows it";
+  return `push user "${user?.name}" may not cr:PushRepository on ${resource} (${result.decision}: ${why})`;
+}
+
+/**
+ * Records builds inside the caller's transaction: each supersedes the older queued or running
+ * builds of the same (repository, rule, ref); a build whose push user is denied is born failed.
+ */
+export function recordBuilds(db: Db, policies: PolicyStore, plans: BuildPlan[]): BuildRow[] {
+  const now = new Date().toISOString();
+  return plans.map((plan) => {
+    db.update(builds)
+      .set({ status: "superseded", finishedAt: now })
+      .where(and(eq(builds.repositoryId, plan.repositoryId), plan.ruleId === null ? undefined : eq(builds.ruleId, plan.ruleId), eq(builds.ref, plan.ref), inArray(builds.status, ACTIVE)))
+      .run();
+    const denial = pushDenial(db, policies, plan);
+    return db
+      .insert(builds)
+      .values({
+        id: `bld-${randomId(16)}`,
+        accountId: plan.accountId,
+        repositoryId: plan.repositoryId,
+        ruleId: plan.ruleId,
+        trigger: plan.trigger,
+        ref: plan.ref,
+        commit: plan.commit,
+        cloneUrl: plan.cloneUrl,
+        tags: plan.tags,
+        status: denial ? "failed" : "queued",
+        error: denial ?? null,
+        deliveryId: plan.deliveryId ?? null,
+        queuedAt: now,
+        finishedAt: denial ? now : null,
+      })
+      .returning()
+      .get();
+  });
+}
+
+const withRepository = { build: builds, ns: namespaces.name, repo: repositories.name, region: repositories.region };
+type Joined = { build: BuildRow; ns: string; repo: string; region: string };
+const flatten = (r: Joined) => ({ ...r.build, repository: `${r.ns}/${r.repo}`, region: r.region });
+
+function joined(db: Db) {
+  return db.select(withRepository).from(builds).innerJoin(repositories, eq(repositories.id, builds.repositoryId)).innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId));
+}
+
+export function findBuild(db: Db, accountId: string, id: string) {
+  const row = joined(db).where(and(eq(builds.id, id), eq(builds.accountId, accountId))).get();
+  if (!row) throw notFound("build", id, "BuildNotFound");
+  return flatten(row);
+}
+
+export function buildsByIds(db: Db, ids: string[]) {
+  if (ids.length === 0) return [];
+  return joined(db).where(inArray(builds.id, ids)).all().map(flatten);
+}
+
+export function listBuilds(db: Db, repositoryId: number, limit = 100) {
+  return joined(db).where(eq(builds.repositoryId, repositoryId)).orderBy(desc(builds.queuedAt)).limit(limit).all().map(flatten);
+}
+
+export function cancelBuild(db: Db, accountId: string, id: string) {
+  const build = findBuild(db, accountId, id);
+  if (!ACTIVE.includes(build.status)) throw new ApiError(409, "BuildFinished", `build ${id} is already ${build.status}`);
+  db.update(builds).set({ status: "canceled", finishedAt: new Date().toISOString() }).where(eq(builds.id, id)).run();
+  return findBuild(db, accountId, id);
+}

@@ -1,0 +1,120 @@
+import { and, asc, eq } from "drizzle-orm";
+import { invalid, notFound } from "../api/errors.ts";
+import type { Db } from "../db/connection.ts";
+import { buildRules } from "../db/schema.ts";
+import { repoPath } from "./paths.ts";
+import { compileSource, type RuleSpec } from "./rule-match.ts";
+import { templateError } from "./tag-template.ts";
+
+export type RuleRow = typeof buildRules.$inferSelect;
+
+export interface RuleInput {
+  sourceType: "branch" | "tag";
+  source: string;
+  tags: string[];
+  dockerfileDir?: string;
+  dockerfileName?: string;
+  context?: string;
+  buildArgs?: Record<string, string>;
+  target?: string;
+  noCache?: boolean;
+  includePaths?: string[];
+  excludePaths?: string[];
+  enabled?: boolean;
+}
+
+export function ruleView(row: RuleRow) {
+  return {
+    id: row.id,
+    sourceType: row.sourceType,
+    source: row.source,
+    tags: row.tags,
+    dockerfileDir: row.dockerfileDir,
+    dockerfileName: row.dockerfileName,
+    context: row.context,
+    buildArgs: row.buildArgs,
+    target: row.target,
+    noCache: row.noCache,
+    includePaths: row.includePaths,
+    excludePaths: row.excludePaths,
+    enabled: row.enabled,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export const specOf = (row: RuleRow): RuleSpec => row;
+
+/** Everything a rule names is checked when it is saved, so a push never meets a broken rule. */
+function validated(input: Partial<RuleInput>): Partial<RuleInput> {
+  const out = { ...input };
+  if (input.source !== undefined) {
+    try {
+      compileSource(input.source);
+    } catch (err) {
+      throw invalid("source", `is not a valid /regex/ (${(err as Error).message})`);
+    }
+  }
+  input.tags?.forEach((t, i) => {
+    const error = templateError(t);
+    if (error) throw invalid(`tags[${i}]`, error);
+  });
+  for (const key of ["dockerfileDir", "context"] as const) {
+    const value = input[key];
+    if (value === undefined) continue;
+    const p = repoPath(value, key);
+    if (!p.ok) throw invalid(key, p.reason);
+    out[key] = key === "dockerfileDir" ? `/${p.path}` : p.path;
+  }
+  if (input.dockerfileName !== undefined) {
+    const p = repoPath(input.dockerfileName, "dockerfileName");
+    if (!p.ok) throw invalid("dockerfileName", p.reason);
+    if (p.path === "") throw invalid("dockerfileName", "must name a file");
+    out.dockerfileName = p.path;
+  }
+  return out;
+}
+
+export function listRules(db: Db, repositoryId: number): RuleRow[] {
+  return db.select().from(buildRules).where(eq(buildRules.repositoryId, repositoryId)).orderBy(asc(buildRules.id)).all();
+}
+
+export function findRule(db: Db, repositoryId: number, id: number): RuleRow {
+  const row = db.select().from(buildRules).where(and(eq(buildRules.repositoryId, repositoryId), eq(buildRules.id, id))).get();
+  if (!row) throw notFound("build rule", String(id), "BuildRuleNotFound");
+  return row;
+}
+
+export function createRule(db: Db, repositoryId: number, input: RuleInput): RuleRow {
+  const v = validated(input) as RuleInput;
+  return db
+    .insert(buildRules)
+    .values({
+      repositoryId,
+      sourceType: v.sourceType,
+      source: v.source,
+      tags: v.tags,
+      dockerfileDir: v.dockerfileDir ?? "/",
+      dockerfileName: v.dockerfileName ?? "Dockerfile",
+      context: v.context ?? null,
+      buildArgs: v.buildArgs ?? {},
+      target: v.target ?? null,
+      noCache: v.noCache ?? false,
+      includePaths: v.includePaths ?? [],
+      excludePaths: v.excludePaths ?? [],
+      enabled: v.enabled ?? true,
+    })
+    .returning()
+    .get();
+}
+
+export function updateRule(db: Db, repositoryId: number, id: number, patch: Partial<RuleInput>): RuleRow {
+  findRule(db, repositoryId, id);
+  const v = validated(patch);
+  return db.update(buildRules).set({ ...v, updatedAt: new Date().toISOString() }).where(eq(buildRules.id, id)).returning().get()!;
+}
+
+export function deleteRule(db: Db, repositoryId: number, id: number): void {
+  findRule(db, repositoryId, id);
+  db.delete(buildRules).where(eq(buildRules.id, id)).run();
+}

@@ -1,0 +1,110 @@
+import { and, eq } from "drizzle-orm";
+import { ApiError, invalid, notFound } from "../api/errors.ts";
+import type { RepositoryRecord } from "../catalog/repositories.ts";
+import type { Config } from "../config.ts";
+import { seal, unseal } from "../crypto/seal.ts";
+import type { Db } from "../db/connection.ts";
+import { sourceBindings, users } from "../db/schema.ts";
+import { randomId, randomSecret } from "../iam/secrets.ts";
+import { findUser } from "../iam/users.ts";
+import { checkRepoUrl } from "./repo-url.ts";
+import type { ProviderId } from "./types.ts";
+
+export type BindingRow = typeof sourceBindings.$inferSelect;
+
+export interface BindingInput {
+  provider: ProviderId;
+  repoUrl: string;
+  pushUser: string;
+  autoBuild?: boolean;
+  branchFilter?: string;
+  credentials?: { username?: string; token: string };
+}
+
+export interface BindingView {
+  provider: string;
+  repoUrl: string;
+  pushUser: string;
+  autoBuild: boolean;
+  branchFilter: string | null;
+  hasCredentials: boolean;
+  webhookUrl: string;
+  /** Only in the answer that created or rotated it. */
+  webhookSecret?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function bindingView(db: Db, config: Config, row: BindingRow, webhookSecret?: string): BindingView {
+  const pushUser = db.select({ name: users.name }).from(users).where(eq(users.id, row.pushUserId)).get()?.name ?? "";
+  return {
+    provider: row.provider,
+    repoUrl: row.repoUrl,
+    pushUser,
+    autoBuild: row.autoBuild,
+    branchFilter: row.branchFilter,
+    hasCredentials: row.credentialsSealed !== null,
+    webhookUrl: `${config.publicUrl}/hooks/${row.hookId}`,
+    ...(webhookSecret ? { webhookSecret } : {}),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+export function findBinding(db: Db, repositoryId: number, name: string): BindingRow {
+  const row = db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, repositoryId)).get();
+  if (!row) throw notFound("source binding of", name, "SourceNotBound");
+  return row;
+}
+
+/**
+ * Binds (or rebinds) a repository to a code repository. A new binding gets a hook id and a
+ * secret, shown once; a rebind keeps both unless `rotateSecret`.
+ */
+export function putBinding(db: Db, config: Config, repo: RepositoryRecord, input: BindingInput, rotateSecret = false): { row: BindingRow; secret?: string } {
+  const url = checkRepoUrl(input.repoUrl, config.allowLocalGit);
+  if (!url.ok) throw invalid("repoUrl", url.reason);
+  if (input.branchFilter !== undefined) {
+    try {
+      new RegExp(input.branchFilter);
+    } catch (err) {
+      throw invalid("branchFilter", `is not a regular expression (${(err as Error).message})`);
+    }
+  }
+  const pushUser = findUser(db, repo.accountId, input.pushUser);
+  const existing = db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, repo.id)).get();
+  const secret = !existing || rotateSecret ? randomSecret(24) : undefined;
+  const values = {
+    provider: input.provider,
+    repoUrl: input.repoUrl,
+    repoKey: url.key,
+    pushUserId: pushUser.id,
+    autoBuild: input.autoBuild ?? true,
+    branchFilter: input.branchFilter ?? null,
+    credentialsSealed: input.credentials ? seal(config.secretKey, JSON.stringify(input.credentials)) : null,
+    updatedAt: new Date().toISOString(),
+    ...(secret ? { webhookSecretSealed: seal(config.secretKey, secret) } : {}),
+  };
+  const row = existing
+    ? db.update(sourceBindings).set(values).where(eq(sourceBindings.id, existing.id)).returning().get()!
+    : db
+        .insert(sourceBindings)
+        .values({ ...values, accountId: repo.accountId, repositoryId: repo.id, hookId: randomId(24), webhookSecretSealed: values.webhookSecretSealed! })
+        .returning()
+        .get();
+  return { row, secret };
+}
+
+export function webhookSecretOf(config: Config, row: BindingRow): string {
+  return unseal(config.secretKey, row.webhookSecretSealed);
+}
+
+/** The other repositories of the account bound to the same code repository: one push builds them all. */
+export function bindingsOfSameCode(db: Db, row: BindingRow): BindingRow[] {
+  return db.select().from(sourceBindings).where(and(eq(sourceBindings.accountId, row.accountId), eq(sourceBindings.repoKey, row.repoKey))).all();
+}
+
+export function assertNotPushUser(db: Db, userId: number, userName: string): void {
+  const bound = db.select({ id: sourceBindings.id }).from(sourceBindings).where(eq(sourceBindings.pushUserId, userId)).get();
+  if (bound) throw new ApiError(409, "UserIsPushUser", `user "${userName}" pushes the builds of a bound repository; choose another push user first`);
+}
