@@ -114,9 +114,11 @@ export function findBuild(db: Db, accountId: string, id: string) {
   return flatten(row);
 }
 
+/** In the order of `ids`. */
 export function buildsByIds(db: Db, ids: string[]) {
   if (ids.length === 0) return [];
-  return joined(db).where(inArray(builds.id, ids)).all().map(flatten);
+  const rows = joined(db).where(inArray(builds.id, ids)).all().map(flatten);
+  return rows.sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
 }
 
 export function listBuilds(db: Db, repositoryId: number, limit = 100) {
