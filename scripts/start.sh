@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
-# Starts Kiln with everything it needs on this machine: npm dependencies, one distribution registry
-# (Debian docker-registry) per region of KILN_REGIONS with token auth and notifications pointing at
-# Kiln, then the API. Data (SQLite, keys, registry storage) lives in $KILN_DATA_DIR. Ctrl-C stops all.
+# Starts Kiln with everything it needs on this machine: npm dependencies, Redis (the build queue)
+# unless REDIS_URL already answers, one distribution registry (Debian docker-registry) per region of
+# KILN_REGIONS with token auth and notifications pointing at Kiln, then the API. Data (SQLite, keys,
+# registry storage, Redis) lives in $KILN_DATA_DIR. Ctrl-C stops all.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KILN_ROOT"
 ensure_node_modules
-ensure_debian_packages docker-registry
+ensure_debian_packages docker-registry redis-server
 export KILN_DATA_DIR="${KILN_DATA_DIR:-$KILN_ROOT/data}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 mkdir -p "$KILN_DATA_DIR"
 
 children=()
 stop_all() { for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done; }
 trap stop_all EXIT INT TERM
+
+redis_port="$(node -e 'const u=new URL(process.argv[1]); process.stdout.write(u.port||"6379")' "$REDIS_URL")"
+if ! redis-cli -u "$REDIS_URL" ping >/dev/null 2>&1; then
+  mkdir -p "$KILN_DATA_DIR/redis"
+  log "starting redis-server on 127.0.0.1:$redis_port (data in $KILN_DATA_DIR/redis)"
+  redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$KILN_DATA_DIR/redis" --appendonly yes >>"$KILN_DATA_DIR/redis.log" 2>&1 &
+  children+=($!)
+fi
 
 while read -r region file address; do
   log "registry for region $region on $address (config $file)"

@@ -8,15 +8,35 @@ import { RegistryCredentials } from "./registry/credentials.ts";
 import { loadSigningKeys } from "./registry/keys.ts";
 import { LoginThrottle } from "./registry/login-throttle.ts";
 import { TokenService } from "./registry/token-service.ts";
+import { Dispatcher } from "./builds/dispatcher.ts";
+import { BuildQueue } from "./builds/queue.ts";
+
+/** A Redis URL as it may be shown: without its password. */
+function redactUrl(url: string): string {
+  return url.replace(/\/\/([^@/]*)@/, "//***@");
+}
 
 /** Opens what the API process needs: SQLite (migrated), the compiled-policy cache, the token signer. */
-export async function createDeps(config: Config, log: Logger): Promise<Deps> {
+export async function createDeps(config: Config, log: Logger, options: { queue?: boolean } = {}): Promise<Deps> {
   const db = openDatabase(config.dataDir);
   const policies = new PolicyStore(db);
   const keys = await loadSigningKeys(config.dataDir);
   const credentials = new RegistryCredentials(db, config.secretKey);
   const audit = new AuditLog(db);
   const tokens = new TokenService({ config, db, policies, keys, credentials, throttle: new LoginThrottle(), audit });
+  const queue = options.queue ? new BuildQueue(config.redisUrl) : undefined;
+  const dispatcher = queue ? new Dispatcher(db, config, credentials, queue, log) : undefined;
+  dispatcher?.wake();
+  const readiness: Deps["readiness"] = [
+    {
+      name: "sqlite",
+      check: async () => {
+        db.$client.prepare("select 1").get();
+        return { ok: true };
+      },
+    },
+  ];
+  if (queue) readiness.push({ name: "redis", check: async () => ((await queue.ping().catch(() => false)) ? { ok: true } : { ok: false, detail: `no answer from ${redactUrl(config.redisUrl)}` }) });
   return {
     config,
     db,
@@ -27,16 +47,12 @@ export async function createDeps(config: Config, log: Logger): Promise<Deps> {
     audit,
     tokens,
     consoleThrottle: new LoginThrottle(),
-    readiness: [
-      {
-        name: "sqlite",
-        check: async () => {
-          db.$client.prepare("select 1").get();
-          return { ok: true };
-        },
-      },
-    ],
-    close() {
+    readiness,
+    queue,
+    dispatcher,
+    async close() {
+      dispatcher?.close();
+      await queue?.close();
       audit.close();
       db.$client.close();
     },

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   }
   if (config.role === "all") log.warn("KILN_ROLE=all starts the API only: the build worker is not part of this version yet");
 
-  const deps = await createDeps(config, log);
+  const deps = await createDeps(config, log, { queue: true });
   const app = createApp(deps);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     log.info({ address: info.address, port: info.port, dataDir: config.dataDir, regions: config.regions.map((r) => r.id) }, "kiln api listening");
@@ -31,8 +31,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     log.info({ signal }, "shutting down");
     server.close(() => {
-      deps.close();
-      process.exit(0);
+      void deps.close().finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 5000).unref();
   };

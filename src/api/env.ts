@@ -2,6 +2,8 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import type { Principal } from "../iam/principal.ts";
+import type { Dispatcher } from "../builds/dispatcher.ts";
+import type { BuildQueue } from "../builds/queue.ts";
 import type { Logger } from "../logger.ts";
 import type { AuditLog } from "../registry/audit-log.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
@@ -27,9 +29,10 @@ export interface Deps {
   /** Failed console logins (POST /api/v1/sessions), apart from registry logins. */
   consoleThrottle: LoginThrottle;
   readiness: ReadinessCheck[];
-  /** Moves queued builds into the build queue; absent when no queue is configured. */
-  dispatcher?: { wake(): void };
-  close(): void;
+  /** The build queue and its outbox dispatcher; absent when the process runs without Redis. */
+  queue?: BuildQueue;
+  dispatcher?: Dispatcher;
+  close(): Promise<void>;
 }
 
 /** Keeps only the items whose resource allows the route's action (per-item list filtering). */

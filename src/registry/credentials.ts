@@ -15,7 +15,14 @@ import { peekPayload, signHs256, verifyHs256 } from "./jwt.ts";
 export const REFRESH_TTL_SECONDS = 90 * 24 * 3600;
 export const TEMPORARY_MAX_SECONDS = 3600;
 
-type Kind = "refresh" | "temporary";
+type Kind = "refresh" | "temporary" | "build";
+
+/** A principal as a credential proved it; a build credential is good for one repository only. */
+export interface Authenticated {
+  principal: Principal;
+  /** `region:namespace/repository` that a build credential is limited to. */
+  onlyRepository?: string;
+}
 
 export class RegistryCredentials {
   private readonly keys: Record<Kind, Uint8Array>;
@@ -25,7 +32,11 @@ export class RegistryCredentials {
 
   constructor(db: Db, secretKey: Buffer) {
     const derive = (info: string) => new Uint8Array(hkdfSync("sha256", secretKey, Buffer.alloc(0), info, 32));
-    this.keys = { refresh: derive("kiln registry refresh token"), temporary: derive("kiln registry temporary credential") };
+    this.keys = {
+      refresh: derive("kiln registry refresh token"),
+      temporary: derive("kiln registry temporary credential"),
+      build: derive("kiln registry build credential"),
+    };
     this.accountByAlias = db.select().from(accounts).where(eq(accounts.alias, sql.placeholder("alias"))).prepare();
     this.userByName = db
       .select({ accountId: accounts.id, user: users })
@@ -35,16 +46,30 @@ export class RegistryCredentials {
       .prepare();
   }
 
-  /** Basic auth at the token endpoint: the registry password or a temporary credential. */
-  async withPassword(loginName: string, password: string): Promise<Principal | undefined> {
+  /** Basic auth at the token endpoint: the registry password, a temporary credential or a build credential. */
+  async withPassword(loginName: string, password: string): Promise<Authenticated | undefined> {
     const found = this.lookup(loginName);
     if (!found) return undefined;
     if (password.startsWith("ktmp.")) {
       const principal = await this.verify("temporary", password.slice(5), found);
-      return principal && loginNameOf(principal) === loginName ? principal : undefined;
+      return principal ? { principal } : undefined;
+    }
+    if (password.startsWith("kbld.")) {
+      const claims = verifyHs256(password.slice(5), this.keys.build);
+      const principal = claims ? await this.verify("build", password.slice(5), found) : undefined;
+      return principal && typeof claims?.repo === "string" ? { principal, onlyRepository: claims.repo } : undefined;
     }
     if (!found.registryPasswordHash || !(await verifySecret(found.registryPasswordHash, password))) return undefined;
-    return found.principal;
+    return { principal: found.principal };
+  }
+
+  /** A password for one build's push: the push user's, for one repository, for the build's time. */
+  issueBuildCredential(principal: Principal, repository: string, ttlSeconds: number): { username: string; password: string; expiresAt: Date } {
+    const found = this.lookup(loginNameOf(principal));
+    if (!found) throw new Error("the push user no longer exists");
+    const now = Math.floor(Date.now() / 1000);
+    const jwt = signHs256({ typ: "build", pwt: found.passwordChangedAt ?? "", sub: loginNameOf(principal), repo: repository, iat: now, exp: now + ttlSeconds }, this.keys.build);
+    return { username: loginNameOf(principal), password: `kbld.${jwt}`, expiresAt: new Date((now + ttlSeconds) * 1000) };
   }
 
   async withRefreshToken(token: string): Promise<Principal | undefined> {
@@ -53,7 +78,7 @@ export class RegistryCredentials {
     return found ? this.verify("refresh", token, found) : undefined;
   }
 
-  async issue(kind: Kind, principal: Principal, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+  async issue(kind: "refresh" | "temporary", principal: Principal, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
     const found = this.lookup(loginNameOf(principal));
     if (!found) throw new Error("the principal no longer exists");
     const now = Math.floor(Date.now() / 1000);

@@ -10,7 +10,7 @@ import { NAMESPACE } from "../names.ts";
 import { evaluate, type RequestContext } from "../policy/index.ts";
 import { ACCESS_TOKEN_SECONDS, signAccessToken } from "./access-token.ts";
 import type { AuditLog } from "./audit-log.ts";
-import { REFRESH_TTL_SECONDS, type RegistryCredentials } from "./credentials.ts";
+import { REFRESH_TTL_SECONDS, type Authenticated, type RegistryCredentials } from "./credentials.ts";
 import type { SigningKeys } from "./keys.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
 import { parseScopes, ramActionOf, type Scope, ScopeError } from "./scopes.ts";
@@ -85,18 +85,24 @@ export class TokenService {
       if (err instanceof ScopeError) throw new TokenError(400, "INVALID_REQUEST", err.message);
       throw err;
     }
-    const principal = await this.authenticate(req);
-    const access = scopes.map((scope) => this.grant(scope, service, principal, req));
+    const authenticated = await this.authenticate(req);
+    const principal = authenticated?.principal;
+    const only = authenticated?.onlyRepository;
+    const access = scopes.map((scope) =>
+      only !== undefined && only !== `${service}:${scope.name}`
+        ? this.recorded({ type: scope.type, name: scope.name, actions: [] }, scope, principal, req, `a build credential is limited to ${only}`)
+        : this.grant(scope, service, principal, req),
+    );
     const subject = principal ? loginNameOf(principal) : "";
     const { token, issuedAt } = signAccessToken(this.deps.keys, { subject, service, access });
     const answer: TokenAnswer = { token, access_token: token, expires_in: ACCESS_TOKEN_SECONDS, issued_at: issuedAt.toISOString() };
-    if (req.offline && principal && req.auth.kind === "password") {
+    if (req.offline && principal && req.auth.kind === "password" && only === undefined) {
       answer.refresh_token = (await this.deps.credentials.issue("refresh", principal, REFRESH_TTL_SECONDS)).token;
     }
     return answer;
   }
 
-  private async authenticate(req: TokenRequest): Promise<Principal | undefined> {
+  private async authenticate(req: TokenRequest): Promise<Authenticated | undefined> {
     const { auth } = req;
     if (auth.kind === "anonymous") return undefined;
     if (auth.kind === "refresh") {
@@ -105,7 +111,7 @@ export class TokenService {
         this.audit(undefined, "refresh-token", req, { outcome: "denied", reason: "refresh token invalid, expired or revoked" });
         throw new TokenError(401, "UNAUTHORIZED", "the refresh token is invalid or was revoked (the registry password changed or the user was deleted); log in again");
       }
-      return principal;
+      return { principal };
     }
     const keys = [`login:${auth.username}`, ...(req.sourceIp ? [`ip:${req.sourceIp}`] : [])];
     const wait = this.deps.throttle.retryAfter(keys);
@@ -113,14 +119,14 @@ export class TokenService {
       this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });
       throw new TokenError(429, "TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, wait);
     }
-    const principal = await this.deps.credentials.withPassword(auth.username, auth.password);
-    if (!principal) {
+    const authenticated = await this.deps.credentials.withPassword(auth.username, auth.password);
+    if (!authenticated) {
       this.deps.throttle.fail(keys);
       this.audit(undefined, "login", req, { outcome: "denied", resource: auth.username, reason: "wrong login name or registry password" });
       throw new TokenError(401, "UNAUTHORIZED", `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`);
     }
     this.deps.throttle.succeed(keys[0]!);
-    return principal;
+    return authenticated;
   }
 
   /** The actions of one scope that the principal may have; never `*`, never the catalog. */

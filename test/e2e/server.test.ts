@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, waitUntil } from "../helpers/net.ts";
+import { startRedis } from "../helpers/redis.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -12,9 +13,11 @@ describe("the real process: `kiln account create`, then the API over HTTP", () =
   let server: ChildProcess;
   let base: string;
   let logs = "";
-  const env = () => ({ ...process.env, KILN_DATA_DIR: dataDir, KILN_REGIONS: "local=127.0.0.1:5000", LOG_LEVEL: "info", KILN_ADMIN_TOKEN: "", KILN_SECRET_KEY: "" });
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  const env = () => ({ ...process.env, KILN_DATA_DIR: dataDir, KILN_REGIONS: "local=127.0.0.1:5000", LOG_LEVEL: "info", KILN_ADMIN_TOKEN: "", KILN_SECRET_KEY: "", REDIS_URL: redis.url });
 
   beforeAll(async () => {
+    redis = await startRedis();
     dataDir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -23,14 +26,15 @@ describe("the real process: `kiln account create`, then the API over HTTP", () =
     server.stderr!.on("data", (d) => (logs += d));
     await waitUntil(async () => (await fetch(`${base}/healthz`)).ok, () => `kiln did not answer:\n${logs}`);
   });
-  afterAll(() => {
+  afterAll(async () => {
     server?.kill("SIGTERM");
+    await redis?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it("serves health, readiness, metrics, the OpenAPI document and the docs page", async () => {
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: "ok" });
-    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: "ready", checks: { sqlite: { ok: true } } });
+    expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: "ready", checks: { sqlite: { ok: true }, redis: { ok: true } } });
     expect(await (await fetch(`${base}/metrics`)).text()).toContain("kiln_http_requests_total");
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toContain("/api/v1/regions/{region}/repositories/{ns}/{repo}");
@@ -92,6 +96,19 @@ describe("the real process: `kiln account create`, then the API over HTTP", () =
     await fetch(`${base}/api/v1/sessions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ loginName: "acme", password: "Guessing-123" }) });
     expect(logs).toContain("kiln api listening");
     expect(logs).not.toMatch(/kak_|kss_|Guessing-123/);
+  });
+
+  it("a dead Redis shows in /readyz, and the control plane keeps serving", async () => {
+    await redis.stop();
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { status: string; checks: Record<string, { ok: boolean; detail?: string }> };
+    expect(body.status).toBe("unready");
+    expect(body.checks.sqlite!.ok).toBe(true);
+    expect(body.checks.redis).toEqual({ ok: false, detail: `no answer from ${redis.url}` });
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    await redis.start();
+    await waitUntil(async () => (await fetch(`${base}/readyz`)).status === 200, () => "readyz did not recover after Redis came back");
   });
 
   it("refuses to start on a bad configuration, naming the variable", () => {

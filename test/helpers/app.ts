@@ -35,7 +35,7 @@ export async function answerOf(res: Response): Promise<Answer> {
 }
 
 /** A real Kiln API (SQLite in a fresh temp dir) answering in-process requests. */
-export async function startTestApp(env: Record<string, string> = {}) {
+export async function startTestApp(env: Record<string, string> = {}, options: { queue?: boolean } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-test-"));
   const config = loadConfig({
     KILN_DATA_DIR: dataDir,
@@ -44,7 +44,7 @@ export async function startTestApp(env: Record<string, string> = {}) {
     LOG_LEVEL: "silent",
     ...env,
   });
-  const deps = await createDeps(config, createLogger("silent"));
+  const deps = await createDeps(config, createLogger("silent"), options);
   const app = createApp(deps);
 
   async function call(method: string, path: string, opts: Call = {}): Promise<Answer> {
@@ -79,8 +79,8 @@ export async function startTestApp(env: Record<string, string> = {}) {
     if (a.status !== 200) throw new Error(`attach ${policyName}: ${a.status} ${JSON.stringify(a.body)}`);
   }
 
-  function close(): void {
-    deps.close();
+  async function close(): Promise<void> {
+    await deps.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 

@@ -55,7 +55,7 @@ export async function startKilnWithRegistries(regionIds: string[]) {
   async function stop(): Promise<void> {
     for (const r of registries) r.kill("SIGTERM");
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    deps.close();
+    await deps.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 

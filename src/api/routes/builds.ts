@@ -134,9 +134,9 @@ export function buildRoutes(app: App, deps: Deps): void {
     c.json(buildView(findBuild(db, c.get("principal").accountId, c.req.valid("param").id)), 200),
   );
 
-  addRoute(app, deps, createRoute({ method: "post", path: "/api/v1/builds/{id}/cancel", tags, summary: "Cancel a queued or running build", request: { params: BuildParams }, responses: { 200: json(BuildSchema, "The build"), ...errorResponses } }), (c) => {
+  addRoute(app, deps, createRoute({ method: "post", path: "/api/v1/builds/{id}/cancel", tags, summary: "Cancel a queued or running build", request: { params: BuildParams }, responses: { 200: json(BuildSchema, "The build"), ...errorResponses } }), async (c) => {
     const build = cancelBuild(db, c.get("principal").accountId, c.req.valid("param").id);
-    deps.dispatcher?.wake();
+    await deps.queue?.removeWaiting(build.id).catch(() => {});
     return c.json(buildView(build), 200);
   });
 

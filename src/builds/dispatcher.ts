@@ -1,0 +1,103 @@
+import { and, asc, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import type { Config } from "../config.ts";
+import type { Db } from "../db/connection.ts";
+import { builds } from "../db/schema.ts";
+import type { Logger } from "../logger.ts";
+import type { RegistryCredentials } from "../registry/credentials.ts";
+import { jobFor } from "./job-payload.ts";
+import type { BuildQueue } from "./queue.ts";
+import { buildsByIds } from "./records.ts";
+
+const BATCH = 200;
+
+/**
+ * The outbox: SQLite is the truth. Queued builds not yet in BullMQ are enqueued (jobId = build
+ * id, so a retry never doubles a job); while Redis is down they wait and nothing is lost.
+ * `reconcile` re-adds queued builds whose job Redis no longer knows (a Redis that lost its data).
+ */
+export class Dispatcher {
+  private running = false;
+  private again = false;
+  private redisWasDown = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly reconcileTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly db: Db,
+    private readonly config: Config,
+    private readonly credentials: RegistryCredentials,
+    private readonly queue: BuildQueue,
+    private readonly log: Logger,
+    intervalMs = 1000,
+  ) {
+    this.timer = setInterval(() => this.wake(), intervalMs);
+    this.timer.unref();
+    this.reconcileTimer = setInterval(() => void this.reconcile(), 30_000);
+    this.reconcileTimer.unref();
+  }
+
+  /** Runs a pass now, or right after the one under way. */
+  wake(): void {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    void this.pass().finally(() => {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  /** Resolves when no pass is running or pending (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.running || this.again) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private async pass(): Promise<void> {
+    for (;;) {
+      const outbox = this.db.select({ id: builds.id }).from(builds).where(and(eq(builds.status, "queued"), isNull(builds.enqueuedAt))).orderBy(asc(builds.queuedAt)).limit(BATCH).all();
+      if (outbox.length === 0) return;
+      for (const build of buildsByIds(this.db, outbox.map((b) => b.id))) {
+        try {
+          await this.queue.enqueue(jobFor(this.db, this.config, this.credentials, build));
+        } catch (err) {
+          if (!this.redisWasDown) this.log.warn({ err: (err as Error).message }, "build queue unreachable; builds stay queued until it is back");
+          this.redisWasDown = true;
+          return;
+        }
+        this.db.update(builds).set({ enqueuedAt: new Date().toISOString() }).where(eq(builds.id, build.id)).run();
+        if (this.redisWasDown) {
+          this.log.info("build queue reachable again; dispatching queued builds");
+          this.redisWasDown = false;
+        }
+      }
+      if (outbox.length < BATCH) return;
+    }
+  }
+
+  /** Queued builds whose job vanished from Redis go back to the outbox. */
+  async reconcile(): Promise<number> {
+    const enqueued = this.db.select({ id: builds.id }).from(builds).where(and(eq(builds.status, "queued"), isNotNull(builds.enqueuedAt))).all();
+    const lost: string[] = [];
+    try {
+      for (const { id } of enqueued) if (!(await this.queue.has(id))) lost.push(id);
+    } catch {
+      return 0; // Redis is down: nothing can be learned now
+    }
+    if (lost.length) {
+      this.db.update(builds).set({ enqueuedAt: null }).where(inArray(builds.id, lost)).run();
+      this.log.warn({ builds: lost.length }, "re-enqueuing queued builds that Redis lost");
+      this.wake();
+    }
+    return lost.length;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    clearInterval(this.reconcileTimer);
+  }
+}

@@ -1,0 +1,59 @@
+import { eq } from "drizzle-orm";
+import type { Config } from "../config.ts";
+import { seal } from "../crypto/seal.ts";
+import type { Db } from "../db/connection.ts";
+import { buildRules, sourceBindings } from "../db/schema.ts";
+import { principalOf } from "../iam/tokens.ts";
+import type { RegistryCredentials } from "../registry/credentials.ts";
+import type { BuildRow } from "./records.ts";
+
+export const BUILD_TIMEOUT_SECONDS = 3600;
+
+/**
+ * Everything a worker needs for one build (DESIGN §9); workers never open SQLite. Secrets — the
+ * git token and the per-build push password — travel sealed with KILN_SECRET_KEY.
+ */
+export interface BuildJob {
+  buildId: string;
+  cloneUrl: string;
+  commit: string | null;
+  ref: string;
+  dockerfile: { dir: string; name: string };
+  context: string;
+  buildArgs: Record<string, string>;
+  target: string | null;
+  noCache: boolean;
+  labels: Record<string, string>;
+  image: { registry: string; repository: string; tags: string[] };
+  /** Sealed `{username, password}` of the build credential. */
+  auth: string;
+  /** Sealed `{username?, token}` for a private code repository, when bound with one. */
+  gitCredentials: string | null;
+  timeoutSec: number;
+}
+
+export function jobFor(db: Db, config: Config, credentials: RegistryCredentials, build: BuildRow & { repository: string; region: string }): BuildJob {
+  const binding = db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, build.repositoryId)).get();
+  if (!binding) throw new Error(`build ${build.id}: its repository is no longer bound`);
+  const rule = build.ruleId === null ? undefined : db.select().from(buildRules).where(eq(buildRules.id, build.ruleId)).get();
+  const registry = config.regions.find((r) => r.id === build.region)!.registry;
+  const pushUser = principalOf(db, build.accountId, binding.pushUserId);
+  if (!pushUser) throw new Error(`build ${build.id}: its push user no longer exists`);
+  const credential = credentials.issueBuildCredential(pushUser, `${build.region}:${build.repository}`, BUILD_TIMEOUT_SECONDS + 600);
+  return {
+    buildId: build.id,
+    cloneUrl: build.cloneUrl,
+    commit: build.commit,
+    ref: build.ref,
+    dockerfile: { dir: rule?.dockerfileDir ?? "/", name: rule?.dockerfileName ?? "Dockerfile" },
+    context: rule?.context ?? "",
+    buildArgs: rule?.buildArgs ?? {},
+    target: rule?.target ?? null,
+    noCache: rule?.noCache ?? false,
+    labels: { "org.opencontainers.image.source": binding.repoUrl, ...(build.commit ? { "org.opencontainers.image.revision": build.commit } : {}) },
+    image: { registry, repository: build.repository, tags: build.tags },
+    auth: seal(config.secretKey, JSON.stringify({ username: credential.username, password: credential.password })),
+    gitCredentials: binding.credentialsSealed,
+    timeoutSec: BUILD_TIMEOUT_SECONDS,
+  };
+}

@@ -1,0 +1,53 @@
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import type { BuildJob } from "./job-payload.ts";
+
+export const QUEUE_NAME = "builds";
+
+/**
+ * The API's side of the BullMQ queue "builds". Commands fail fast while Redis is down (no offline
+ * queue), so the dispatcher learns at once and keeps the builds in its outbox.
+ */
+export class BuildQueue {
+  readonly connection: Redis;
+  readonly queue: Queue;
+
+  constructor(redisUrl: string) {
+    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: false, lazyConnect: false, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    // An unreachable Redis is reported through readiness and the dispatcher, not as an unhandled error.
+    this.connection.on("error", () => {});
+    this.queue = new Queue(QUEUE_NAME, { connection: this.connection });
+    this.queue.on("error", () => {});
+  }
+
+  /** Idempotent: the job id is the build id, so adding it twice keeps one job. */
+  async enqueue(job: BuildJob): Promise<void> {
+    await this.queue.add("build", job, {
+      jobId: job.buildId,
+      attempts: 3,
+      backoff: { type: "exponential", delay: 5000 },
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    });
+  }
+
+  async has(buildId: string): Promise<boolean> {
+    return (await this.queue.getJob(buildId)) !== undefined;
+  }
+
+  /** Removes a job that no worker has taken yet; a running one is left to the worker's cancel check. */
+  async removeWaiting(buildId: string): Promise<void> {
+    const job = await this.queue.getJob(buildId);
+    if (job && ((await job.isWaiting()) || (await job.isDelayed()))) await job.remove();
+  }
+
+  async ping(): Promise<boolean> {
+    if (this.connection.status !== "ready") return false;
+    return (await this.connection.ping()) === "PONG";
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close().catch(() => {});
+    this.connection.disconnect();
+  }
+}

@@ -1,0 +1,124 @@
+import examples from "@octokit/webhooks-examples";
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { createHmac } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { unseal } from "../../src/crypto/seal.ts";
+import { decodeJwt } from "jose";
+import { startTestApp, type TestApp } from "../helpers/app.ts";
+import { waitUntil } from "../helpers/net.ts";
+import { startRedis } from "../helpers/redis.ts";
+
+const pushOf = (ref: string) => JSON.stringify({ ...(examples as unknown as { name: string; examples: any[] }[]).find((e) => e.name === "push")!.examples.find((p) => p.ref === "refs/heads/master"), ref });
+
+describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let t: TestApp;
+  let root: string;
+  let hook: { path: string; secret: string };
+  let inspect: Queue;
+  let delivery = 0;
+  const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
+  const send = (ref: string) => {
+    const body = pushOf(ref);
+    return t.call("POST", hook.path, {
+      raw: body,
+      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": `d-${++delivery}`, "x-hub-signature-256": `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}` },
+    });
+  };
+  const row = (id: string) => t.deps.db.$client.prepare("select status, enqueued_at as enqueuedAt from builds where id = ?").get(id) as { status: string; enqueuedAt: string | null };
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    t = await startTestApp({ REDIS_URL: redis.url }, { queue: true });
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    connection.on("error", () => {}); // this test stops Redis on purpose
+    inspect = new Queue("builds", { connection });
+    inspect.on("error", () => {});
+    root = (await t.account("acme")).token;
+    await t.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
+    await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app" } });
+    await t.user(root, "ci", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] });
+    const bound = await t.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "github", repoUrl: "https://github.com/Codertocat/Hello-World.git", pushUser: "ci", credentials: { token: "ghp_private_token" } } });
+    hook = { path: new URL(bound.body.webhookUrl).pathname, secret: bound.body.webhookSecret };
+    for (const variant of ["node6", "node8"]) {
+      await t.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "/.*/", dockerfileName: `Dockerfile.${variant}`, tags: [`${variant}-{sourceref}`], buildArgs: { NODE: variant } } });
+    }
+  });
+  afterAll(async () => {
+    await inspect?.close();
+    await t?.close();
+    await redis?.stop();
+  });
+
+  it("a push becomes one job per build, with jobId = build id and the payload a worker needs", async () => {
+    const res = await send("refs/heads/main");
+    expect(res.status).toBe(202);
+    const ids = res.body.builds.map((b: { id: string }) => b.id);
+    await waitUntil(async () => ids.every((id: string) => row(id).enqueuedAt !== null), () => "builds were not enqueued");
+    const job = await inspect.getJob(ids[0]);
+    expect(job?.id).toBe(ids[0]);
+    expect(job?.data).toMatchObject({
+      buildId: ids[0],
+      cloneUrl: "https://github.com/Codertocat/Hello-World.git",
+      commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+      ref: "refs/heads/main",
+      dockerfile: { dir: "/", name: "Dockerfile.node6" },
+      buildArgs: { NODE: "node6" },
+      image: { registry: "127.0.0.1:5000", repository: "alitest1/app", tags: ["node6-main"] },
+      labels: { "org.opencontainers.image.source": "https://github.com/Codertocat/Hello-World.git", "org.opencontainers.image.revision": "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
+    });
+    expect(JSON.stringify(job?.data)).not.toContain("ghp_private_token");
+    expect(JSON.parse(unseal(t.deps.config.secretKey, job!.data.gitCredentials)).token).toBe("ghp_private_token");
+    expect(await inspect.getJob(ids[1])).toBeDefined();
+  });
+
+  it("the job's sealed push credential is the push user's, for this repository only", async () => {
+    const [build] = (await t.call("GET", `${repoPath}/builds`, { token: root })).body.builds;
+    const job = await inspect.getJob(build.id);
+    const auth = JSON.parse(unseal(t.deps.config.secretKey, job!.data.auth)) as { username: string; password: string };
+    expect(auth.username).toBe("ci@acme");
+    const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+    const here = await t.call("GET", "/auth/token?service=cn-hongkong&scope=repository:alitest1/app:pull,push&scope=repository:alitest1/other:push", { headers: { authorization: basic } });
+    expect(decodeJwt(here.body.token).access).toEqual([
+      { type: "repository", name: "alitest1/app", actions: ["push"] },
+      { type: "repository", name: "alitest1/other", actions: [] },
+    ]);
+    const elsewhere = await t.call("GET", "/auth/token?service=cn-beijing&scope=repository:alitest1/app:push", { headers: { authorization: basic } });
+    expect(decodeJwt(elsewhere.body.token).access).toEqual([{ type: "repository", name: "alitest1/app", actions: [] }]);
+  });
+
+  it("with Redis down the webhook still answers 202; the builds wait in SQLite and are queued when Redis is back", async () => {
+    await redis.stop();
+    const res = await send("refs/heads/outage");
+    expect(res.status).toBe(202);
+    const ids: string[] = res.body.builds.map((b: { id: string }) => b.id);
+    expect(ids).toHaveLength(2);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(ids.map((id) => row(id))).toEqual([
+      { status: "queued", enqueuedAt: null },
+      { status: "queued", enqueuedAt: null },
+    ]);
+    await redis.start();
+    await waitUntil(async () => ids.every((id) => row(id).enqueuedAt !== null), () => "builds were not enqueued after Redis came back", 20_000);
+    for (const id of ids) expect((await inspect.getJob(id))?.id).toBe(id);
+  });
+
+  it("jobs that a restarted Redis lost are enqueued again, once", async () => {
+    const queued = (t.deps.db.$client.prepare("select id from builds where status = 'queued'").all() as { id: string }[]).map((r) => r.id);
+    await redis.stop();
+    await redis.start();
+    await waitUntil(async () => (await t.deps.queue!.ping().catch(() => false)) === true, () => "the API did not reconnect");
+    expect(await inspect.getJob(queued[0]!)).toBeUndefined();
+    expect(await t.deps.dispatcher!.reconcile()).toBe(queued.length);
+    await waitUntil(async () => (await inspect.getJobCounts("waiting")).waiting === queued.length, () => "lost jobs were not re-added");
+    expect(await t.deps.dispatcher!.reconcile()).toBe(0);
+  });
+
+  it("canceling a queued build removes its job", async () => {
+    const [build] = (await send("refs/heads/to-cancel")).body.builds;
+    await waitUntil(async () => row(build.id).enqueuedAt !== null, () => "not enqueued");
+    expect((await t.call("POST", `/api/v1/builds/${build.id}/cancel`, { token: root })).body.status).toBe("canceled");
+    expect(await inspect.getJob(build.id)).toBeUndefined();
+  });
+});
