@@ -1,52 +1,19 @@
 /**
  * Token requests per second and latency over HTTP on loopback, against a Kiln started as its own
- * process, for a user holding 20 policies: (a) Basic auth with the registry password (docker's
+ * process (the production build), for a user holding 20 policies: (a) Basic auth with the registry password (docker's
  * GET), (b) refresh tokens (docker's POST after `docker login`). Prints one JSON summary line last.
  * Goal (issue 3): >= 2,000 requests/s and p99 < 20 ms for both.
  */
 import autocannon from "autocannon";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { ADMIN, startKiln } from "./lib/kiln-process.ts";
 
-const ADMIN = "bench-admin-token-0123456789";
 const DURATION_S = Number(process.env.BENCH_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
-const server = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", "src/main.ts"], {
-  env: { ...process.env, PORT: String(port), KILN_DATA_DIR: dataDir, KILN_ROLE: "api", KILN_ADMIN_TOKEN: ADMIN, LOG_LEVEL: "warn", KILN_REGIONS: "local=127.0.0.1:5000" },
-  stdio: ["ignore", "inherit", "inherit"],
-});
-
-async function call(method: string, path: string, token: string, body?: unknown) {
-  const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.json() as Promise<any>;
-}
+const kiln = await startKiln({});
+const { base, call } = kiln;
 
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
-    } catch {
-      if (i > 200) throw new Error("kiln did not start");
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
   const root = (await call("POST", "/api/v1/accounts", ADMIN, { alias: "bench" })).rootToken;
   await call("POST", "/api/v1/namespaces", root, { name: "alitest1" });
   await call("POST", "/api/v1/regions/local/repositories", root, { namespace: "alitest1", name: "test" });
@@ -106,6 +73,5 @@ try {
     }),
   );
 } finally {
-  server.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  await kiln.stop();
 }

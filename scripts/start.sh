@@ -30,6 +30,7 @@ while read -r region file address; do
 done < <(node --import tsx src/cli.ts registry write-configs)
 
 log "data in $KILN_DATA_DIR; admin token in $KILN_DATA_DIR/admin-token (unless KILN_ADMIN_TOKEN is set)"
-node --import tsx src/main.ts &
+npm run --silent build
+bin/kiln-server &
 children+=($!)
 wait -n "${children[@]}"

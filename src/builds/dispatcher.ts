@@ -1,14 +1,27 @@
-import { and, asc, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { and, asc, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import { perDb } from "../db/prepared.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
-import { builds } from "../db/schema.ts";
+import { builds, namespaces, repositories } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import { jobFor } from "./job-payload.ts";
 import type { BuildQueue } from "./queue.ts";
-import { buildsByIds } from "./records.ts";
 
 const BATCH = 200;
+
+const queries = perDb((db) => ({
+  outbox: db
+    .select({ build: builds, ns: namespaces.name, repo: repositories.name, region: repositories.region })
+    .from(builds)
+    .innerJoin(repositories, eq(repositories.id, builds.repositoryId))
+    .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+    .where(and(eq(builds.status, "queued"), isNull(builds.enqueuedAt)))
+    .orderBy(asc(builds.queuedAt))
+    .limit(sql.placeholder("limit"))
+    .prepare(),
+  markEnqueued: db.update(builds).set({ enqueuedAt: sql<string>`${sql.placeholder("at")}` }).where(eq(builds.id, sql.placeholder("id"))).prepare(),
+}));
 
 /**
  * The outbox: SQLite is the truth. Queued builds not yet in BullMQ are enqueued (jobId = build
@@ -59,9 +72,9 @@ export class Dispatcher {
 
   private async pass(): Promise<void> {
     for (;;) {
-      const outbox = this.db.select({ id: builds.id }).from(builds).where(and(eq(builds.status, "queued"), isNull(builds.enqueuedAt))).orderBy(asc(builds.queuedAt)).limit(BATCH).all();
+      const outbox = queries(this.db).outbox.all({ limit: BATCH });
       if (outbox.length === 0) return;
-      for (const build of buildsByIds(this.db, outbox.map((b) => b.id))) {
+      for (const build of outbox.map(({ build, ns, repo, region }) => ({ ...build, repository: `${ns}/${repo}`, region }))) {
         try {
           await this.queue.enqueue(jobFor(this.db, this.config, this.credentials, build));
         } catch (err) {
@@ -69,7 +82,7 @@ export class Dispatcher {
           this.redisWasDown = true;
           return;
         }
-        this.db.update(builds).set({ enqueuedAt: new Date().toISOString() }).where(eq(builds.id, build.id)).run();
+        queries(this.db).markEnqueued.run({ id: build.id, at: new Date().toISOString() });
         if (this.redisWasDown) {
           this.log.info("build queue reachable again; dispatching queued builds");
           this.redisWasDown = false;

@@ -1,8 +1,8 @@
-import { eq } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import { seal } from "../crypto/seal.ts";
 import type { Db } from "../db/connection.ts";
-import { buildRules, sourceBindings } from "../db/schema.ts";
+import { bindingOfRepository } from "../sources/bindings.ts";
+import { ruleById } from "./rules.ts";
 import { principalOf } from "../iam/tokens.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import type { BuildRow } from "./records.ts";
@@ -33,9 +33,9 @@ export interface BuildJob {
 }
 
 export function jobFor(db: Db, config: Config, credentials: RegistryCredentials, build: BuildRow & { repository: string; region: string }): BuildJob {
-  const binding = db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, build.repositoryId)).get();
+  const binding = bindingOfRepository(db, build.repositoryId);
   if (!binding) throw new Error(`build ${build.id}: its repository is no longer bound`);
-  const rule = build.ruleId === null ? undefined : db.select().from(buildRules).where(eq(buildRules.id, build.ruleId)).get();
+  const rule = build.ruleId === null ? undefined : ruleById(db, build.ruleId);
   const registry = config.regions.find((r) => r.id === build.region)!.registry;
   const pushUser = principalOf(db, build.accountId, binding.pushUserId);
   if (!pushUser) throw new Error(`build ${build.id}: its push user no longer exists`);

@@ -1,4 +1,5 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
+import { perDb } from "../db/prepared.ts";
 import type { Db } from "../db/connection.ts";
 import { namespaces, repositories } from "../db/schema.ts";
 import type { BindingRow } from "../sources/bindings.ts";
@@ -14,13 +15,17 @@ export interface RepositoryTarget {
   repository: string;
 }
 
-export function targetOf(db: Db, repositoryId: number): RepositoryTarget {
-  const row = db
+const queries = perDb((db) => ({
+  target: db
     .select({ accountId: repositories.accountId, region: repositories.region, ns: namespaces.name, repo: repositories.name })
     .from(repositories)
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
-    .where(eq(repositories.id, repositoryId))
-    .get()!;
+    .where(eq(repositories.id, sql.placeholder("id")))
+    .prepare(),
+}));
+
+export function targetOf(db: Db, repositoryId: number): RepositoryTarget {
+  const row = queries(db).target.get({ id: repositoryId })!;
   return { accountId: row.accountId, repositoryId, region: row.region, repository: `${row.ns}/${row.repo}` };
 }
 

@@ -1,4 +1,5 @@
-import { and, desc, eq, inArray } from "drizzle-orm";
+import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { perDb } from "../db/prepared.ts";
 import { ApiError, notFound } from "../api/errors.ts";
 import type { Db } from "../db/connection.ts";
 import { builds, namespaces, repositories, users } from "../db/schema.ts";
@@ -52,8 +53,29 @@ export type BuildView = ReturnType<typeof buildView>;
  * The push user must be allowed cr:PushRepository on the target, or the build fails at once with
  * the reason; the registry checks again at push time.
  */
+const queries = perDb((db) => {
+  const active = inArray(builds.status, ACTIVE);
+  const sameTarget = and(eq(builds.repositoryId, sql.placeholder("repositoryId")), eq(builds.ref, sql.placeholder("ref")), active);
+  const superseded = { status: "superseded" as const, finishedAt: sql<string>`${sql.placeholder("now")}` };
+  const p = (name: string) => sql.placeholder(name);
+  return {
+    userName: db.select({ name: users.name }).from(users).where(eq(users.id, p("id"))).prepare(),
+    supersedeRule: db.update(builds).set(superseded).where(and(sameTarget, eq(builds.ruleId, p("ruleId")))).prepare(),
+    supersedeAny: db.update(builds).set(superseded).where(sameTarget).prepare(),
+    insert: db
+      .insert(builds)
+      .values({
+        id: p("id"), accountId: p("accountId"), repositoryId: p("repositoryId"), ruleId: p("ruleId"), trigger: p("trigger"), ref: p("ref"),
+        commit: p("commit"), cloneUrl: p("cloneUrl"), tags: p("tags"), status: p("status"), error: p("error"), deliveryId: p("deliveryId"),
+        queuedAt: p("queuedAt"), finishedAt: p("finishedAt"),
+      })
+      .returning()
+      .prepare(),
+  };
+});
+
 export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): string | undefined {
-  const user = db.select({ name: users.name }).from(users).where(eq(users.id, plan.pushUserId)).get();
+  const user = queries(db).userName.get({ id: plan.pushUserId });
   const [ns, repo] = plan.repository.split("/") as [string, string];
   const resource = arn.repository(plan.region, plan.accountId, ns, repo);
   const result = evaluate(policies.forUser(plan.pushUserId), { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } });
@@ -69,34 +91,31 @@ export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): stri
  * Records builds inside the caller's transaction: each supersedes the older queued or running
  * builds of the same (repository, rule, ref); a build whose push user is denied is born failed.
  */
-export function recordBuilds(db: Db, policies: PolicyStore, plans: BuildPlan[]): BuildRow[] {
+export function recordBuilds(db: Db, policies: PolicyStore, plans: BuildPlan[]): (BuildRow & { repository: string; region: string })[] {
   const now = new Date().toISOString();
+  const q = queries(db);
   return plans.map((plan) => {
-    db.update(builds)
-      .set({ status: "superseded", finishedAt: now })
-      .where(and(eq(builds.repositoryId, plan.repositoryId), plan.ruleId === null ? undefined : eq(builds.ruleId, plan.ruleId), eq(builds.ref, plan.ref), inArray(builds.status, ACTIVE)))
-      .run();
+    const target = { repositoryId: plan.repositoryId, ref: plan.ref, now };
+    if (plan.ruleId === null) q.supersedeAny.run(target);
+    else q.supersedeRule.run({ ...target, ruleId: plan.ruleId });
     const denial = pushDenial(db, policies, plan);
-    return db
-      .insert(builds)
-      .values({
-        id: `bld-${randomId(16)}`,
-        accountId: plan.accountId,
-        repositoryId: plan.repositoryId,
-        ruleId: plan.ruleId,
-        trigger: plan.trigger,
-        ref: plan.ref,
-        commit: plan.commit,
-        cloneUrl: plan.cloneUrl,
-        tags: plan.tags,
-        status: denial ? "failed" : "queued",
-        error: denial ?? null,
-        deliveryId: plan.deliveryId ?? null,
-        queuedAt: now,
-        finishedAt: denial ? now : null,
-      })
-      .returning()
-      .get();
+    const row = q.insert.get({
+      id: `bld-${randomId(16)}`,
+      accountId: plan.accountId,
+      repositoryId: plan.repositoryId,
+      ruleId: plan.ruleId,
+      trigger: plan.trigger,
+      ref: plan.ref,
+      commit: plan.commit,
+      cloneUrl: plan.cloneUrl,
+      tags: plan.tags,
+      status: denial ? "failed" : "queued",
+      error: denial ?? null,
+      deliveryId: plan.deliveryId ?? null,
+      queuedAt: now,
+      finishedAt: denial ? now : null,
+    })!;
+    return { ...row, repository: plan.repository, region: plan.region };
   });
 }
 

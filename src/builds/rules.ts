@@ -1,4 +1,5 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { perDb } from "../db/prepared.ts";
 import { invalid, notFound } from "../api/errors.ts";
 import type { Db } from "../db/connection.ts";
 import { buildRules } from "../db/schema.ts";
@@ -75,8 +76,17 @@ function validated(input: Partial<RuleInput>): Partial<RuleInput> {
   return out;
 }
 
+const queries = perDb((db) => ({
+  byRepository: db.select().from(buildRules).where(eq(buildRules.repositoryId, sql.placeholder("id"))).orderBy(asc(buildRules.id)).prepare(),
+  byId: db.select().from(buildRules).where(eq(buildRules.id, sql.placeholder("id"))).prepare(),
+}));
+
 export function listRules(db: Db, repositoryId: number): RuleRow[] {
-  return db.select().from(buildRules).where(eq(buildRules.repositoryId, repositoryId)).orderBy(asc(buildRules.id)).all();
+  return queries(db).byRepository.all({ id: repositoryId });
+}
+
+export function ruleById(db: Db, id: number): RuleRow | undefined {
+  return queries(db).byId.get({ id });
 }
 
 export function findRule(db: Db, repositoryId: number, id: number): RuleRow {

@@ -1,4 +1,5 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
+import { perDb } from "../db/prepared.ts";
 import type { Db } from "../db/connection.ts";
 import { accessKeys, accounts, sessions, users } from "../db/schema.ts";
 import type { Principal } from "./principal.ts";
@@ -41,11 +42,16 @@ export async function resolveBearer(db: Db, token: string): Promise<Principal | 
   return principalOf(db, session.accountId, session.userId);
 }
 
+const queries = perDb((db) => ({
+  alias: db.select({ alias: accounts.alias }).from(accounts).where(eq(accounts.id, sql.placeholder("id"))).prepare(),
+  userName: db.select({ name: users.name }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
+}));
+
 export function principalOf(db: Db, accountId: string, userId: number | null): Principal | undefined {
-  const account = db.select({ alias: accounts.alias }).from(accounts).where(eq(accounts.id, accountId)).get();
+  const account = queries(db).alias.get({ id: accountId });
   if (!account) return undefined;
   if (userId === null) return { accountId, alias: account.alias, kind: "root" };
-  const user = db.select({ name: users.name }).from(users).where(eq(users.id, userId)).get();
+  const user = queries(db).userName.get({ id: userId });
   if (!user) return undefined;
   return { accountId, alias: account.alias, kind: "user", userId, userName: user.name };
 }

@@ -1,4 +1,5 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import { perDb } from "../db/prepared.ts";
 import { ApiError, invalid, notFound } from "../api/errors.ts";
 import type { RepositoryRecord } from "../catalog/repositories.ts";
 import type { Config } from "../config.ts";
@@ -100,8 +101,22 @@ export function webhookSecretOf(config: Config, row: BindingRow): string {
 }
 
 /** The other repositories of the account bound to the same code repository: one push builds them all. */
+const queries = perDb((db) => ({
+  sameCode: db.select().from(sourceBindings).where(and(eq(sourceBindings.accountId, sql.placeholder("accountId")), eq(sourceBindings.repoKey, sql.placeholder("repoKey")))).prepare(),
+  byRepository: db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, sql.placeholder("id"))).prepare(),
+  byHook: db.select().from(sourceBindings).where(eq(sourceBindings.hookId, sql.placeholder("hookId"))).prepare(),
+}));
+
 export function bindingsOfSameCode(db: Db, row: BindingRow): BindingRow[] {
-  return db.select().from(sourceBindings).where(and(eq(sourceBindings.accountId, row.accountId), eq(sourceBindings.repoKey, row.repoKey))).all();
+  return queries(db).sameCode.all({ accountId: row.accountId, repoKey: row.repoKey });
+}
+
+export function bindingOfRepository(db: Db, repositoryId: number): BindingRow | undefined {
+  return queries(db).byRepository.get({ id: repositoryId });
+}
+
+export function bindingOfHook(db: Db, hookId: string): BindingRow | undefined {
+  return queries(db).byHook.get({ hookId });
 }
 
 export function assertNotPushUser(db: Db, userId: number, userName: string): void {

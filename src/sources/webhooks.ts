@@ -1,4 +1,5 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
+import { perDb } from "../db/prepared.ts";
 import type { Db } from "../db/connection.ts";
 import { deliveries } from "../db/schema.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
@@ -16,11 +17,27 @@ export interface DeliveryAnswer {
  * Records a verified delivery and the builds it makes in one transaction; a delivery id seen
  * before makes nothing new and answers as the first time did.
  */
+const queries = perDb((db) => ({
+  seen: db
+    .select()
+    .from(deliveries)
+    .where(and(eq(deliveries.bindingId, sql.placeholder("bindingId")), eq(deliveries.providerDeliveryId, sql.placeholder("deliveryId"))))
+    .prepare(),
+  insert: db
+    .insert(deliveries)
+    .values({ bindingId: sql.placeholder("bindingId"), providerDeliveryId: sql.placeholder("deliveryId"), outcome: sql.placeholder("outcome"), reason: sql.placeholder("reason"), buildIds: [] })
+    .returning({ id: deliveries.id })
+    .prepare(),
+  // The placeholder bypasses the json column's encoder: it takes the JSON text.
+  setBuilds: db.update(deliveries).set({ buildIds: sql<string[]>`${sql.placeholder("buildIds")}` }).where(eq(deliveries.id, sql.placeholder("id"))).prepare(),
+}));
+
 export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRow, deliveryId: string, normalized: Normalized): DeliveryAnswer {
+  const q = queries(db);
   return db.transaction((tx) => {
     const t = tx as unknown as Db;
-    const seen = t.select().from(deliveries).where(and(eq(deliveries.bindingId, binding.id), eq(deliveries.providerDeliveryId, deliveryId))).get();
-    if (seen) return answer(t, deliveryId, seen.outcome, seen.reason, seen.buildIds, true);
+    const seen = q.seen.get({ bindingId: binding.id, deliveryId });
+    if (seen) return answer(deliveryId, seen.outcome, seen.reason, buildsByIds(t, seen.buildIds).map(buildView), true);
 
     let outcome: "accepted" | "ignored" | "ping" = "ignored";
     let reason: string | undefined;
@@ -38,17 +55,16 @@ export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRo
       if (planned.length) outcome = "accepted";
       else reason = reasons.join("; ") || "nothing to build";
     }
-    const row = t.insert(deliveries).values({ bindingId: binding.id, providerDeliveryId: deliveryId, outcome, reason: reason ?? null, buildIds: [] }).returning().get();
+    const row = q.insert.get({ bindingId: binding.id, deliveryId, outcome, reason: reason ?? null })!;
     const made = recordBuilds(t, policies, planned.map((p) => ({ ...p, deliveryId: row.id })));
-    const ids = made.map((b) => b.id);
-    t.update(deliveries).set({ buildIds: ids }).where(eq(deliveries.id, row.id)).run();
-    return answer(t, deliveryId, outcome, reason ?? null, ids, false);
+    if (made.length) q.setBuilds.run({ id: row.id, buildIds: JSON.stringify(made.map((b) => b.id)) });
+    return answer(deliveryId, outcome, reason ?? null, made.map(buildView), false);
   });
 }
 
-function answer(db: Db, deliveryId: string, outcome: "accepted" | "ignored" | "ping", reason: string | null, ids: string[], redelivery: boolean): DeliveryAnswer {
+function answer(deliveryId: string, outcome: "accepted" | "ignored" | "ping", reason: string | null, builds: BuildView[], redelivery: boolean): DeliveryAnswer {
   return {
     status: outcome === "accepted" ? 202 : 200,
-    body: { deliveryId, outcome, ...(reason ? { reason } : {}), builds: buildsByIds(db, ids).map(buildView), ...(redelivery ? { redelivery: true as const } : {}) },
+    body: { deliveryId, outcome, ...(reason ? { reason } : {}), builds, ...(redelivery ? { redelivery: true as const } : {}) },
   };
 }

@@ -1,9 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { eq } from "drizzle-orm";
 import { findRepository } from "../../catalog/repositories.ts";
-import { sourceBindings } from "../../db/schema.ts";
 import { namespaceNameSchema, repositoryNameSchema, userNameSchema } from "../../names.ts";
-import { bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
+import { bindingOfHook, bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
 import { PROVIDER_IDS } from "../../sources/providers/index.ts";
 import { PROVIDERS } from "../../sources/providers/index.ts";
 import { receive } from "../../sources/receive.ts";
@@ -100,7 +98,7 @@ export function sourceRoutes(app: App, deps: Deps): void {
       responses: { 200: json(DeliverySchema, "Ping, ignored, or a redelivery"), 202: json(DeliverySchema, "Builds queued"), ...errorResponses },
     }),
     async (c) => {
-      const binding = db.select().from(sourceBindings).where(eq(sourceBindings.hookId, c.req.valid("param").hookId)).get();
+      const binding = bindingOfHook(db, c.req.valid("param").hookId);
       if (!binding) throw new ApiError(404, "HookNotFound", "no repository is bound to this webhook URL");
       const provider = PROVIDERS[binding.provider as ProviderId];
       const rawBody = Buffer.from(await c.req.arrayBuffer());
