@@ -21,12 +21,21 @@ const queries = perDb((db) => ({
     .limit(sql.placeholder("limit"))
     .prepare(),
   markEnqueued: db.update(builds).set({ enqueuedAt: sql<string>`${sql.placeholder("at")}` }).where(eq(builds.id, sql.placeholder("id"))).prepare(),
+  /** Builds that ended (superseded, canceled) while their job may still wait in Redis. */
+  ended: db
+    .select({ id: builds.id })
+    .from(builds)
+    .where(and(inArray(builds.status, ["superseded", "canceled"]), isNotNull(builds.enqueuedAt)))
+    .limit(sql.placeholder("limit"))
+    .prepare(),
+  markWithdrawn: db.update(builds).set({ enqueuedAt: null }).where(eq(builds.id, sql.placeholder("id"))).prepare(),
 }));
 
 /**
  * The outbox: SQLite is the truth. Queued builds not yet in BullMQ are enqueued (jobId = build
  * id, so a retry never doubles a job); while Redis is down they wait and nothing is lost.
- * `reconcile` re-adds queued builds whose job Redis no longer knows (a Redis that lost its data).
+ * `reconcile` re-adds queued builds whose job Redis no longer knows (a Redis that lost its data);
+ * jobs of builds that were superseded or canceled are withdrawn.
  */
 export class Dispatcher {
   private running = false;
@@ -70,7 +79,23 @@ export class Dispatcher {
     while (this.running || this.again) await new Promise((r) => setTimeout(r, 10));
   }
 
+  /**
+   * Takes the jobs of ended builds out of the queue while no worker holds them. A job already
+   * running is the worker's to stop when it sees the build ended.
+   */
+  async withdraw(ids: string[]): Promise<void> {
+    for (const id of ids) {
+      await this.queue.removeWaiting(id);
+      queries(this.db).markWithdrawn.run({ id });
+    }
+  }
+
   private async pass(): Promise<void> {
+    try {
+      await this.withdraw(queries(this.db).ended.all({ limit: BATCH }).map((b) => b.id));
+    } catch {
+      return; // Redis is down; the next pass tries again
+    }
     for (;;) {
       const outbox = queries(this.db).outbox.all({ limit: BATCH });
       if (outbox.length === 0) return;

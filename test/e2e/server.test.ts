@@ -8,7 +8,7 @@ import { startRedis } from "../helpers/redis.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
-describe("the real process: `kiln account create`, then the API over HTTP", () => {
+describe("the real process (the production build): `kiln account create`, then the API over HTTP", () => {
   let dataDir: string;
   let server: ChildProcess;
   let base: string;
@@ -21,7 +21,10 @@ describe("the real process: `kiln account create`, then the API over HTTP", () =
     dataDir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    server = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], { cwd: ROOT, env: { ...env(), PORT: String(port), KILN_ROLE: "api" }, stdio: ["ignore", "pipe", "pipe"] });
+    // The production path: the esbuild bundle run by bin/kiln-server, as npm start and the Dockerfile do.
+    const built = spawnSync("npm", ["run", "--silent", "build"], { cwd: ROOT, encoding: "utf8" });
+    expect(built.status, built.stderr).toBe(0);
+    server = spawn(join(ROOT, "bin/kiln-server"), [], { cwd: ROOT, env: { ...env(), PORT: String(port), KILN_ROLE: "api" }, stdio: ["ignore", "pipe", "pipe"] });
     server.stdout!.on("data", (d) => (logs += d));
     server.stderr!.on("data", (d) => (logs += d));
     await waitUntil(async () => (await fetch(`${base}/healthz`)).ok, () => `kiln did not answer:\n${logs}`);

@@ -115,6 +115,16 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     expect(await t.deps.dispatcher!.reconcile()).toBe(0);
   });
 
+  it("a newer push of the same branch withdraws the superseded builds' jobs", async () => {
+    const first = (await send("refs/heads/busy")).body.builds.map((b: { id: string }) => b.id);
+    await waitUntil(async () => first.every((id: string) => row(id).enqueuedAt !== null), () => "not enqueued");
+    const second = (await send("refs/heads/busy")).body.builds.map((b: { id: string }) => b.id);
+    await waitUntil(async () => second.every((id: string) => row(id).enqueuedAt !== null), () => "not enqueued");
+    await waitUntil(async () => (await Promise.all(first.map((id: string) => inspect.getJob(id)))).every((j) => j === undefined), () => "superseded jobs stayed in the queue");
+    expect(first.map((id: string) => row(id).status)).toEqual(["superseded", "superseded"]);
+    for (const id of second) expect((await inspect.getJob(id))?.id).toBe(id);
+  });
+
   it("canceling a queued build removes its job", async () => {
     const [build] = (await send("refs/heads/to-cancel")).body.builds;
     await waitUntil(async () => row(build.id).enqueuedAt !== null, () => "not enqueued");
