@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { namespaceNameSchema, repositoryNameSchema } from "../names.ts";
 
 /** Schemas shared by several route groups. */
 export const ErrorSchema = z
@@ -47,3 +48,6 @@ export const BuildSchema = z
     finishedAt: z.string().optional(),
   })
   .openapi("Build");
+
+/** The path of one repository: `/api/v1/regions/{region}/repositories/{ns}/{repo}…`. */
+export const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });

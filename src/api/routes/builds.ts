@@ -5,15 +5,13 @@ import { planFor, targetOf } from "../../builds/plan.ts";
 import { buildView, cancelBuild, findBuild, listBuilds, recordBuilds } from "../../builds/records.ts";
 import { matchRule } from "../../builds/rule-match.ts";
 import { createRule, deleteRule, findRule, listRules, ruleView, specOf, updateRule } from "../../builds/rules.ts";
-import { namespaceNameSchema, repositoryNameSchema } from "../../names.ts";
 import { findBinding } from "../../sources/bindings.ts";
 import { parseRef } from "../../sources/refs.ts";
 import type { Deps } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { addRoute, type App } from "../route.ts";
-import { body, BuildSchema, errorResponses, json, OkSchema } from "../schemas.ts";
+import { body, BuildSchema, errorResponses, json, OkSchema, RepoParams } from "../schemas.ts";
 
-const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });
 const RuleParams = RepoParams.extend({ id: z.coerce.number().int().positive() });
 const BuildParams = z.object({ id: z.string().max(64) });
 const paths = z.array(z.string().min(1).max(256)).max(50);

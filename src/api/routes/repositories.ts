@@ -14,7 +14,7 @@ import { loginNameOf } from "../../iam/principal.ts";
 import { namespaceNameSchema, repositoryNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
-import { body, errorResponses, json, OkSchema, VisibilitySchema } from "../schemas.ts";
+import { body, errorResponses, json, OkSchema, RepoParams, VisibilitySchema } from "../schemas.ts";
 
 const RepositorySchema = z
   .object({
@@ -34,7 +34,6 @@ const TagSchema = z
   .object({ tag: z.string(), digest: z.string(), mediaType: z.string().nullable(), size: z.number().nullable(), pushedBy: z.string().nullable(), pushedAt: z.string() })
   .openapi("Tag");
 const RegionParam = z.object({ region: z.string() });
-const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });
 const Summary = z.string().max(100);
 const Description = z.string().max(65536);
 

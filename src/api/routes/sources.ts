@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { findRepository } from "../../catalog/repositories.ts";
-import { namespaceNameSchema, repositoryNameSchema, userNameSchema } from "../../names.ts";
+import { userNameSchema } from "../../names.ts";
 import { bindingOfHook, bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
 import { PROVIDER_IDS } from "../../sources/providers/index.ts";
 import { PROVIDERS } from "../../sources/providers/index.ts";
@@ -10,9 +10,8 @@ import { acceptDelivery } from "../../sources/webhooks.ts";
 import type { Deps } from "../env.ts";
 import { ApiError } from "../errors.ts";
 import { addRoute, type App } from "../route.ts";
-import { body, BuildSchema, errorResponses, json } from "../schemas.ts";
+import { body, BuildSchema, errorResponses, json, RepoParams } from "../schemas.ts";
 
-const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });
 const SourceSchema = z
   .object({
     provider: z.string(),
