@@ -9,6 +9,7 @@ import { loadSigningKeys } from "./registry/keys.ts";
 import { LoginThrottle } from "./registry/login-throttle.ts";
 import { TokenService } from "./registry/token-service.ts";
 import { Dispatcher } from "./builds/dispatcher.ts";
+import { BuildEvents } from "./builds/events.ts";
 import { BuildQueue } from "./builds/queue.ts";
 
 /** A Redis URL as it may be shown: without its password. */
@@ -26,6 +27,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
   const tokens = new TokenService({ config, db, policies, keys, credentials, throttle: new LoginThrottle(), audit });
   const queue = options.queue ? new BuildQueue(config.redisUrl) : undefined;
   const dispatcher = queue ? new Dispatcher(db, config, credentials, queue, log) : undefined;
+  const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log) : undefined;
   dispatcher?.wake();
   const readiness: Deps["readiness"] = [
     {
@@ -52,6 +54,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
     dispatcher,
     async close() {
       dispatcher?.close();
+      await buildEvents?.close();
       await queue?.close();
       audit.close();
       db.$client.close();

@@ -3,6 +3,7 @@ import { createApp } from "./api/app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
+import { startBuildWorker } from "../workers/build-worker.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -16,11 +17,14 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  const worker = config.role === "api" ? undefined : startBuildWorker(config, log);
+  if (worker) log.info({ concurrency: config.workerConcurrency }, "build worker started");
   if (config.role === "worker") {
-    log.error("KILN_ROLE=worker: the build worker is not part of this version yet; run KILN_ROLE=api");
-    process.exit(2);
+    const stopWorker = () => void worker!.close().finally(() => process.exit(0));
+    process.once("SIGTERM", stopWorker);
+    process.once("SIGINT", stopWorker);
+    return;
   }
-  if (config.role === "all") log.warn("KILN_ROLE=all starts the API only: the build worker is not part of this version yet");
 
   const deps = await createDeps(config, log, { queue: true });
   const app = createApp(deps);
@@ -31,7 +35,7 @@ async function main(): Promise<void> {
   const stop = (signal: string) => {
     log.info({ signal }, "shutting down");
     server.close(() => {
-      void deps.close().finally(() => process.exit(0));
+      void Promise.all([worker?.close(), deps.close()]).finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 5000).unref();
   };

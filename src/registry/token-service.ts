@@ -153,6 +153,8 @@ export class TokenService {
       return action !== undefined && allowed(action);
     });
     for (const a of publicPull) if (!granted.includes(a)) granted.push(a);
+    // Pushing needs reading: docker checks which layers the registry has before it uploads.
+    if (granted.includes("push") && scope.actions.includes("pull") && !granted.includes("pull")) granted.unshift("pull");
     if (!repo && granted.includes("push")) {
       if (ns.autoCreateRepository && allowed("cr:CreateRepository")) {
         createRepository(db, principal.accountId, region, { namespace: nsName, name: repoName });

@@ -15,7 +15,7 @@ import { freePort, waitUntil } from "./net.ts";
  * Kiln listening on a real port, with one real distribution registry (Debian docker-registry)
  * per region, configured exactly as `kiln registry config` writes it.
  */
-export async function startKilnWithRegistries(regionIds: string[]) {
+export async function startKilnWithRegistries(regionIds: string[], options: { env?: Record<string, string>; queue?: boolean } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
   const port = await freePort();
   const regions: string[] = [];
@@ -26,8 +26,9 @@ export async function startKilnWithRegistries(regionIds: string[]) {
     KILN_ADMIN_TOKEN: ADMIN_TOKEN,
     KILN_PUBLIC_URL: `http://127.0.0.1:${port}`,
     PORT: String(port),
+    ...options.env,
   });
-  const deps = await createDeps(config, createLogger("silent"));
+  const deps = await createDeps(config, createLogger("silent"), { queue: options.queue });
   const app = createApp(deps);
   const server: ServerType = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
   const base = `http://127.0.0.1:${port}`;

@@ -81,7 +81,7 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
     const here = await t.call("GET", "/auth/token?service=cn-hongkong&scope=repository:alitest1/app:pull,push&scope=repository:alitest1/other:push", { headers: { authorization: basic } });
     expect(decodeJwt(here.body.token).access).toEqual([
-      { type: "repository", name: "alitest1/app", actions: ["push"] },
+      { type: "repository", name: "alitest1/app", actions: ["pull", "push"] },
       { type: "repository", name: "alitest1/other", actions: [] },
     ]);
     const elsewhere = await t.call("GET", "/auth/token?service=cn-beijing&scope=repository:alitest1/app:push", { headers: { authorization: basic } });

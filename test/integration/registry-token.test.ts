@@ -52,6 +52,13 @@ describe("the Docker token endpoint", () => {
     expect(accessOf(res.body.token)).toEqual([{ type: "repository", name: "alitest1/test", actions: ["pull"] }]);
   });
 
+  it("push implies pull on the same repository, as docker needs both to push", async () => {
+    await t.user(root, "pushonly", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/test" }] });
+    await t.call("PUT", "/api/v1/users/pushonly/registry-password", { token: root, body: { password: "Registry-pass1" } });
+    const res = await token("service=cn-hongkong&scope=repository:alitest1/test:pull,push", basic("pushonly@acme", "Registry-pass1"));
+    expect(accessOf(res.body.token)).toEqual([{ type: "repository", name: "alitest1/test", actions: ["pull", "push"] }]);
+  });
+
   it("reads repeated and space-separated scopes", async () => {
     const res = await token("service=cn-hongkong&scope=repository:alitest1/test:pull%20repository:other1/pub:pull&scope=repository:other1/secret:pull", basic("reader@acme", "Registry-pass1"));
     expect(accessOf(res.body.token)).toEqual([

@@ -1,0 +1,126 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/logger.ts";
+import { startBuildWorker } from "../../workers/build-worker.ts";
+import { ADMIN_TOKEN } from "../helpers/app.ts";
+import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
+import { waitUntil } from "../helpers/net.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { startKilnWithRegistries } from "../helpers/server.ts";
+
+/** A real git repository with two Dockerfile variants on the local busybox base. */
+function makeRepository(): { dir: string; commit: () => string; git: (...args: string[]) => string } {
+  const dir = mkdtempSync(join(tmpdir(), "kiln-src-"));
+  const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } }).trim();
+  git("init", "--quiet", "--initial-branch=main");
+  for (const variant of ["node6", "node8"]) {
+    writeFileSync(join(dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nCOPY hello.txt /hello.txt\nRUN echo ${variant} > /variant\nCMD ["/bin/sh", "-c", "cat /variant /hello.txt"]\n`);
+  }
+  writeFileSync(join(dir, "hello.txt"), "hello from kiln\n");
+  writeFileSync(join(dir, ".dockerignore"), "secret.txt\n");
+  writeFileSync(join(dir, "secret.txt"), "never in the context\n");
+  git("add", ".");
+  git("commit", "--quiet", "-m", "two variants");
+  return { dir, git, commit: () => git("rev-parse", "HEAD") };
+}
+
+describe("a git push ends as images in the registry, one tag per Dockerfile variant (real git, Redis, Docker, registry)", () => {
+  let kiln: Awaited<ReturnType<typeof startKilnWithRegistries>>;
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let worker: ReturnType<typeof startBuildWorker>;
+  let root: string;
+  let hook: { url: string; secret: string };
+  const repo = makeRepository();
+  const home = mkdtempSync(join(tmpdir(), "kiln-docker-config-"));
+  let registry: string;
+  const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
+  const push = (ref: string, commit: string) =>
+    fetch(hook.url, { method: "POST", headers: { authorization: `Bearer ${hook.secret}`, "content-type": "application/json" }, body: JSON.stringify({ ref, commit }) }).then((r) => r.json() as Promise<any>);
+  const buildOf = async (id: string) => (await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body;
+  const finished = (id: string) => waitUntil(async () => ["succeeded", "failed", "canceled", "superseded"].includes((await buildOf(id)).status), () => `build ${id} did not finish`, 120_000);
+
+  beforeAll(async () => {
+    await assertDockerEngine();
+    await ensureBaseImage();
+    redis = await startRedis();
+    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" }, queue: true });
+    worker = startBuildWorker(kiln.config, createLogger("silent"));
+    registry = kiln.registryOf("cn-hongkong");
+    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
+    await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app" } });
+    for (const [name, document] of [
+      ["ci", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] }],
+      ["reader", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PullRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] }],
+    ] as const) {
+      await kiln.call("POST", "/api/v1/users", { token: root, body: { name } });
+      await kiln.call("POST", "/api/v1/policies", { token: root, body: { name: `${name}-policy`, document } });
+      await kiln.call("POST", `/api/v1/users/${name}/policies`, { token: root, body: { policyName: `${name}-policy` } });
+    }
+    await kiln.call("PUT", "/api/v1/users/reader/registry-password", { token: root, body: { password: "Reader-registry-1" } });
+    const bound = await kiln.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "ci" } });
+    expect(bound.status, JSON.stringify(bound.body)).toBe(200);
+    hook = { url: bound.body.webhookUrl, secret: bound.body.webhookSecret };
+    for (const variant of ["node6", "node8"]) {
+      await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", dockerfileName: `Dockerfile.${variant}`, tags: [variant] } });
+    }
+    await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "tag", source: "/^v(\\d+)\\.(\\d+)\\.(\\d+)$/", dockerfileName: "Dockerfile.node8", tags: ["{\\1}.{\\2}.{\\3}", "{\\1}.{\\2}"] } });
+    const login = await docker(["login", registry, "-u", "reader@acme", "--password-stdin"], { configDir: home, input: "Reader-registry-1\n" });
+    expect(login.status, login.stderr).toBe(0);
+  }, 120_000);
+  afterAll(async () => {
+    await worker?.close();
+    await kiln?.stop();
+    await redis?.stop();
+  });
+
+  it("a push webhook builds both variants; a reader pulls them and each runs as its variant", async () => {
+    const commit = repo.commit();
+    const answer = await push("refs/heads/main", commit);
+    expect(answer.outcome).toBe("accepted");
+    const ids: string[] = answer.builds.map((b: { id: string }) => b.id);
+    for (const id of ids) await finished(id);
+    const records = await Promise.all(ids.map(buildOf));
+    expect(records.map((b) => [b.tags, b.status, b.error])).toEqual([
+      [["node6"], "succeeded", undefined],
+      [["node8"], "succeeded", undefined],
+    ]);
+    for (const b of records) expect(b.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    for (const variant of ["node6", "node8"]) {
+      const image = `${registry}/alitest1/app:${variant}`;
+      await docker(["rmi", "-f", image], { configDir: home });
+      const pulled = await docker(["pull", image], { configDir: home });
+      expect(pulled.status, pulled.stderr).toBe(0);
+      const run = await docker(["run", "--rm", image], { configDir: home });
+      expect(run.stdout).toBe(`${variant}\nhello from kiln\n`);
+      const label = await docker(["inspect", "--format", '{{index .Config.Labels "org.opencontainers.image.revision"}}', image], { configDir: home });
+      expect(label.stdout.trim()).toBe(commit);
+      const ignored = await docker(["run", "--rm", image, "/bin/sh", "-c", "ls /secret.txt 2>&1 || true"], { configDir: home });
+      expect(ignored.stdout).toMatch(/No such file/);
+    }
+  });
+
+  it("tagging v1.2.3 yields 1.2.3 and 1.2", async () => {
+    repo.git("tag", "v1.2.3");
+    const answer = await push("refs/tags/v1.2.3", repo.commit());
+    const [build] = answer.builds;
+    expect(build.tags).toEqual(["1.2.3", "1.2"]);
+    await finished(build.id);
+    expect((await buildOf(build.id)).status).toBe("succeeded");
+    for (const tag of ["1.2.3", "1.2"]) expect((await docker(["pull", `${registry}/alitest1/app:${tag}`], { configDir: home })).status).toBe(0);
+  });
+
+  it("a Dockerfile error fails the build with Docker's message, without retrying", async () => {
+    writeFileSync(join(repo.dir, "Dockerfile.node6"), `FROM ${BASE_IMAGE}\nRUN exit 3\n`);
+    repo.git("commit", "--quiet", "-am", "broken node6");
+    const answer = await push("refs/heads/main", repo.commit());
+    const node6 = answer.builds.find((b: { tags: string[] }) => b.tags[0] === "node6");
+    await finished(node6.id);
+    const record = await buildOf(node6.id);
+    expect(record.status).toBe("failed");
+    expect(record.error).toMatch(/returned a non-zero code: 3/);
+  });
+});

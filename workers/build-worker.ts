@@ -1,0 +1,105 @@
+import { UnrecoverableError, Worker, type Job } from "bullmq";
+import Docker from "dockerode";
+import { Redis } from "ioredis";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join, posix } from "node:path";
+import { repoPath } from "../src/builds/paths.ts";
+import type { BuildJob } from "../src/builds/job-payload.ts";
+import { QUEUE_NAME } from "../src/builds/queue.ts";
+import type { Config } from "../src/config.ts";
+import { unseal } from "../src/crypto/seal.ts";
+import type { Logger } from "../src/logger.ts";
+import { buildImage, DeterministicError, pushImage } from "./docker-build.ts";
+import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
+
+export interface BuildResult {
+  commit: string;
+  digest: string | null;
+  size: number | null;
+  tags: string[];
+}
+
+export type Stage = "fetch" | "build" | "push";
+
+/** Where in the repository the context and the Dockerfile are; a path that leaves it is a deterministic failure. */
+export function layout(job: Pick<BuildJob, "dockerfile" | "context">): { context: string; dockerfile: string } {
+  const dir = repoPath(job.dockerfile.dir, "dockerfile dir");
+  const name = repoPath(job.dockerfile.name, "dockerfile name");
+  const context = repoPath(job.context || job.dockerfile.dir, "context");
+  for (const p of [dir, name, context]) if (!p.ok) throw new DeterministicError(p.reason);
+  const full = posix.join((dir as { path: string }).path, (name as { path: string }).path);
+  const ctx = (context as { path: string }).path;
+  const inside = ctx === "" ? full : posix.relative(ctx, full);
+  if (inside.startsWith("..")) throw new DeterministicError(`the Dockerfile ${full} is outside the build context ${ctx || "/"}`);
+  return { context: ctx, dockerfile: inside };
+}
+
+/** Extracts one tree of the mirror into `dest` by piping `git archive` into tar: never held in memory. */
+function extract(mirror: string, treeish: string, dest: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const git = archive(mirror, treeish);
+    const tar = spawn("tar", ["-x", "-C", dest], { stdio: ["pipe", "ignore", "pipe"] });
+    let err = "";
+    git.stderr.on("data", (d) => (err += d));
+    tar.stderr!.on("data", (d) => (err += d));
+    git.stdout.pipe(tar.stdin!);
+    tar.on("close", (code) => (code === 0 ? resolve() : reject(new DeterministicError(`could not read ${treeish}: ${err.trim()}`))));
+    git.on("error", reject);
+  });
+}
+
+/**
+ * The BullMQ processor: fetch → context → build → push. It never opens SQLite; stages go out as
+ * progress, output lines as job logs, the digest as the result.
+ */
+export function createProcessor(config: Config, docker: Docker, mirrors: GitMirrors) {
+  return async (job: Job<BuildJob>): Promise<BuildResult> => {
+    const data = job.data;
+    const log = (line: string) => void job.log(line);
+    const stage = async (name: Stage) => {
+      log(`==> ${name}`);
+      await job.updateProgress({ stage: name });
+    };
+    const workDir = mkdtempSync(join(config.dataDir, "work-"));
+    try {
+      await stage("fetch");
+      const creds = data.gitCredentials ? (JSON.parse(unseal(config.secretKey, data.gitCredentials)) as GitCredentials) : undefined;
+      const { mirror, commit } = await mirrors.fetch(data.cloneUrl, data.ref, data.commit, creds);
+      log(`commit ${commit}`);
+      const where = layout(data);
+      await extract(mirror, where.context ? `${commit}:${where.context}` : commit, workDir);
+
+      await stage("build");
+      const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
+      const labels = { ...data.labels, "org.opencontainers.image.revision": commit, "org.opencontainers.image.created": new Date().toISOString(), "kiln.build.id": data.buildId };
+      await buildImage(docker, { contextDir: workDir, dockerfile: where.dockerfile, buildArgs: data.buildArgs, target: data.target, noCache: data.noCache, labels, names }, log);
+
+      await stage("push");
+      const auth = JSON.parse(unseal(config.secretKey, data.auth)) as { username: string; password: string };
+      let pushed: { digest?: string; size?: number } = {};
+      for (const name of names) pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
+      return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags };
+    } catch (err) {
+      const message = (err as Error).message;
+      log(`error: ${message}`);
+      if (err instanceof DeterministicError) throw new UnrecoverableError(message);
+      throw err;
+    } finally {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  };
+}
+
+export function startBuildWorker(config: Config, log: Logger): Worker<BuildJob, BuildResult> {
+  // dockerode reads DOCKER_HOST itself, else the local socket.
+  const docker = new Docker();
+  const mirrors = new GitMirrors(join(config.dataDir, "git"));
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  connection.on("error", () => {});
+  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors), { connection, concurrency: config.workerConcurrency });
+  worker.on("failed", (job, err) => log.warn({ build: job?.id, err: err.message }, "build failed"));
+  worker.on("completed", (job) => log.info({ build: job.id }, "build succeeded"));
+  worker.on("error", (err) => log.warn({ err: err.message }, "worker error"));
+  return worker;
+}

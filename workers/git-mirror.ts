@@ -1,0 +1,78 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+export interface GitCredentials {
+  username?: string;
+  token: string;
+}
+
+/** Runs git with arguments that never come from a ref or URL where an option could hide. */
+function git(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("git", args, { cwd: opts.cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("error", reject);
+    child.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`git ${args[0]} failed: ${err.trim().split("\n").slice(-3).join(" ")}`))));
+  });
+}
+
+/** Credentials go to git through environment config, never through argv (visible in ps) or the URL. */
+function credentialEnv(creds?: GitCredentials): NodeJS.ProcessEnv {
+  if (!creds) return {};
+  const basic = Buffer.from(`${creds.username ?? "x-access-token"}:${creds.token}`).toString("base64");
+  return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` };
+}
+
+/**
+ * One bare mirror per clone URL under `root`, fetched by one build at a time; builds of the same
+ * repository share its objects, so a second variant never fetches again.
+ */
+export class GitMirrors {
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly root: string) {
+    mkdirSync(root, { recursive: true });
+  }
+
+  private async locked<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    this.locks.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.locks.get(key) === next) this.locks.delete(key);
+    }
+  }
+
+  /** Fetches the mirror and resolves `commit` (or, without one, the head of `ref`). */
+  async fetch(url: string, ref: string, commit: string | null, creds?: GitCredentials): Promise<{ mirror: string; commit: string }> {
+    const mirror = join(this.root, `${createHash("sha256").update(url).digest("hex").slice(0, 32)}.git`);
+    return this.locked(mirror, async () => {
+      if (!existsSync(mirror)) {
+        await git(["init", "--quiet", "--bare", mirror]);
+        await git(["-C", mirror, "remote", "add", "--mirror=fetch", "origin", "--", url]);
+      }
+      await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], { env: credentialEnv(creds) });
+      const wanted = commit ?? ref;
+      const resolved = await git(["-C", mirror, "rev-parse", "--verify", "--quiet", "--end-of-options", `${wanted}^{commit}`]).catch(() => {
+        throw new Error(`${commit ? `commit ${commit}` : `ref ${ref}`} is not in ${redactUrl(url)}`);
+      });
+      return { mirror, commit: resolved };
+    });
+  }
+}
+
+/** `git archive` of one tree, as a tar stream on stdout. */
+export function archive(mirror: string, treeish: string) {
+  return spawn("git", ["-C", mirror, "archive", "--format=tar", "--end-of-options", treeish], { stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}
