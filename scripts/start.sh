@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Starts Kiln with everything it needs on this machine: npm dependencies, Redis (the build queue)
-# unless REDIS_URL already answers, one distribution registry (Debian docker-registry) per region of
-# KILN_REGIONS with token auth and notifications pointing at Kiln, then the API. Data (SQLite, keys,
-# registry storage, Redis) lives in $KILN_DATA_DIR. Ctrl-C stops all.
+# unless REDIS_URL already answers, the Docker engine when none answers (the build worker needs it;
+# as root, from Debian's docker.io), one distribution registry (Debian docker-registry) per region
+# of KILN_REGIONS with token auth and notifications pointing at Kiln, then Kiln itself (API and a
+# build worker, KILN_ROLE=all). Data (SQLite, keys, git mirrors, registry storage, Redis) lives in
+# $KILN_DATA_DIR. Ctrl-C stops all but dockerd.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KILN_ROOT"
 ensure_node_modules
 ensure_debian_packages docker-registry redis-server
 export KILN_DATA_DIR="${KILN_DATA_DIR:-$KILN_ROOT/data}"
+if [ "${KILN_ROLE:-all}" != "api" ]; then ensure_dockerd "$KILN_DATA_DIR"; fi
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 mkdir -p "$KILN_DATA_DIR"
 

@@ -29,6 +29,8 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
   const dispatcher = queue ? new Dispatcher(db, config, credentials, queue, log) : undefined;
   const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log) : undefined;
   dispatcher?.wake();
+  // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
+  void dispatcher?.reconcile();
   const readiness: Deps["readiness"] = [
     {
       name: "sqlite",

@@ -117,12 +117,24 @@ export class Dispatcher {
     }
   }
 
-  /** Queued builds whose job vanished from Redis go back to the outbox. */
+  /**
+   * Queued builds whose job vanished from Redis go back to the outbox; builds whose job finished
+   * while this API was not listening take the job's outcome.
+   */
   async reconcile(): Promise<number> {
-    const enqueued = this.db.select({ id: builds.id }).from(builds).where(and(eq(builds.status, "queued"), isNotNull(builds.enqueuedAt))).all();
+    const open = this.db.select({ id: builds.id, status: builds.status }).from(builds).where(and(inArray(builds.status, ["queued", "running"]), isNotNull(builds.enqueuedAt))).all();
     const lost: string[] = [];
     try {
-      for (const { id } of enqueued) if (!(await this.queue.has(id))) lost.push(id);
+      for (const { id, status } of open) {
+        const job = await this.queue.queue.getJob(id);
+        if (!job) {
+          if (status === "queued") lost.push(id);
+          continue;
+        }
+        const state = await job.getState();
+        if (state === "completed") this.finished(id, { status: "succeeded", digest: (job.returnvalue as { digest?: string } | null)?.digest ?? null, commit: (job.returnvalue as { commit?: string } | null)?.commit ?? null });
+        else if (state === "failed") this.finished(id, { status: "failed", error: job.failedReason ?? "the build failed" });
+      }
     } catch {
       return 0; // Redis is down: nothing can be learned now
     }
@@ -132,6 +144,15 @@ export class Dispatcher {
       this.wake();
     }
     return lost.length;
+  }
+
+  private finished(id: string, outcome: { status: "succeeded" | "failed"; digest?: string | null; commit?: string | null; error?: string }): void {
+    this.db
+      .update(builds)
+      .set({ status: outcome.status, digest: outcome.digest ?? null, error: outcome.error ?? null, finishedAt: new Date().toISOString() })
+      .where(and(eq(builds.id, id), inArray(builds.status, ["queued", "running"])))
+      .run();
+    if (outcome.commit) this.db.update(builds).set({ commit: outcome.commit }).where(and(eq(builds.id, id), isNull(builds.commit))).run();
   }
 
   close(): void {
