@@ -27,7 +27,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
   const tokens = new TokenService({ config, db, policies, keys, credentials, throttle: new LoginThrottle(), audit });
   const queue = options.queue ? new BuildQueue(config.redisUrl) : undefined;
   const dispatcher = queue ? new Dispatcher(db, config, credentials, queue, log) : undefined;
-  const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log) : undefined;
+  const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log, queue) : undefined;
   dispatcher?.wake();
   // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
   void dispatcher?.reconcile();

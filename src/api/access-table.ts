@@ -87,6 +87,7 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("BuildRepositoryByRule", REPOSITORY),
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("ListRepositoryBuild", REPOSITORY),
   "GET /api/v1/builds/{id}": cr("GetRepositoryBuildRecord", BUILD),
+  "GET /api/v1/builds/{id}/logs": cr("GetRepositoryBuildLog", BUILD),
   "POST /api/v1/builds/{id}/cancel": cr("CancelBuildRepository", BUILD),
   "POST /api/v1/builds/{id}/retry": cr("BuildRepositoryByRecord", BUILD),
   "POST /hooks/{hookId}": { auth: "none", why: "verified by the provider's signature or token against the binding's secret" },

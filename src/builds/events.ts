@@ -5,7 +5,8 @@ import type { Db } from "../db/connection.ts";
 import { perDb } from "../db/prepared.ts";
 import { builds } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
-import { QUEUE_NAME } from "./queue.ts";
+import { keepLog } from "./logs.ts";
+import { QUEUE_NAME, type BuildQueue } from "./queue.ts";
 
 const queries = perDb((db) => ({
   started: db
@@ -33,7 +34,7 @@ const queries = perDb((db) => ({
 export class BuildEvents {
   private readonly events: QueueEvents;
 
-  constructor(db: Db, redisUrl: string, log: Logger) {
+  constructor(db: Db, redisUrl: string, log: Logger, queue: BuildQueue) {
     const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     connection.on("error", () => {});
     this.events = new QueueEvents(QUEUE_NAME, { connection });
@@ -48,9 +49,11 @@ export class BuildEvents {
       const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { digest?: string | null; commit?: string };
       q.succeeded.run({ id: jobId, digest: result?.digest ?? null, commit: result?.commit ?? null, now: now() });
       log.info({ build: jobId }, "build succeeded");
+      void keepLog(db, queue, jobId).catch(() => {});
     });
     this.events.on("failed", ({ jobId, failedReason }) => {
       q.failed.run({ id: jobId, error: failedReason, now: now() });
+      void keepLog(db, queue, jobId).catch(() => {});
     });
   }
 

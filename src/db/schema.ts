@@ -295,3 +295,10 @@ export const builds = sqliteTable(
     index("builds_supersede").on(t.repositoryId, t.ruleId, t.ref, t.status),
   ],
 );
+
+/** A finished build's log, copied out of Redis so that it outlives the job. */
+export const buildLogs = sqliteTable("build_logs", {
+  buildId: text("build_id").primaryKey().references(() => builds.id, { onDelete: "cascade" }),
+  lines: text("lines", { mode: "json" }).$type<string[]>().notNull(),
+  truncated: integer("truncated", { mode: "boolean" }).notNull().default(false),
+});

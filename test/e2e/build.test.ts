@@ -103,6 +103,36 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     }
   });
 
+  it("the build log has its stages and Docker's output, outlives the job, and streams as server-sent events", async () => {
+    const [build] = (await kiln.call("GET", `${repoPath}/builds`, { token: root })).body.builds.filter((b: { status: string }) => b.status === "succeeded");
+    await waitUntil(async () => (await kiln.call("GET", `/api/v1/builds/${build.id}/logs`, { token: root })).body.lines.length > 0, () => "no log");
+    const page = (await kiln.call("GET", `/api/v1/builds/${build.id}/logs`, { token: root })).body;
+    expect(page.ended).toBe(true);
+    const stages = page.lines.filter((l: string) => l.startsWith("==> "));
+    expect(stages).toEqual(["==> fetch", "==> build", "==> push"]);
+    expect(page.lines.some((l: string) => /RUN echo node[68]/.test(l))).toBe(true);
+    expect(page.lines.join("\n")).not.toMatch(/kbld\.|Authorization/);
+    const second = (await kiln.call("GET", `/api/v1/builds/${build.id}/logs?offset=1`, { token: root })).body;
+    expect(second.lines[0]).toBe(page.lines[1]);
+
+    // Gone from Redis, the log is still there.
+    const { Queue } = await import("bullmq");
+    const { Redis } = await import("ioredis");
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue("builds", { connection });
+    await waitUntil(async () => kiln.deps.db.$client.prepare("select 1 from build_logs where build_id = ?").get(build.id) !== undefined, () => "log not kept");
+    await queue.remove(build.id);
+    await queue.close();
+    connection.disconnect();
+    expect((await kiln.call("GET", `/api/v1/builds/${build.id}/logs`, { token: root })).body.lines).toEqual(page.lines);
+
+    const sse = await fetch(`${kiln.base}/api/v1/builds/${build.id}/logs?follow=true`, { headers: { authorization: `Bearer ${root}` } });
+    expect(sse.headers.get("content-type")).toMatch(/text\/event-stream/);
+    const text = await sse.text();
+    expect(text).toContain("event: line\ndata: ==> fetch");
+    expect(text.trim().endsWith("event: end\ndata: succeeded")).toBe(true);
+  });
+
   it("tagging v1.2.3 yields 1.2.3 and 1.2", async () => {
     repo.git("tag", "v1.2.3");
     const answer = await push("refs/tags/v1.2.3", repo.commit());

@@ -2,7 +2,9 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { findRepository } from "../../catalog/repositories.ts";
 import { manualPlans } from "../../builds/manual.ts";
 import { planFor, targetOf } from "../../builds/plan.ts";
+import { readLog } from "../../builds/logs.ts";
 import { buildView, cancelBuild, findBuild, listBuilds, recordBuilds } from "../../builds/records.ts";
+import { streamSSE } from "hono/streaming";
 import { matchRule } from "../../builds/rule-match.ts";
 import { createRule, deleteRule, findRule, listRules, ruleView, specOf, updateRule } from "../../builds/rules.ts";
 import { findBinding } from "../../sources/bindings.ts";
@@ -130,6 +132,49 @@ export function buildRoutes(app: App, deps: Deps): void {
 
   addRoute(app, deps, createRoute({ method: "get", path: "/api/v1/builds/{id}", tags, summary: "One build", request: { params: BuildParams }, responses: { 200: json(BuildSchema, "The build"), ...errorResponses } }), (c) =>
     c.json(buildView(findBuild(db, c.get("principal").accountId, c.req.valid("param").id)), 200),
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "get",
+      path: "/api/v1/builds/{id}/logs",
+      tags,
+      summary: "A build's log from line `offset`; `follow=true` streams it as server-sent events until the build ends",
+      request: { params: BuildParams, query: z.object({ offset: z.coerce.number().int().min(0).default(0), follow: z.enum(["true", "false"]).optional() }) },
+      responses: {
+        200: {
+          content: {
+            "application/json": { schema: z.object({ lines: z.array(z.string()), next: z.number(), truncated: z.boolean(), ended: z.boolean() }) },
+            "text/event-stream": { schema: z.string() },
+          },
+          description: "Lines (JSON), or an event stream of `line` events and a final `end` event",
+        },
+        ...errorResponses,
+      },
+    }),
+    async (c) => {
+      const accountId = c.get("principal").accountId;
+      const { id } = c.req.valid("param");
+      const { offset, follow } = c.req.valid("query");
+      const ended = () => !["queued", "running"].includes(findBuild(db, accountId, id).status);
+      if (follow !== "true") {
+        const page = await readLog(db, deps.queue, id, offset).catch(() => ({ lines: [], next: offset, truncated: false }));
+        return c.json({ ...page, ended: ended() }, 200);
+      }
+      return streamSSE(c, async (stream) => {
+        let next = offset;
+        for (;;) {
+          const done = ended();
+          const page = await readLog(db, deps.queue, id, next).catch(() => ({ lines: [] as string[], next, truncated: false }));
+          for (const line of page.lines) await stream.writeSSE({ event: "line", data: line, id: String(next++) });
+          if (done && page.lines.length === 0) break;
+          if (page.lines.length === 0) await stream.sleep(500);
+        }
+        await stream.writeSSE({ event: "end", data: findBuild(db, accountId, id).status });
+      }) as never;
+    },
   );
 
   addRoute(app, deps, createRoute({ method: "post", path: "/api/v1/builds/{id}/cancel", tags, summary: "Cancel a queued or running build", request: { params: BuildParams }, responses: { 200: json(BuildSchema, "The build"), ...errorResponses } }), async (c) => {
