@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join, posix } from "node:path";
 import { repoPath } from "../src/builds/paths.ts";
 import type { BuildJob } from "../src/builds/job-payload.ts";
-import { QUEUE_NAME } from "../src/builds/queue.ts";
+import { cancelKey, QUEUE_NAME } from "../src/builds/queue.ts";
 import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
@@ -53,9 +53,15 @@ function extract(mirror: string, treeish: string, dest: string): Promise<void> {
  * The BullMQ processor: fetch → context → build → push. It never opens SQLite; stages go out as
  * progress, output lines as job logs, the digest as the result.
  */
-export function createProcessor(config: Config, docker: Docker, mirrors: GitMirrors) {
+export function createProcessor(config: Config, docker: Docker, mirrors: GitMirrors, redis: Redis) {
   return async (job: Job<BuildJob>): Promise<BuildResult> => {
     const data = job.data;
+    // A cancel (or a newer build superseding this one) arrives as a key in Redis.
+    const abort = new AbortController();
+    const watch = setInterval(() => {
+      redis.exists(cancelKey(data.buildId)).then((n) => n > 0 && abort.abort(), () => {});
+    }, 1000);
+    const canceled = () => abort.signal.aborted;
     const log = (line: string) => void job.log(line);
     const stage = async (name: Stage) => {
       log(`==> ${name}`);
@@ -73,19 +79,24 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       await stage("build");
       const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
       const labels = { ...data.labels, "org.opencontainers.image.revision": commit, "org.opencontainers.image.created": new Date().toISOString(), "kiln.build.id": data.buildId };
-      await buildImage(docker, { contextDir: workDir, dockerfile: where.dockerfile, buildArgs: data.buildArgs, target: data.target, noCache: data.noCache, labels, names }, log);
+      await buildImage(docker, { contextDir: workDir, dockerfile: where.dockerfile, buildArgs: data.buildArgs, target: data.target, noCache: data.noCache, labels, names }, log, abort.signal);
+      if (canceled()) throw new DeterministicError("canceled");
 
       await stage("push");
       const auth = JSON.parse(unseal(config.secretKey, data.auth)) as { username: string; password: string };
       let pushed: { digest?: string; size?: number } = {};
-      for (const name of names) pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
+      for (const name of names) {
+        if (canceled()) throw new DeterministicError("canceled");
+        pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
+      }
       return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags };
     } catch (err) {
-      const message = (err as Error).message;
+      const message = canceled() ? "canceled" : (err as Error).message;
       log(`error: ${message}`);
-      if (err instanceof DeterministicError) throw new UnrecoverableError(message);
+      if (canceled() || err instanceof DeterministicError) throw new UnrecoverableError(message);
       throw err;
     } finally {
+      clearInterval(watch);
       rmSync(workDir, { recursive: true, force: true });
     }
   };
@@ -97,7 +108,10 @@ export function startBuildWorker(config: Config, log: Logger): Worker<BuildJob, 
   const mirrors = new GitMirrors(join(config.dataDir, "git"));
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   connection.on("error", () => {});
-  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors), { connection, concurrency: config.workerConcurrency });
+  const commands = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  commands.on("error", () => {});
+  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors, commands), { connection, concurrency: config.workerConcurrency });
+  worker.on("closed", () => commands.disconnect());
   worker.on("failed", (job, err) => log.warn({ build: job?.id, err: err.message }, "build failed"));
   worker.on("completed", (job) => log.info({ build: job.id }, "build succeeded"));
   worker.on("error", (err) => log.warn({ err: err.message }, "worker error"));

@@ -53,7 +53,7 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line:
   const [first, ...others] = spec.names;
   const stream = await docker.buildImage(
     { context: spec.contextDir, src: readdirSync(spec.contextDir) },
-    { t: first, dockerfile: spec.dockerfile, buildargs: spec.buildArgs, labels: spec.labels, nocache: spec.noCache, ...(spec.target ? { target: spec.target } : {}), abortSignal: signal } as Docker.ImageBuildOptions,
+    { t: first, dockerfile: spec.dockerfile, buildargs: spec.buildArgs, labels: spec.labels, nocache: spec.noCache, rm: true, forcerm: true, ...(spec.target ? { target: spec.target } : {}), abortSignal: signal } as Docker.ImageBuildOptions,
   );
   await follow(docker, stream, onLine);
   for (const name of others) {

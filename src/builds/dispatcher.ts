@@ -80,11 +80,12 @@ export class Dispatcher {
   }
 
   /**
-   * Takes the jobs of ended builds out of the queue while no worker holds them. A job already
-   * running is the worker's to stop when it sees the build ended.
+   * Takes the jobs of ended builds out of the queue, and asks the worker that may hold one to
+   * stop it (it aborts the Docker build or push within a second or two).
    */
   async withdraw(ids: string[]): Promise<void> {
     for (const id of ids) {
+      await this.queue.requestCancel(id);
       await this.queue.removeWaiting(id);
       queries(this.db).markWithdrawn.run({ id });
     }

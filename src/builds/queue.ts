@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import type { BuildJob } from "./job-payload.ts";
 
 export const QUEUE_NAME = "builds";
+export const cancelKey = (buildId: string) => `kiln:build-cancel:${buildId}`;
 
 /**
  * The API's side of the BullMQ queue "builds". Commands fail fast while Redis is down (no offline
@@ -39,6 +40,11 @@ export class BuildQueue {
   async removeWaiting(buildId: string): Promise<void> {
     const job = await this.queue.getJob(buildId);
     if (job && ((await job.isWaiting()) || (await job.isDelayed()))) await job.remove();
+  }
+
+  /** Asks whichever worker holds the build to stop it (workers poll this key while they run it). */
+  async requestCancel(buildId: string): Promise<void> {
+    await this.connection.set(cancelKey(buildId), "1", "EX", 24 * 3600);
   }
 
   async ping(): Promise<boolean> {

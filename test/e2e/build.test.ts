@@ -153,4 +153,27 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     expect(record.status).toBe("failed");
     expect(record.error).toMatch(/returned a non-zero code: 3/);
   });
+
+  it("cancel stops a running build within 5 seconds, on the worker that holds it", async () => {
+    for (const variant of ["node6", "node8"]) writeFileSync(join(repo.dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nRUN sleep 60\n`);
+    repo.git("commit", "--quiet", "-am", "slow builds");
+    const ids: string[] = (await push("refs/heads/main", repo.commit())).builds.map((b: { id: string }) => b.id);
+    await waitUntil(async () => (await Promise.all(ids.map(buildOf))).every((b) => b.stage === "build"), () => "the builds did not start", 60_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const asked = Date.now();
+    for (const id of ids) expect((await kiln.call("POST", `/api/v1/builds/${id}/cancel`, { token: root })).body.status).toBe("canceled");
+    const { Queue } = await import("bullmq");
+    const { Redis } = await import("ioredis");
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue("builds", { connection });
+    try {
+      await waitUntil(async () => (await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.getState()))).every((s) => s === "failed"), () => "the worker did not stop", 10_000);
+      expect(Date.now() - asked).toBeLessThan(5000);
+      for (const id of ids) expect((await queue.getJob(id))?.failedReason).toBe("canceled");
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+    expect((await Promise.all(ids.map(buildOf))).map((b) => b.status)).toEqual(["canceled", "canceled"]);
+  });
 });

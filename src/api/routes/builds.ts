@@ -179,6 +179,7 @@ export function buildRoutes(app: App, deps: Deps): void {
 
   addRoute(app, deps, createRoute({ method: "post", path: "/api/v1/builds/{id}/cancel", tags, summary: "Cancel a queued or running build", request: { params: BuildParams }, responses: { 200: json(BuildSchema, "The build"), ...errorResponses } }), async (c) => {
     const build = cancelBuild(db, c.get("principal").accountId, c.req.valid("param").id);
+    // Best effort now; the dispatcher keeps trying while Redis is down.
     await deps.dispatcher?.withdraw([build.id]).catch(() => {});
     return c.json(buildView(build), 200);
   });
