@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join, posix } from "node:path";
 import { repoPath } from "../src/builds/paths.ts";
 import type { BuildJob } from "../src/builds/job-payload.ts";
-import { cancelKey, QUEUE_NAME } from "../src/builds/queue.ts";
+import { cancelKey, QUEUE_NAME, tagKey } from "../src/builds/queue.ts";
 import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
@@ -18,7 +18,16 @@ export interface BuildResult {
   digest: string | null;
   size: number | null;
   tags: string[];
+  /** Tags not pushed because a newer build had already pushed them: the build ends superseded. */
+  notMovedBack: string[];
 }
+
+/** Claims an image name for a build unless a newer build holds it; atomic in Redis. */
+const CLAIM_TAG = `
+local current = redis.call('GET', KEYS[1])
+if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`;
 
 export type Stage = "fetch" | "build" | "push";
 
@@ -61,7 +70,13 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     const watch = setInterval(() => {
       redis.exists(cancelKey(data.buildId)).then((n) => n > 0 && abort.abort(), () => {});
     }, 1000);
+    let timedOut = false;
+    const deadline = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, data.timeoutSec * 1000);
     const canceled = () => abort.signal.aborted;
+    const stopReason = () => (timedOut ? `timed out after ${data.timeoutSec} s` : "canceled");
     const log = (line: string) => void job.log(line);
     const stage = async (name: Stage) => {
       log(`==> ${name}`);
@@ -80,23 +95,30 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
       const labels = { ...data.labels, "org.opencontainers.image.revision": commit, "org.opencontainers.image.created": new Date().toISOString(), "kiln.build.id": data.buildId };
       await buildImage(docker, { contextDir: workDir, dockerfile: where.dockerfile, buildArgs: data.buildArgs, target: data.target, noCache: data.noCache, labels, names }, log, abort.signal);
-      if (canceled()) throw new DeterministicError("canceled");
+      if (canceled()) throw new DeterministicError(stopReason());
 
       await stage("push");
       const auth = JSON.parse(unseal(config.secretKey, data.auth)) as { username: string; password: string };
       let pushed: { digest?: string; size?: number } = {};
-      for (const name of names) {
-        if (canceled()) throw new DeterministicError("canceled");
+      const notMovedBack: string[] = [];
+      for (const [i, name] of names.entries()) {
+        if (canceled()) throw new DeterministicError(stopReason());
+        if ((await redis.eval(CLAIM_TAG, 1, tagKey(name), String(data.sequence))) === 0) {
+          log(`${name} already holds a newer build's image: not moved back`);
+          notMovedBack.push(data.image.tags[i]!);
+          continue;
+        }
         pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
       }
-      return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags };
+      return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags, notMovedBack };
     } catch (err) {
-      const message = canceled() ? "canceled" : (err as Error).message;
+      const message = canceled() ? stopReason() : (err as Error).message;
       log(`error: ${message}`);
       if (canceled() || err instanceof DeterministicError) throw new UnrecoverableError(message);
       throw err;
     } finally {
       clearInterval(watch);
+      clearTimeout(deadline);
       rmSync(workDir, { recursive: true, force: true });
     }
   };

@@ -16,7 +16,7 @@ const queries = perDb((db) => ({
     .prepare(),
   succeeded: db
     .update(builds)
-    .set({ status: "succeeded", digest: sql`${sql.placeholder("digest")}`, commit: sql`coalesce(${builds.commit}, ${sql.placeholder("commit")})`, finishedAt: sql`${sql.placeholder("now")}` })
+    .set({ status: sql`${sql.placeholder("status")}`, digest: sql`${sql.placeholder("digest")}`, commit: sql`coalesce(${builds.commit}, ${sql.placeholder("commit")})`, finishedAt: sql`${sql.placeholder("now")}` })
     .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ["queued", "running"])))
     .prepare(),
   failed: db
@@ -46,8 +46,9 @@ export class BuildEvents {
       if (stage === "fetch" || stage === "build" || stage === "push") q.started.run({ id: jobId, stage, now: now() });
     });
     this.events.on("completed", ({ jobId, returnvalue }) => {
-      const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { digest?: string | null; commit?: string };
-      q.succeeded.run({ id: jobId, digest: result?.digest ?? null, commit: result?.commit ?? null, now: now() });
+      const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { digest?: string | null; commit?: string; notMovedBack?: string[] };
+      const status = result?.notMovedBack?.length ? "superseded" : "succeeded";
+      q.succeeded.run({ id: jobId, status, digest: result?.digest ?? null, commit: result?.commit ?? null, now: now() });
       log.info({ build: jobId }, "build succeeded");
       void keepLog(db, queue, jobId).catch(() => {});
     });

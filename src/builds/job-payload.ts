@@ -30,6 +30,8 @@ export interface BuildJob {
   /** Sealed `{username?, token}` for a private code repository, when bound with one. */
   gitCredentials: string | null;
   timeoutSec: number;
+  /** When the build was queued (ms): a tag never moves back to the image of an earlier build. */
+  sequence: number;
 }
 
 export function jobFor(db: Db, config: Config, credentials: RegistryCredentials, build: BuildRow & { repository: string; region: string }): BuildJob {
@@ -55,5 +57,6 @@ export function jobFor(db: Db, config: Config, credentials: RegistryCredentials,
     auth: seal(config.secretKey, JSON.stringify({ username: credential.username, password: credential.password })),
     gitCredentials: binding.credentialsSealed,
     timeoutSec: BUILD_TIMEOUT_SECONDS,
+    sequence: Date.parse(build.queuedAt),
   };
 }

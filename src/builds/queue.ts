@@ -4,6 +4,8 @@ import type { BuildJob } from "./job-payload.ts";
 
 export const QUEUE_NAME = "builds";
 export const cancelKey = (buildId: string) => `kiln:build-cancel:${buildId}`;
+/** Holds the sequence of the newest build that pushed an image name (`registry/ns/repo:tag`). */
+export const tagKey = (image: string) => `kiln:tag-sequence:${image}`;
 
 /**
  * The API's side of the BullMQ queue "builds". Commands fail fast while Redis is down (no offline
