@@ -54,6 +54,7 @@ const EnvSchema = z.object({
   KILN_REGISTRY_EVENTS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   KILN_ALLOW_LOCAL_GIT: flag,
   KILN_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  KILN_WORKER_LOCK_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -73,6 +74,8 @@ export interface Config {
   registryEventsToken: string;
   allowLocalGit: boolean;
   workerConcurrency: number;
+  /** How long a worker's hold on a job lasts without renewal: a killed worker's build is taken up again after it. */
+  workerLockSeconds: number;
   logLevel: string;
 }
 
@@ -128,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     registryEventsToken: persistedSecret(dataDir, "registry-events-token", e.KILN_REGISTRY_EVENTS_TOKEN, token),
     allowLocalGit: e.KILN_ALLOW_LOCAL_GIT,
     workerConcurrency: e.KILN_WORKER_CONCURRENCY,
+    workerLockSeconds: e.KILN_WORKER_LOCK_SECONDS,
     logLevel: e.LOG_LEVEL,
   };
 }

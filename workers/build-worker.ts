@@ -132,7 +132,13 @@ export function startBuildWorker(config: Config, log: Logger): Worker<BuildJob, 
   connection.on("error", () => {});
   const commands = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   commands.on("error", () => {});
-  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors, commands), { connection, concurrency: config.workerConcurrency });
+  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors, commands), {
+    connection,
+    concurrency: config.workerConcurrency,
+    // A worker killed mid-build stops renewing its lock; another takes the job up after this long.
+    lockDuration: config.workerLockSeconds * 1000,
+    stalledInterval: config.workerLockSeconds * 1000,
+  });
   worker.on("closed", () => commands.disconnect());
   worker.on("failed", (job, err) => log.warn({ build: job?.id, err: err.message }, "build failed"));
   worker.on("completed", (job) => log.info({ build: job.id }, "build succeeded"));

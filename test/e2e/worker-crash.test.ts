@@ -1,0 +1,76 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/logger.ts";
+import { startBuildWorker } from "../../workers/build-worker.ts";
+import { ADMIN_TOKEN } from "../helpers/app.ts";
+import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/docker.ts";
+import { waitUntil } from "../helpers/net.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { startKilnWithRegistries } from "../helpers/server.ts";
+
+const ROOT = new URL("../..", import.meta.url).pathname;
+
+describe("a worker killed with SIGKILL mid-build: another takes the job up and the build finishes, pushed once", () => {
+  let kiln: Awaited<ReturnType<typeof startKilnWithRegistries>>;
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let doomed: ChildProcess | undefined;
+  let survivor: ReturnType<typeof startBuildWorker> | undefined;
+  let logs = "";
+
+  beforeAll(async () => {
+    await assertDockerEngine();
+    await ensureBaseImage();
+    redis = await startRedis();
+    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1", KILN_WORKER_LOCK_SECONDS: "3" }, queue: true });
+  }, 60_000);
+  afterAll(async () => {
+    doomed?.kill("SIGKILL");
+    await survivor?.close();
+    await kiln?.stop();
+    await redis?.stop();
+  });
+
+  it("builds and pushes exactly once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-src-"));
+    const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } }).trim();
+    git("init", "--quiet", "--initial-branch=main");
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN sleep 4 && echo slow-${Date.now()} > /built\n`);
+    git("add", ".");
+    git("commit", "--quiet", "-m", "slow");
+    const root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
+    await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app" } });
+    await kiln.call("POST", "/api/v1/users", { token: root, body: { name: "ci" } });
+    await kiln.call("POST", "/api/v1/users/ci/policies", { token: root, body: { policyName: "AliyunContainerRegistryFullAccess" } });
+    const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
+    const bound = (await kiln.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "git", repoUrl: `file://${dir}`, pushUser: "ci" } })).body;
+    await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["latest"] } });
+
+    // Worker A: its own process, sharing only Redis and the secret key with the API.
+    doomed = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: ROOT,
+      env: { ...process.env, KILN_ROLE: "worker", REDIS_URL: redis.url, KILN_DATA_DIR: mkdtempSync(join(tmpdir(), "kiln-worker-")), KILN_SECRET_KEY: kiln.config.secretKey.toString("hex"), KILN_WORKER_LOCK_SECONDS: "3", LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    doomed.stdout!.on("data", (d) => (logs += d));
+    doomed.stderr!.on("data", (d) => (logs += d));
+
+    const answer = await (await fetch(bound.webhookUrl, { method: "POST", headers: { authorization: `Bearer ${bound.webhookSecret}`, "content-type": "application/json" }, body: JSON.stringify({ ref: "refs/heads/main", commit: git("rev-parse", "HEAD") }) })).json() as { builds: { id: string }[] };
+    const id = answer.builds[0]!.id;
+    const build = async () => (await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body;
+    await waitUntil(async () => (await build()).stage === "build", () => `worker A never started the build: ${logs}`, 60_000);
+    doomed.kill("SIGKILL");
+
+    // Worker B picks the stalled job up once A's lock lapses.
+    survivor = startBuildWorker(kiln.config, createLogger("silent"));
+    await waitUntil(async () => (await build()).status === "succeeded", () => `the build did not finish: ${JSON.stringify(build())}`, 90_000);
+    // The registry reports each manifest push; one build, one push.
+    const pushes = () => (kiln.deps.db.$client.prepare("select count(*) as n from registry_events where action = 'push' and repository = 'alitest1/app' and tag = 'latest'").get() as { n: number }).n;
+    await waitUntil(async () => pushes() >= 1, () => "the registry reported no push");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(pushes()).toBe(1);
+  });
+});
