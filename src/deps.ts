@@ -1,4 +1,5 @@
 import type { Deps } from "./api/env.ts";
+import { createMetrics } from "./api/metrics.ts";
 import type { Config } from "./config.ts";
 import { openDatabase } from "./db/connection.ts";
 import { PolicyStore } from "./iam/policy-store.ts";
@@ -20,14 +21,17 @@ function redactUrl(url: string): string {
 /** Opens what the API process needs: SQLite (migrated), the compiled-policy cache, the token signer. */
 export async function createDeps(config: Config, log: Logger, options: { queue?: boolean } = {}): Promise<Deps> {
   const db = openDatabase(config.dataDir);
+  const metrics = createMetrics();
+  metrics.onScrape("builds", () => Object.fromEntries((db.$client.prepare("select status, count(*) as n from builds group by status").all() as { status: string; n: number }[]).map((r) => [r.status, r.n])));
   const policies = new PolicyStore(db);
   const keys = await loadSigningKeys(config.dataDir);
   const credentials = new RegistryCredentials(db, config.secretKey);
   const audit = new AuditLog(db);
-  const tokens = new TokenService({ config, db, policies, keys, credentials, throttle: new LoginThrottle(), audit });
+  const tokens = new TokenService({ config, db, policies, keys, credentials, throttle: new LoginThrottle(), audit, metrics });
   const queue = options.queue ? new BuildQueue(config.redisUrl) : undefined;
   const dispatcher = queue ? new Dispatcher(db, config, credentials, queue, log) : undefined;
-  const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log, queue) : undefined;
+  const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log, queue, metrics) : undefined;
+  if (queue) metrics.onScrape("queue", () => queue.queue.getJobCounts("waiting", "active", "delayed", "failed", "completed") as Promise<Record<string, number>>);
   dispatcher?.wake();
   // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
   void dispatcher?.reconcile();
@@ -52,6 +56,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
     tokens,
     consoleThrottle: new LoginThrottle(),
     readiness,
+    metrics,
     queue,
     dispatcher,
     async close() {

@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { join, posix } from "node:path";
+import { MAX_LOG_LINES } from "../src/builds/logs.ts";
 import { repoPath } from "../src/builds/paths.ts";
 import type { BuildJob } from "../src/builds/job-payload.ts";
 import { cancelKey, QUEUE_NAME, tagKey } from "../src/builds/queue.ts";
@@ -77,7 +78,13 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     }, data.timeoutSec * 1000);
     const canceled = () => abort.signal.aborted;
     const stopReason = () => (timedOut ? `timed out after ${data.timeoutSec} s` : "canceled");
-    const log = (line: string) => void job.log(line);
+    // The log is capped where it is written, so that a chatty build cannot fill Redis.
+    let lines = 0;
+    const log = (line: string) => {
+      lines++;
+      if (lines < MAX_LOG_LINES) void job.log(line);
+      else if (lines === MAX_LOG_LINES) void job.log(`[log truncated: more than ${MAX_LOG_LINES} lines]`);
+    };
     const stage = async (name: Stage) => {
       log(`==> ${name}`);
       await job.updateProgress({ stage: name });

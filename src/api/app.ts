@@ -6,7 +6,6 @@ import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import type { AppEnv, Deps } from "./env.ts";
 import { ApiError } from "./errors.ts";
-import { createMetrics } from "./metrics.ts";
 import { assertEveryRouteListed } from "./route.ts";
 import { accountRoutes } from "./routes/accounts.ts";
 import { buildRoutes } from "./routes/builds.ts";
@@ -57,7 +56,7 @@ function limitBody(maxSize: number): MiddlewareHandler {
 }
 
 export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
-  const metrics = createMetrics();
+  const { metrics } = deps;
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error as ZodError, result.target);

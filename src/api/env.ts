@@ -5,6 +5,7 @@ import type { Principal } from "../iam/principal.ts";
 import type { Dispatcher } from "../builds/dispatcher.ts";
 import type { BuildQueue } from "../builds/queue.ts";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "./metrics.ts";
 import type { AuditLog } from "../registry/audit-log.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import type { SigningKeys } from "../registry/keys.ts";
@@ -29,6 +30,7 @@ export interface Deps {
   /** Failed console logins (POST /api/v1/sessions), apart from registry logins. */
   consoleThrottle: LoginThrottle;
   readiness: ReadinessCheck[];
+  metrics: Metrics;
   /** The build queue and its outbox dispatcher; absent when the process runs without Redis. */
   queue?: BuildQueue;
   dispatcher?: Dispatcher;

@@ -1,29 +1,56 @@
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { collectDefaultMetrics, Counter, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export interface Metrics {
   registry: Registry;
   middleware: MiddlewareHandler;
+  webhookDeliveries: Counter<"provider" | "outcome">;
+  tokenScopes: Counter<"outcome">;
+  failedLogins: Counter;
+  buildWait: Histogram;
+  buildDuration: Histogram<"status">;
+  stageDuration: Histogram<"stage">;
+  /** Gauges read at scrape time: builds by status (SQLite), jobs by state (BullMQ). */
+  onScrape(name: "builds" | "queue", read: () => Promise<Record<string, number>> | Record<string, number>): void;
 }
 
-/** One registry per app, so that tests may build several apps in one process. */
+const DURATIONS = [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
+
+/** One registry per process (tests build several apps, each with its own). */
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "kiln_" });
-  const requests = new Counter({
-    name: "kiln_http_requests_total",
-    help: "HTTP requests by route and status",
-    labelNames: ["method", "route", "status"] as const,
-    registers: [registry],
-  });
+  const registers = [registry];
+  const requests = new Counter({ name: "kiln_http_requests_total", help: "HTTP requests by route and status", labelNames: ["method", "route", "status"] as const, registers });
   const duration = new Histogram({
     name: "kiln_http_request_duration_seconds",
     help: "HTTP request duration by route",
     labelNames: ["method", "route"] as const,
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
-    registers: [registry],
+    registers,
   });
+  const readers: Partial<Record<"builds" | "queue", () => Promise<Record<string, number>> | Record<string, number>>> = {};
+  const gauge = (name: string, help: string, label: string, key: "builds" | "queue") =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      async collect() {
+        const read = readers[key];
+        if (!read) return;
+        this.reset();
+        try {
+          for (const [value, n] of Object.entries(await read())) this.set({ [label]: value }, n);
+        } catch {
+          // the source is down: the gauge stays empty rather than failing the scrape
+        }
+      },
+    });
+  gauge("kiln_builds", "Builds by status", "status", "builds");
+  gauge("kiln_build_queue_jobs", "Jobs in the build queue by state", "state", "queue");
+
   const middleware: MiddlewareHandler = async (c, next) => {
     const started = performance.now();
     await next();
@@ -32,5 +59,17 @@ export function createMetrics(): Metrics {
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     duration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
   };
-  return { registry, middleware };
+  return {
+    registry,
+    middleware,
+    webhookDeliveries: new Counter({ name: "kiln_webhook_deliveries_total", help: "Webhook deliveries by provider and outcome", labelNames: ["provider", "outcome"] as const, registers }),
+    tokenScopes: new Counter({ name: "kiln_registry_token_scopes_total", help: "Registry token scopes by outcome (granted, partial, denied)", labelNames: ["outcome"] as const, registers }),
+    failedLogins: new Counter({ name: "kiln_registry_failed_logins_total", help: "Failed or throttled registry logins", registers }),
+    buildWait: new Histogram({ name: "kiln_build_wait_seconds", help: "From queued to a worker starting the build", buckets: [0.05, 0.1, 0.2, 0.5, 1, 5, 15, 60, 300], registers }),
+    buildDuration: new Histogram({ name: "kiln_build_duration_seconds", help: "From start to end of a build, by final status", labelNames: ["status"] as const, buckets: DURATIONS, registers }),
+    stageDuration: new Histogram({ name: "kiln_build_stage_duration_seconds", help: "Duration of each build stage", labelNames: ["stage"] as const, buckets: DURATIONS, registers }),
+    onScrape(name, read) {
+      readers[name] = read;
+    },
+  };
 }

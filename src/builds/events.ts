@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import type { Db } from "../db/connection.ts";
 import { perDb } from "../db/prepared.ts";
 import { builds } from "../db/schema.ts";
+import type { Metrics } from "../api/metrics.ts";
 import type { Logger } from "../logger.ts";
 import { keepLog } from "./logs.ts";
 import { QUEUE_NAME, type BuildQueue } from "./queue.ts";
@@ -34,26 +35,49 @@ const queries = perDb((db) => ({
 export class BuildEvents {
   private readonly events: QueueEvents;
 
-  constructor(db: Db, redisUrl: string, log: Logger, queue: BuildQueue) {
+  /** Where each running build is: its stage and since when, for the stage-duration histogram. */
+  private readonly stages = new Map<string, { stage: string; since: number }>();
+
+  constructor(db: Db, redisUrl: string, log: Logger, queue: BuildQueue, metrics: Metrics) {
     const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     connection.on("error", () => {});
     this.events = new QueueEvents(QUEUE_NAME, { connection });
     this.events.on("error", () => {});
     const q = queries(db);
     const now = () => new Date().toISOString();
+    const timing = (id: string) => db.$client.prepare("select queued_at as queuedAt, started_at as startedAt from builds where id = ?").get(id) as { queuedAt: string; startedAt: string | null } | undefined;
+    const endStage = (id: string) => {
+      const current = this.stages.get(id);
+      if (current) metrics.stageDuration.observe({ stage: current.stage }, (Date.now() - current.since) / 1000);
+      this.stages.delete(id);
+    };
     this.events.on("progress", ({ jobId, data }) => {
       const stage = (data as { stage?: string })?.stage;
-      if (stage === "fetch" || stage === "build" || stage === "push") q.started.run({ id: jobId, stage, now: now() });
+      if (stage !== "fetch" && stage !== "build" && stage !== "push") return;
+      if (stage === "fetch") {
+        const t = timing(jobId);
+        if (t && !t.startedAt) metrics.buildWait.observe((Date.now() - Date.parse(t.queuedAt)) / 1000);
+      }
+      endStage(jobId);
+      this.stages.set(jobId, { stage, since: Date.now() });
+      q.started.run({ id: jobId, stage, now: now() });
     });
+    const ended = (id: string, status: string) => {
+      endStage(id);
+      const t = timing(id);
+      if (t?.startedAt) metrics.buildDuration.observe({ status }, (Date.now() - Date.parse(t.startedAt)) / 1000);
+    };
     this.events.on("completed", ({ jobId, returnvalue }) => {
       const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { digest?: string | null; commit?: string; notMovedBack?: string[] };
       const status = result?.notMovedBack?.length ? "superseded" : "succeeded";
       q.succeeded.run({ id: jobId, status, digest: result?.digest ?? null, commit: result?.commit ?? null, now: now() });
+      ended(jobId, status);
       log.info({ build: jobId }, "build succeeded");
       void keepLog(db, queue, jobId).catch(() => {});
     });
     this.events.on("failed", ({ jobId, failedReason }) => {
       q.failed.run({ id: jobId, error: failedReason, now: now() });
+      ended(jobId, "failed");
       void keepLog(db, queue, jobId).catch(() => {});
     });
   }

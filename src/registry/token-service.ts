@@ -9,6 +9,7 @@ import type { PolicyStore } from "../iam/policy-store.ts";
 import { NAMESPACE } from "../names.ts";
 import { evaluate, type RequestContext } from "../policy/index.ts";
 import { ACCESS_TOKEN_SECONDS, signAccessToken } from "./access-token.ts";
+import type { Metrics } from "../api/metrics.ts";
 import type { AuditLog } from "./audit-log.ts";
 import { REFRESH_TTL_SECONDS, type Authenticated, type RegistryCredentials } from "./credentials.ts";
 import type { SigningKeys } from "./keys.ts";
@@ -56,6 +57,7 @@ export interface TokenServiceDeps {
   credentials: RegistryCredentials;
   throttle: LoginThrottle;
   audit: AuditLog;
+  metrics?: Pick<Metrics, "tokenScopes" | "failedLogins">;
 }
 
 export class TokenService {
@@ -116,12 +118,14 @@ export class TokenService {
     const keys = [`login:${auth.username}`, ...(req.sourceIp ? [`ip:${req.sourceIp}`] : [])];
     const wait = this.deps.throttle.retryAfter(keys);
     if (wait > 0) {
+      this.deps.metrics?.failedLogins.inc();
       this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });
       throw new TokenError(429, "TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, wait);
     }
     const authenticated = await this.deps.credentials.withPassword(auth.username, auth.password);
     if (!authenticated) {
       this.deps.throttle.fail(keys);
+      this.deps.metrics?.failedLogins.inc();
       this.audit(undefined, "login", req, { outcome: "denied", resource: auth.username, reason: "wrong login name or registry password" });
       throw new TokenError(401, "UNAUTHORIZED", `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`);
     }
@@ -168,6 +172,7 @@ export class TokenService {
 
   private recorded(result: Scope, asked: Scope, principal: Principal | undefined, req: TokenRequest, reason?: string): Scope {
     const outcome = result.actions.length === asked.actions.length ? "granted" : result.actions.length ? "partial" : "denied";
+    this.deps.metrics?.tokenScopes.inc({ outcome });
     this.audit(principal, "token", req, { resource: `${asked.type}:${asked.name}`, requested: asked.actions.join(","), granted: result.actions.join(","), outcome, reason });
     return result;
   }

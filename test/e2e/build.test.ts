@@ -133,6 +133,19 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     expect(text.trim().endsWith("event: end\ndata: succeeded")).toBe(true);
   });
 
+  it("/metrics counts builds, stages, queue jobs, webhook deliveries and token grants", async () => {
+    const text = await (await fetch(`${kiln.base}/metrics`)).text();
+    const value = (pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? "NaN");
+    expect(value(/^kiln_builds\{status="succeeded"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^kiln_build_duration_seconds_count\{status="succeeded"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^kiln_build_stage_duration_seconds_count\{stage="build"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^kiln_build_wait_seconds_count (\d+)$/m)).toBeGreaterThanOrEqual(2);
+    // The log test removed one of the two completed jobs from Redis.
+    expect(value(/^kiln_build_queue_jobs\{state="completed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^kiln_webhook_deliveries_total\{provider="git",outcome="accepted"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^kiln_registry_token_scopes_total\{outcome="granted"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
+  });
+
   it("tagging v1.2.3 yields 1.2.3 and 1.2", async () => {
     repo.git("tag", "v1.2.3");
     const answer = await push("refs/tags/v1.2.3", repo.commit());

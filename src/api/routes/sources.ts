@@ -103,10 +103,12 @@ export function sourceRoutes(app: App, deps: Deps): void {
       const rawBody = Buffer.from(await c.req.arrayBuffer());
       const reception = receive(provider, { header: (name) => c.req.header(name), rawBody }, webhookSecretOf(config, binding), binding.hookId);
       if (!reception.ok) {
+        deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: "rejected" });
         deps.log.warn({ hook: binding.hookId, provider: provider.id, status: reception.status }, "webhook refused");
         throw new ApiError(reception.status, reception.status === 401 ? "InvalidSignature" : "MalformedJSON", reception.reason);
       }
       const answer = acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
+      deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: answer.body.redelivery ? "redelivery" : answer.body.outcome });
       if (answer.status === 202 && !answer.body.redelivery) deps.dispatcher?.wake();
       return c.json(answer.body, answer.status);
     },
