@@ -39,7 +39,8 @@ const flag = z
   .default("0")
   .transform((v) => v === "1" || v === "true");
 
-const EnvSchema = z.object({
+/** Every variable Kiln reads (DESIGN §11); tests check deployment files against this list. */
+export const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   KILN_HOST: z.string().min(1).default("127.0.0.1"),
   KILN_PUBLIC_URL: z.url().optional(),
