@@ -3,7 +3,6 @@ import { createApp } from "./api/app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
-import { startBuildWorker } from "../workers/build-worker.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -17,7 +16,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const worker = config.role === "api" ? undefined : startBuildWorker(config, log);
+  // Loaded only where a worker runs: dockerode and its gRPC stack cost an API-only process ~25 MB.
+  const worker = config.role === "api" ? undefined : (await import("../workers/build-worker.ts")).startBuildWorker(config, log);
   if (worker) log.info({ concurrency: config.workerConcurrency }, "build worker started");
   if (config.role === "worker") {
     const stopWorker = () => void worker!.close().finally(() => process.exit(0));
