@@ -41,7 +41,9 @@ export async function startKiln(env: Record<string, string>) {
   }
 
   async function call(method: string, path: string, token: string, body?: unknown): Promise<any> {
-    const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const init = { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) };
+    // A request racing the server's close of an idle keep-alive socket is sent once more.
+    const res = await fetch(base + path, init).catch(() => fetch(base + path, init));
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   }
