@@ -43,6 +43,7 @@ export const BuildSchema = z
     stage: z.enum(["fetch", "build", "push"]).optional(),
     error: z.string().optional(),
     digest: z.string().optional(),
+    size: z.number().optional(),
     queuedAt: z.string(),
     startedAt: z.string().optional(),
     finishedAt: z.string().optional(),

@@ -133,7 +133,10 @@ export class Dispatcher {
           continue;
         }
         const state = await job.getState();
-        if (state === "completed") this.finished(id, { status: "succeeded", digest: (job.returnvalue as { digest?: string } | null)?.digest ?? null, commit: (job.returnvalue as { commit?: string } | null)?.commit ?? null });
+        if (state === "completed") {
+          const result = job.returnvalue as { digest?: string; size?: number; commit?: string; notMovedBack?: string[] } | null;
+          this.finished(id, { status: result?.notMovedBack?.length ? "superseded" : "succeeded", digest: result?.digest ?? null, size: result?.size ?? null, commit: result?.commit ?? null });
+        }
         else if (state === "failed") this.finished(id, { status: "failed", error: job.failedReason ?? "the build failed" });
       }
     } catch {
@@ -147,10 +150,10 @@ export class Dispatcher {
     return lost.length;
   }
 
-  private finished(id: string, outcome: { status: "succeeded" | "failed"; digest?: string | null; commit?: string | null; error?: string }): void {
+  private finished(id: string, outcome: { status: "succeeded" | "superseded" | "failed"; digest?: string | null; size?: number | null; commit?: string | null; error?: string }): void {
     this.db
       .update(builds)
-      .set({ status: outcome.status, digest: outcome.digest ?? null, error: outcome.error ?? null, finishedAt: new Date().toISOString() })
+      .set({ status: outcome.status, digest: outcome.digest ?? null, size: outcome.size ?? null, error: outcome.error ?? null, finishedAt: new Date().toISOString() })
       .where(and(eq(builds.id, id), inArray(builds.status, ["queued", "running"])))
       .run();
     if (outcome.commit) this.db.update(builds).set({ commit: outcome.commit }).where(and(eq(builds.id, id), isNull(builds.commit))).run();

@@ -17,7 +17,7 @@ const queries = perDb((db) => ({
     .prepare(),
   succeeded: db
     .update(builds)
-    .set({ status: sql`${sql.placeholder("status")}`, digest: sql`${sql.placeholder("digest")}`, commit: sql`coalesce(${builds.commit}, ${sql.placeholder("commit")})`, finishedAt: sql`${sql.placeholder("now")}` })
+    .set({ status: sql`${sql.placeholder("status")}`, digest: sql`${sql.placeholder("digest")}`, size: sql`${sql.placeholder("size")}`, commit: sql`coalesce(${builds.commit}, ${sql.placeholder("commit")})`, finishedAt: sql`${sql.placeholder("now")}` })
     .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ["queued", "running"])))
     .prepare(),
   failed: db
@@ -68,9 +68,9 @@ export class BuildEvents {
       if (t?.startedAt) metrics.buildDuration.observe({ status }, (Date.now() - Date.parse(t.startedAt)) / 1000);
     };
     this.events.on("completed", ({ jobId, returnvalue }) => {
-      const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { digest?: string | null; commit?: string; notMovedBack?: string[] };
+      const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { digest?: string | null; size?: number | null; commit?: string; notMovedBack?: string[] };
       const status = result?.notMovedBack?.length ? "superseded" : "succeeded";
-      q.succeeded.run({ id: jobId, status, digest: result?.digest ?? null, commit: result?.commit ?? null, now: now() });
+      q.succeeded.run({ id: jobId, status, digest: result?.digest ?? null, size: result?.size ?? null, commit: result?.commit ?? null, now: now() });
       ended(jobId, status);
       log.info({ build: jobId }, "build succeeded");
       void keepLog(db, queue, jobId).catch(() => {});

@@ -42,6 +42,7 @@ export function buildView(row: BuildRow & { repository: string; region: string }
     stage: row.stage ?? undefined,
     error: row.error ?? undefined,
     digest: row.digest ?? undefined,
+    size: row.size ?? undefined,
     queuedAt: row.queuedAt,
     startedAt: row.startedAt ?? undefined,
     finishedAt: row.finishedAt ?? undefined,

@@ -282,6 +282,8 @@ export const builds = sqliteTable(
     stage: text("stage", { enum: ["fetch", "build", "push"] }),
     error: text("error"),
     digest: text("digest"),
+    /** Manifest size in bytes of the last tag pushed, as the registry reported it. */
+    size: integer("size"),
     deliveryId: integer("delivery_id").references(() => deliveries.id, { onDelete: "set null" }),
     /** Set once the job is in BullMQ; queued builds without it are the dispatcher's outbox. */
     enqueuedAt: text("enqueued_at"),

@@ -88,7 +88,10 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
       [["node6"], "succeeded", undefined],
       [["node8"], "succeeded", undefined],
     ]);
-    for (const b of records) expect(b.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    for (const b of records) {
+      expect(b.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(b.size).toBeGreaterThan(0);
+    }
     for (const variant of ["node6", "node8"]) {
       const image = `${registry}/alitest1/app:${variant}`;
       await docker(["rmi", "-f", image], { configDir: home });
@@ -186,14 +189,31 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     expect(record.error).toMatch(/returned a non-zero code: 3/);
   });
 
+  it("a binding whose push user lacks push rights fails with the policy explanation and pushes nothing", async () => {
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "locked" } });
+    const locked = "/api/v1/regions/cn-hongkong/repositories/alitest1/locked";
+    const bound = await kiln.call("PUT", `${locked}/source`, { token: root, body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "reader" } });
+    await kiln.call("POST", `${locked}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", dockerfileName: "Dockerfile.node8", tags: ["denied"] } });
+    const answer = await (await fetch(bound.body.webhookUrl, { method: "POST", headers: { authorization: `Bearer ${bound.body.webhookSecret}`, "content-type": "application/json" }, body: JSON.stringify({ ref: "refs/heads/main", commit: repo.commit(), deliveryId: "locked-1" }) })).json() as { builds: { status: string; error: string; repository: string }[] };
+    const build = answer.builds.find((b) => b.repository === "alitest1/locked")!;
+    expect(build.status).toBe("failed");
+    expect(build.error).toMatch(/push user "reader" may not cr:PushRepository on acs:cr:cn-hongkong:\d{16}:repository\/alitest1\/locked \(ImplicitDeny: no statement of its policies allows it\)/);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/locked/tags", { token: root })).body.tags).toEqual([]);
+  });
+
   it("cancel stops a running build within 5 seconds, on the worker that holds it", async () => {
-    for (const variant of ["node6", "node8"]) writeFileSync(join(repo.dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nRUN sleep 60\n`);
+    for (const variant of ["node6", "node8"]) writeFileSync(join(repo.dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nRUN sleep 60 && echo ${Date.now()}\n`); // never cached
     repo.git("commit", "--quiet", "-am", "slow builds");
-    const ids: string[] = (await push("refs/heads/main", repo.commit())).builds.map((b: { id: string }) => b.id);
+    const ids: string[] = (await push("refs/heads/main", repo.commit())).builds.filter((b: { repository: string }) => b.repository === "alitest1/app").map((b: { id: string }) => b.id);
+    expect(ids).toHaveLength(2);
     await waitUntil(async () => (await Promise.all(ids.map(buildOf))).every((b) => b.stage === "build"), () => "the builds did not start", 60_000);
     await new Promise((r) => setTimeout(r, 1000));
     const asked = Date.now();
-    for (const id of ids) expect((await kiln.call("POST", `/api/v1/builds/${id}/cancel`, { token: root })).body.status).toBe("canceled");
+    for (const id of ids) {
+      const canceled = await kiln.call("POST", `/api/v1/builds/${id}/cancel`, { token: root });
+      expect(canceled.body.status, JSON.stringify(canceled.body)).toBe("canceled");
+    }
     const { Queue } = await import("bullmq");
     const { Redis } = await import("ioredis");
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
