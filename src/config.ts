@@ -56,6 +56,7 @@ export const EnvSchema = z.object({
   KILN_ALLOW_LOCAL_GIT: flag,
   KILN_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   KILN_WORKER_LOCK_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
+  KILN_BUILD_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(24 * 3600).default(3600),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -77,6 +78,8 @@ export interface Config {
   workerConcurrency: number;
   /** How long a worker's hold on a job lasts without renewal: a killed worker's build is taken up again after it. */
   workerLockSeconds: number;
+  /** A build running longer than this is stopped and fails. */
+  buildTimeoutSeconds: number;
   logLevel: string;
 }
 
@@ -133,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowLocalGit: e.KILN_ALLOW_LOCAL_GIT,
     workerConcurrency: e.KILN_WORKER_CONCURRENCY,
     workerLockSeconds: e.KILN_WORKER_LOCK_SECONDS,
+    buildTimeoutSeconds: e.KILN_BUILD_TIMEOUT_SECONDS,
     logLevel: e.LOG_LEVEL,
   };
 }

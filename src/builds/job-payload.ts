@@ -7,8 +7,6 @@ import { principalOf } from "../iam/tokens.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import type { BuildRow } from "./records.ts";
 
-export const BUILD_TIMEOUT_SECONDS = 3600;
-
 /**
  * Everything a worker needs for one build (DESIGN §9); workers never open SQLite. Secrets — the
  * git token and the per-build push password — travel sealed with KILN_SECRET_KEY.
@@ -41,7 +39,7 @@ export function jobFor(db: Db, config: Config, credentials: RegistryCredentials,
   const registry = config.regions.find((r) => r.id === build.region)!.registry;
   const pushUser = principalOf(db, build.accountId, binding.pushUserId);
   if (!pushUser) throw new Error(`build ${build.id}: its push user no longer exists`);
-  const credential = credentials.issueBuildCredential(pushUser, `${build.region}:${build.repository}`, BUILD_TIMEOUT_SECONDS + 600);
+  const credential = credentials.issueBuildCredential(pushUser, `${build.region}:${build.repository}`, config.buildTimeoutSeconds + 600);
   return {
     buildId: build.id,
     cloneUrl: build.cloneUrl,
@@ -56,7 +54,7 @@ export function jobFor(db: Db, config: Config, credentials: RegistryCredentials,
     image: { registry, repository: build.repository, tags: build.tags },
     auth: seal(config.secretKey, JSON.stringify({ username: credential.username, password: credential.password })),
     gitCredentials: binding.credentialsSealed,
-    timeoutSec: BUILD_TIMEOUT_SECONDS,
+    timeoutSec: config.buildTimeoutSeconds,
     sequence: Date.parse(build.queuedAt),
   };
 }

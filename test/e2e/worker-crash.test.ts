@@ -24,7 +24,7 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
     await assertDockerEngine();
     await ensureBaseImage();
     redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1", KILN_WORKER_LOCK_SECONDS: "3" }, queue: true });
+    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1", KILN_WORKER_LOCK_SECONDS: "3", KILN_BUILD_TIMEOUT_SECONDS: "8" }, queue: true });
   }, 60_000);
   afterAll(async () => {
     doomed?.kill("SIGKILL");
@@ -72,5 +72,37 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
     await waitUntil(async () => pushes() >= 1, () => "the registry reported no push");
     await new Promise((r) => setTimeout(r, 1000));
     expect(pushes()).toBe(1);
+  });
+
+  it("a build that outlives KILN_BUILD_TIMEOUT_SECONDS is stopped and fails, without retrying", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-src-"));
+    const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } }).trim();
+    git("init", "--quiet", "--initial-branch=main");
+    writeFileSync(join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN sleep 60 && echo ${Date.now()}\n`);
+    git("add", ".");
+    git("commit", "--quiet", "-m", "too slow");
+    const root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "slowco" } })).body.rootToken;
+    await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "slowns" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "slowns", name: "app" } });
+    await kiln.call("POST", "/api/v1/users", { token: root, body: { name: "ci" } });
+    await kiln.call("POST", "/api/v1/users/ci/policies", { token: root, body: { policyName: "AliyunContainerRegistryFullAccess" } });
+    const repoPath = "/api/v1/regions/cn-hongkong/repositories/slowns/app";
+    await kiln.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "git", repoUrl: `file://${dir}`, pushUser: "ci" } });
+    await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["latest"] } });
+    const started = Date.now();
+    const [build] = (await kiln.call("POST", `${repoPath}/builds`, { token: root, body: { ref: "main" } })).body.builds;
+    await waitUntil(async () => (await kiln.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body.status === "failed", () => "the build did not time out", 40_000);
+    const record = (await kiln.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body;
+    expect(record.error).toBe("timed out after 8 s");
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
+  it("on start, the API takes the outcome of jobs that finished while it was not listening", async () => {
+    const db = kiln.deps.db.$client;
+    const done = db.prepare("select id, digest from builds where status = 'succeeded' limit 1").get() as { id: string; digest: string };
+    // As if the completion event had been missed: the record still says running.
+    db.prepare("update builds set status = 'running', digest = null, finished_at = null where id = ?").run(done.id);
+    await kiln.deps.dispatcher!.reconcile();
+    expect(db.prepare("select status, digest from builds where id = ?").get(done.id)).toEqual({ status: "succeeded", digest: done.digest });
   });
 });
