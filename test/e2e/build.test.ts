@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,15 +6,14 @@ import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
+import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
 /** A real git repository with two Dockerfile variants on the local busybox base. */
-function makeRepository(): { dir: string; commit: () => string; git: (...args: string[]) => string } {
-  const dir = mkdtempSync(join(tmpdir(), "kiln-src-"));
-  const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } }).trim();
-  git("init", "--quiet", "--initial-branch=main");
+function makeRepository(): ReturnType<typeof makeGitRepo> {
+  const { dir, git, commit } = makeGitRepo();
   for (const variant of ["node6", "node8"]) {
     writeFileSync(join(dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nCOPY hello.txt /hello.txt\nRUN echo ${variant} > /variant\nCMD ["/bin/sh", "-c", "cat /variant /hello.txt"]\n`);
   }
@@ -24,7 +22,7 @@ function makeRepository(): { dir: string; commit: () => string; git: (...args: s
   writeFileSync(join(dir, "secret.txt"), "never in the context\n");
   git("add", ".");
   git("commit", "--quiet", "-m", "two variants");
-  return { dir, git, commit: () => git("rev-parse", "HEAD") };
+  return { dir, git, commit };
 }
 
 describe("a git push ends as images in the registry, one tag per Dockerfile variant (real git, Redis, Docker, registry)", () => {

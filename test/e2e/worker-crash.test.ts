@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,7 @@ import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/docker.ts";
+import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
@@ -34,9 +35,7 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
   });
 
   it("builds and pushes exactly once", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kiln-src-"));
-    const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } }).trim();
-    git("init", "--quiet", "--initial-branch=main");
+    const { dir, git } = makeGitRepo();
     writeFileSync(join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN sleep 4 && echo slow-${Date.now()} > /built\n`);
     git("add", ".");
     git("commit", "--quiet", "-m", "slow");
@@ -75,9 +74,7 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
   });
 
   it("a build that outlives KILN_BUILD_TIMEOUT_SECONDS is stopped and fails, without retrying", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "kiln-src-"));
-    const git = (...args: string[]) => execFileSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } }).trim();
-    git("init", "--quiet", "--initial-branch=main");
+    const { dir, git } = makeGitRepo();
     writeFileSync(join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN sleep 60 && echo ${Date.now()}\n`);
     git("add", ".");
     git("commit", "--quiet", "-m", "too slow");
