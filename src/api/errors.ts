@@ -18,7 +18,7 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string, name: string, code = `${what.replace(/(^|\s)(\w)/g, (_m, _s, c: string) => c.toUpperCase())}NotFound`) =>
+export const notFound = (what: string, name: string, code: string) =>
   new ApiError(404, code, `${what} "${name}" does not exist`);
 
 export const conflict = (code: string, message: string) => new ApiError(409, code, message);

@@ -34,10 +34,6 @@ export class BuildQueue {
     });
   }
 
-  async has(buildId: string): Promise<boolean> {
-    return (await this.queue.getJob(buildId)) !== undefined;
-  }
-
   /** Removes a job that no worker has taken yet; a running one is left to the worker's cancel check. */
   async removeWaiting(buildId: string): Promise<void> {
     const job = await this.queue.getJob(buildId);

@@ -4,7 +4,7 @@ import { invalid, notFound } from "../api/errors.ts";
 import type { Db } from "../db/connection.ts";
 import { buildRules } from "../db/schema.ts";
 import { repoPath } from "./paths.ts";
-import { compileSource, type RuleSpec } from "./rule-match.ts";
+import { compileSource } from "./rule-match.ts";
 import { templateError } from "./tag-template.ts";
 
 export type RuleRow = typeof buildRules.$inferSelect;
@@ -43,8 +43,6 @@ export function ruleView(row: RuleRow) {
     updatedAt: row.updatedAt,
   };
 }
-
-export const specOf = (row: RuleRow): RuleSpec => row;
 
 /** Everything a rule names is checked when it is saved, so a push never meets a broken rule. */
 function validated(input: Partial<RuleInput>): Partial<RuleInput> {

@@ -6,7 +6,7 @@ import { readLog } from "../../builds/logs.ts";
 import { buildView, cancelBuild, findBuild, listBuilds, recordBuilds } from "../../builds/records.ts";
 import { streamSSE } from "hono/streaming";
 import { matchRule } from "../../builds/rule-match.ts";
-import { createRule, deleteRule, findRule, listRules, ruleView, specOf, updateRule } from "../../builds/rules.ts";
+import { createRule, deleteRule, findRule, listRules, ruleView, updateRule } from "../../builds/rules.ts";
 import { findBinding } from "../../sources/bindings.ts";
 import { parseRef } from "../../sources/refs.ts";
 import type { Deps } from "../env.ts";
@@ -92,7 +92,7 @@ export function buildRoutes(app: App, deps: Deps): void {
       const { ref, commit } = c.req.valid("json");
       const explicit = parseRef(ref);
       const matches = listRules(db, repoOf(c, ns, repo).id).flatMap((rule) => {
-        const outcome = matchRule(specOf(rule), { kind: explicit?.kind ?? rule.sourceType, name: explicit?.name ?? ref, commit: commit ?? "0000000000000000000000000000000000000000" });
+        const outcome = matchRule(rule, { kind: explicit?.kind ?? rule.sourceType, name: explicit?.name ?? ref, commit: commit ?? "0000000000000000000000000000000000000000" });
         return outcome.matched ? [{ ruleId: rule.id, tags: outcome.tags, refused: outcome.refused.map((r) => r.reason) }] : [];
       });
       return c.json(matches, 200);
