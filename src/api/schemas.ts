@@ -41,6 +41,7 @@ export const BuildSchema = z
     tags: z.array(z.string()),
     status: z.enum(["queued", "running", "succeeded", "failed", "canceled", "superseded"]),
     stage: z.enum(["fetch", "build", "push"]).optional(),
+    stageStartedAt: z.object({ fetch: z.string().optional(), build: z.string().optional(), push: z.string().optional() }).optional().openapi({ description: "When each stage began" }),
     error: z.string().optional(),
     digest: z.string().optional(),
     size: z.number().optional(),

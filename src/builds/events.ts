@@ -12,7 +12,12 @@ import { QUEUE_NAME, type BuildQueue } from "./queue.ts";
 const queries = perDb((db) => ({
   started: db
     .update(builds)
-    .set({ status: "running", stage: sql`${sql.placeholder("stage")}`, startedAt: sql`coalesce(${builds.startedAt}, ${sql.placeholder("now")})` })
+    .set({
+      status: "running",
+      stage: sql`${sql.placeholder("stage")}`,
+      stageStartedAt: sql`json_set(coalesce(${builds.stageStartedAt}, '{}'), '$.' || ${sql.placeholder("stage")}, ${sql.placeholder("now")})`,
+      startedAt: sql`coalesce(${builds.startedAt}, ${sql.placeholder("now")})`,
+    })
     .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ["queued", "running"])))
     .prepare(),
   succeeded: db

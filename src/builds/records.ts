@@ -40,6 +40,7 @@ export function buildView(row: BuildRow & { repository: string; region: string }
     tags: row.tags,
     status: row.status,
     stage: row.stage ?? undefined,
+    stageStartedAt: row.stageStartedAt ?? undefined,
     error: row.error ?? undefined,
     digest: row.digest ?? undefined,
     size: row.size ?? undefined,

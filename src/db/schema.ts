@@ -280,6 +280,8 @@ export const builds = sqliteTable(
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
     status: text("status", { enum: ["queued", "running", "succeeded", "failed", "canceled", "superseded"] }).notNull(),
     stage: text("stage", { enum: ["fetch", "build", "push"] }),
+    /** When each stage began (ISO times by stage name), for the console's timings. */
+    stageStartedAt: text("stage_started_at", { mode: "json" }).$type<Partial<Record<"fetch" | "build" | "push", string>>>(),
     error: text("error"),
     digest: text("digest"),
     /** Manifest size in bytes of the last tag pushed, as the registry reported it. */

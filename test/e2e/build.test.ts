@@ -89,6 +89,10 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     for (const b of records) {
       expect(b.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(b.size).toBeGreaterThan(0);
+      const began = ["fetch", "build", "push"].map((stage) => Date.parse(b.stageStartedAt[stage]));
+      expect([...began].sort((x, y) => x - y), "stages begin in order, within the build").toEqual(began);
+      expect(began[0]).toBeGreaterThanOrEqual(Date.parse(b.startedAt));
+      expect(began[2]).toBeLessThanOrEqual(Date.parse(b.finishedAt));
     }
     for (const variant of ["node6", "node8"]) {
       const image = `${registry}/alitest1/app:${variant}`;

@@ -1,0 +1,1 @@
+ALTER TABLE `builds` ADD `stage_started_at` text;
