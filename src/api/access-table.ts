@@ -9,6 +9,8 @@
  */
 export type AccessRule =
   | { auth: "none"; why: string }
+  /** A console page: signed in by the session cookie; everything it shows or does goes through the API's own routes. */
+  | { auth: "console"; why: string }
   | { auth: "admin" }
   | { auth: "registry-events" }
   | { auth: "self" }
@@ -32,6 +34,7 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /api/v1/actions": { auth: "none", why: "the public list of actions" },
   "POST /api/v1/accounts": { auth: "admin" },
   "POST /api/v1/sessions": { auth: "none", why: "the credentials are the body" },
+  "DELETE /api/v1/sessions/current": { auth: "self" },
   "GET /auth/token": { auth: "none", why: "Docker token protocol: Basic credentials or anonymous, each scope decided by policy" },
   "POST /auth/token": { auth: "none", why: "Docker token protocol: refresh token or password grant, each scope decided by policy" },
   "POST /registry/events": { auth: "registry-events" },
@@ -62,6 +65,7 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /api/v1/policies": ramRule("ListPolicies", ram("policy", "*")),
   "POST /api/v1/policies": ramRule("CreatePolicy", ram("policy", "{body.name}")),
   "POST /api/v1/policies/simulate": ramRule("SimulatePolicy", ram("policy", "*")),
+  "POST /api/v1/policies/validate": { auth: "self" },
   "GET /api/v1/policies/{name}": ramRule("GetPolicy", ram("policy", "{name}")),
   "DELETE /api/v1/policies/{name}": ramRule("DeletePolicy", ram("policy", "{name}")),
 
@@ -90,6 +94,18 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /api/v1/builds/{id}/logs": cr("GetRepositoryBuildLog", BUILD),
   "POST /api/v1/builds/{id}/cancel": cr("CancelBuildRepository", BUILD),
   "POST /api/v1/builds/{id}/retry": cr("BuildRepositoryByRecord", BUILD),
+
+  "GET /": { auth: "none", why: "sends a browser to the console" },
+  "GET /console/assets/{file}": { auth: "none", why: "the console's script and style sheet" },
+  "GET /console/login": { auth: "none", why: "the console's login page" },
+  "POST /console/login": { auth: "none", why: "the credentials are the form; it calls POST /api/v1/sessions" },
+  "POST /console/logout": { auth: "console", why: "ends the cookie's session through DELETE /api/v1/sessions/current" },
+  ...Object.fromEntries(
+    ["/console", "/console/me", "/console/namespaces", "/console/regions/{region}/repositories", "/console/regions/{region}/repositories/{ns}/{repo}", "/console/builds/{id}", "/console/access", "/console/access/users", "/console/access/users/{name}", "/console/access/groups", "/console/access/policies", "/console/access/simulator"].map((page) => [
+      `GET ${page}`,
+      { auth: "console", why: "a console page: it shows what the API's routes answer the signed-in caller" } satisfies AccessRule,
+    ]),
+  ),
   "POST /hooks/{hookId}": { auth: "none", why: "verified by the provider's signature or token against the binding's secret" },
 };
 

@@ -18,6 +18,7 @@ import { registryRoutes } from "./routes/registry.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { userRoutes } from "./routes/users.ts";
+import { consoleApp } from "../console/index.tsx";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -87,6 +88,8 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     info: { title: "Kiln", version: "0.1.0", description: "Container image builds and registry authorization with RAM-style policies" },
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  app.route("/console", consoleApp(deps, app));
+  app.get("/", (c) => c.redirect("/console", 303));
 
   assertEveryRouteListed(app);
   return app;

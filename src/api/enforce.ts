@@ -8,6 +8,7 @@ import type { AccessRule } from "./access-table.ts";
 import type { AppEnv, Deps } from "./env.ts";
 import { ApiError, notFound } from "./errors.ts";
 import { requestContext } from "./request-context.ts";
+import { CONSOLE_HEADER, sessionFromCookie } from "./session-cookie.ts";
 
 function bearer(c: Context): string | undefined {
   const header = c.req.header("authorization");
@@ -16,21 +17,32 @@ function bearer(c: Context): string | undefined {
 }
 
 const unauthorized = (message: string) => new ApiError(401, "Unauthorized", message);
+const SAFE_METHODS = new Set(["GET", "HEAD"]);
+
+/** The caller's token: the Authorization header, else the console's session cookie (CSRF-guarded). */
+export function callerToken(c: Context): string | undefined {
+  const header = bearer(c);
+  if (header) return header;
+  const cookie = sessionFromCookie(c);
+  if (cookie && !SAFE_METHODS.has(c.req.method) && c.req.header(CONSOLE_HEADER) === undefined) {
+    throw new ApiError(403, "CsrfRejected", `a call signed in by the console cookie must send the ${CONSOLE_HEADER} header`);
+  }
+  return cookie;
+}
 
 /** Runs before validation: who is calling. */
 export function authenticate(deps: Deps, rule: AccessRule): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    if (rule.auth === "none") return next();
-    const token = bearer(c);
-    if (!token) throw unauthorized("this call needs an Authorization: Bearer token");
-    if (rule.auth === "admin") {
-      if (!constantTimeEqual(token, deps.config.adminToken)) throw unauthorized("the admin token is wrong");
+    if (rule.auth === "none" || rule.auth === "console") return next();
+    if (rule.auth === "admin" || rule.auth === "registry-events") {
+      const token = bearer(c);
+      if (!token) throw unauthorized("this call needs an Authorization: Bearer token");
+      const expected = rule.auth === "admin" ? deps.config.adminToken : deps.config.registryEventsToken;
+      if (!constantTimeEqual(token, expected)) throw unauthorized(`the ${rule.auth === "admin" ? "admin" : "registry events"} token is wrong`);
       return next();
     }
-    if (rule.auth === "registry-events") {
-      if (!constantTimeEqual(token, deps.config.registryEventsToken)) throw unauthorized("the registry events token is wrong");
-      return next();
-    }
+    const token = callerToken(c);
+    if (!token) throw unauthorized("this call needs an Authorization: Bearer token (or the console's session cookie)");
     const principal = await resolveBearer(deps.db, token);
     if (!principal) throw unauthorized("the token is invalid or has expired");
     if (rule.auth === "root" && principal.kind !== "root") throw new ApiError(403, "AccessDenied", "only the account's root may do this", { decision: "RootOnly" });

@@ -42,6 +42,16 @@ export async function resolveBearer(db: Db, token: string): Promise<Principal | 
   return principalOf(db, session.accountId, session.userId);
 }
 
+/** Ends the console session the token names; other tokens (access keys) are left alone. */
+export function revokeSession(db: Db, token: string): boolean {
+  const m = TOKEN.exec(token);
+  if (!m || m[1] !== "kss") return false;
+  const session = db.select().from(sessions).where(eq(sessions.id, m[2]!)).get();
+  if (!session || !constantTimeEqual(session.secretHash, sha256(m[3]!))) return false;
+  db.delete(sessions).where(eq(sessions.id, session.id)).run();
+  return true;
+}
+
 const queries = perDb((db) => ({
   alias: db.select({ alias: accounts.alias }).from(accounts).where(eq(accounts.id, sql.placeholder("id"))).prepare(),
   userName: db.select({ name: users.name }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),

@@ -2,9 +2,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { createAccount } from "../../iam/accounts.ts";
 import { loginNameOf } from "../../iam/principal.ts";
 import { login } from "../../iam/sessions.ts";
+import { revokeSession } from "../../iam/tokens.ts";
 import { hasRegistryPassword, setConsolePassword, setRegistryPassword } from "../../iam/users.ts";
 import { aliasSchema, passwordSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
+import { callerToken } from "../enforce.ts";
 import { ApiError } from "../errors.ts";
 import { sourceIp } from "../request-context.ts";
 import { addRoute, type App } from "../route.ts";
@@ -64,6 +66,13 @@ export function accountRoutes(app: App, deps: Deps): void {
       deps.consoleThrottle.succeed(keys[0]!);
       return c.json({ token: session.token, expiresAt: session.expiresAt, loginName: loginNameOf(session.principal), mustSetRegistryPassword: session.mustSetRegistryPassword }, 200);
     },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({ method: "delete", path: "/api/v1/sessions/current", tags: ["accounts"], summary: "Log out: end the console session that signs this call", responses: { 200: json(z.object({ revoked: z.boolean() }), "Whether a session ended (an access key is not a session)"), ...errorResponses } }),
+    (c) => c.json({ revoked: revokeSession(db, callerToken(c)!) }, 200),
   );
 
   addRoute(

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { attachmentCount, createPolicy, deletePolicy, findPolicy, listPolicies, parseDocument, policyView } from "../../iam/policies.ts";
 import { findUser } from "../../iam/users.ts";
-import { evaluate } from "../../policy/index.ts";
+import { evaluate, parsePolicy, PolicyError } from "../../policy/index.ts";
 import { policyNameSchema, userNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { invalid } from "../errors.ts";
@@ -29,6 +29,9 @@ const SimulationSchema = z
     matched: z.array(z.object({ policy: z.string().optional(), statement: z.number(), effect: z.enum(["Allow", "Deny"]), sid: z.string().optional() })),
   })
   .openapi("Simulation");
+const ValidationSchema = z
+  .union([z.object({ valid: z.literal(true), statements: z.number() }), z.object({ valid: z.literal(false), path: z.string(), message: z.string() })])
+  .openapi("PolicyValidation");
 const NameParam = z.object({ name: policyNameSchema });
 
 export function policyRoutes(app: App, deps: Deps): void {
@@ -127,6 +130,28 @@ export function policyRoutes(app: App, deps: Deps): void {
         ? input.policies.map((doc, i) => parseDocument(doc, `policies[${i}]`, `policies[${i}]`))
         : deps.policies.forUser(findUser(db, accountId, input.userName!).id);
       return c.json(evaluate(policies, { action: input.action, resource: input.resource, context: input.context ?? {} }), 200);
+    },
+  );
+
+  addRoute(
+    app,
+    deps,
+    createRoute({
+      method: "post",
+      path: "/api/v1/policies/validate",
+      tags,
+      summary: "Check a policy document without saving it (the console's editor checks as you type)",
+      request: { body: body(z.strictObject({ document: DocumentSchema })) },
+      responses: { 200: json(ValidationSchema, "Whether the document is valid, else the path of the bad element"), ...errorResponses },
+    }),
+    (c) => {
+      try {
+        const policy = parsePolicy(c.req.valid("json").document);
+        return c.json({ valid: true as const, statements: policy.statements.length }, 200);
+      } catch (err) {
+        if (!(err instanceof PolicyError)) throw err;
+        return c.json({ valid: false as const, path: err.path, message: err.path ? `${err.path}: ${err.reason}` : err.reason }, 200);
+      }
     },
   );
 }
