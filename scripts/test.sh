@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a clean clone: installs what the tests need (npm packages; Debian's
-# docker.io, docker-registry, redis-server and busybox-static), starts the Docker engine when it is
-# not running (tests start their own registries and Redis servers on free ports),
-# type-checks, then runs unit, integration and end-to-end tests. Extra arguments go to vitest.
+# docker.io, docker-registry, redis-server, busybox-static, and chromium for the console's browser
+# tests), starts the Docker engine when it is not running (tests start their own registries and
+# Redis servers on free ports), type-checks, then runs unit, integration, end-to-end and browser
+# tests. Extra arguments go to vitest. Browser screenshots land in test/artifacts/console/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KILN_ROOT"
 ensure_node_modules
-ensure_debian_packages docker.io docker-registry redis-server busybox-static
+ensure_debian_packages docker.io docker-registry redis-server busybox-static chromium
 ensure_dockerd "$KILN_ROOT/.kiln-test"
 
 log "type-checking"

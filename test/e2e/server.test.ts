@@ -44,6 +44,15 @@ describe("the real process (the production build): `kiln account create`, then t
     expect(await (await fetch(`${base}/docs`)).text()).toContain("swagger");
   });
 
+  it("the production bundle serves the console: the login page and its own script and styles", async () => {
+    const login = await fetch(`${base}/console/login`);
+    expect(login.status).toBe(200);
+    expect(await login.text()).toContain('action="/console/login"');
+    for (const file of ["console.js", "console.css"]) expect((await fetch(`${base}/console/assets/${file}`)).status).toBe(200);
+    const root = await fetch(`${base}/`, { redirect: "manual" });
+    expect(root.headers.get("location")).toBe("/console");
+  });
+
   it("refuses bodies over 1 MiB with 413, whether the length is declared or the body is chunked", async () => {
     const big = JSON.stringify({ name: "x", document: "y".repeat(1024 * 1024) });
     const declared = await fetch(`${base}/api/v1/policies`, { method: "POST", headers: { "content-type": "application/json" }, body: big });

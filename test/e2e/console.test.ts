@@ -1,0 +1,258 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/logger.ts";
+import { startBuildWorker } from "../../workers/build-worker.ts";
+import { ADMIN_TOKEN } from "../helpers/app.ts";
+import { launchChromium, newTab, screenshot } from "../helpers/browser.ts";
+import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/docker.ts";
+import { makeGitRepo } from "../helpers/git.ts";
+import { waitUntil } from "../helpers/net.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { startKilnWithRegistries } from "../helpers/server.ts";
+
+const READ_ALITEST1 = { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Resource: ["acs:cr:*:*:repository/alitest1/*"] }] };
+const LIST_ALL = { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:ListNamespace", "cr:ListRepository"], Resource: ["*"] }] };
+const CREATE_IN_ALITEST1 = { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:CreateRepository"], Resource: ["acs:cr:*:*:repository/alitest1/*"] }] };
+
+/** A repository whose build prints a line a second, so that a log can be watched while it grows. */
+function makeSlowRepository() {
+  const repo = makeGitRepo();
+  writeFileSync(join(repo.dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN for i in 1 2 3 4 5 6; do echo "kiln step $i"; sleep 1; done\n`);
+  repo.git("add", ".");
+  repo.git("commit", "--quiet", "-m", "a slow build");
+  return repo;
+}
+
+describe("web console walk-through in Chromium (real API, Redis, Docker, registry, git)", () => {
+  let kiln: Awaited<ReturnType<typeof startKilnWithRegistries>>;
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let worker: ReturnType<typeof startBuildWorker>;
+  let browser: Browser;
+  let root: { page: Page; errors: string[] };
+  let dev: { page: Page; errors: string[] };
+  let rootToken: string;
+  const source = makeSlowRepository();
+  const url = (path: string) => kiln.base + path;
+
+  async function logIn(page: Page, loginName: string, password: string) {
+    await page.goto(url("/console"));
+    await page.waitForURL(/\/console\/login/);
+    await page.fill("input[name=loginName]", loginName);
+    await page.fill("input[name=password]", password);
+    await page.click("[data-testid=login-form] button[type=submit]");
+  }
+
+  /** Fills a console form (`data-testid`) and sends it; resolves once the page has reacted. */
+  async function submit(page: Page, form: string, fields: Record<string, string>, after: "reload" | "stay" | RegExp = "reload") {
+    const f = page.locator(`[data-testid=${form}]`);
+    for (const [name, value] of Object.entries(fields)) {
+      const input = f.locator(`[name="${name}"]`);
+      if ((await input.evaluate((e) => e.tagName)) === "SELECT") await input.selectOption(value);
+      else await input.fill(value);
+    }
+    const click = () => f.locator("button[type=submit]").click();
+    if (after === "stay") return click();
+    await Promise.all([after === "reload" ? page.waitForEvent("load") : page.waitForURL(after), click()]);
+  }
+
+  /** Root writes a policy in the console's JSON editor and attaches it to dev1. */
+  async function grantToDev(name: string, document: unknown) {
+    await root.page.goto(url("/console/access/policies"));
+    await root.page.fill("[data-testid=create-policy] input[name=name]", name);
+    await root.page.fill("[data-testid=create-policy] textarea[name=document]", JSON.stringify(document, null, 2));
+    await expect.poll(() => root.page.textContent("[data-testid=policy-editor-status]")).toMatch(/Valid policy/);
+    await Promise.all([root.page.waitForEvent("load"), root.page.click("[data-testid=create-policy] button[type=submit]")]);
+    await root.page.goto(url("/console/access/users/dev1"));
+    await submit(root.page, "attach-policy", { policyName: name });
+    await root.page.waitForSelector(`[data-attached="${name}"]`);
+  }
+
+  beforeAll(async () => {
+    await assertDockerEngine();
+    await ensureBaseImage();
+    redis = await startRedis();
+    kiln = await startKilnWithRegistries(["cn-hongkong", "cn-beijing"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" }, queue: true });
+    worker = startBuildWorker(kiln.config, createLogger("silent"));
+    rootToken = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
+    expect((await kiln.call("PUT", "/api/v1/me/password", { token: rootToken, body: { password: "Root-console-1" } })).status).toBe(200);
+    expect((await kiln.call("PUT", "/api/v1/me/registry-password", { token: rootToken, body: { password: "Root-registry-1" } })).status).toBe(200);
+    // The build's push user: a RAM user allowed to push to alitest1 and nothing else.
+    await kiln.call("POST", "/api/v1/users", { token: rootToken, body: { name: "builder" } });
+    await kiln.call("POST", "/api/v1/policies", { token: rootToken, body: { name: "push-alitest1", document: { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] } } });
+    await kiln.call("POST", "/api/v1/users/builder/policies", { token: rootToken, body: { policyName: "push-alitest1" } });
+    browser = await launchChromium();
+    root = await newTab(browser);
+    dev = await newTab(browser);
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await worker?.close();
+    await kiln?.stop();
+    await redis?.stop();
+  });
+
+  it("root logs in, creates the namespaces, a user with a console password, and the read policy (the editor flags a bad element as it is typed)", async () => {
+    await logIn(root.page, "acme", "Root-console-1");
+    await root.page.waitForURL(/\/console\/namespaces/);
+    expect(await root.page.textContent("[data-testid=login-name]")).toBe("acme");
+    for (const ns of ["alitest1", "other1"]) {
+      await submit(root.page, "create-namespace", { name: ns });
+      await root.page.waitForSelector(`tr[data-namespace=${ns}]`);
+    }
+    await screenshot(root.page, "01-namespaces-root");
+
+    await root.page.goto(url("/console/access/users"));
+    await submit(root.page, "create-user", { name: "dev1", password: "Dev1-console-1" }, /\/console\/access\/users\/dev1$/);
+
+    await root.page.goto(url("/console/access/policies"));
+    const editor = root.page.locator("[data-testid=create-policy] textarea[name=document]");
+    await editor.fill('{"Version":"1","Statement":[{"Effect":"Alow","Action":"cr:*","Resource":"*"}]}');
+    await expect.poll(() => root.page.textContent("[data-testid=policy-editor-status]")).toMatch(/Statement\[0\]\.Effect/);
+    await editor.fill('{"Version":"1","Statement":[');
+    await expect.poll(() => root.page.textContent("[data-testid=policy-editor-status]")).toMatch(/Not valid JSON/);
+    await screenshot(root.page, "02-policy-editor-invalid");
+    await grantToDev("alitest1-read", READ_ALITEST1);
+    await screenshot(root.page, "03-user-dev1");
+    expect(root.errors).toEqual([]);
+  });
+
+  it("dev1's first login asks for a registry password; with only the alitest1 read policy it sees no namespace", async () => {
+    await logIn(dev.page, "dev1@acme", "Dev1-console-1");
+    await dev.page.waitForURL(/\/console\/me/);
+    await dev.page.waitForSelector("[data-testid=must-set-registry-password]");
+    await screenshot(dev.page, "04-first-login-registry-password");
+    await submit(dev.page, "registry-password-form", { password: "short" }, "stay");
+    await expect.poll(() => dev.page.textContent("[data-testid=registry-password-form] [data-output]")).toMatch(/password: must be at least 8 characters/);
+    await submit(dev.page, "registry-password-form", { password: "Dev1-registry-1" }, /\/console\/namespaces/);
+    await dev.page.waitForSelector("[data-testid=no-namespaces]");
+    expect(await dev.page.locator("[data-testid=create-namespace]").count(), "a form for what the user may not do is not offered").toBe(0);
+    await screenshot(dev.page, "05-dev1-no-namespace");
+    const me = await kiln.call("POST", "/api/v1/sessions", { body: { loginName: "dev1@acme", password: "Dev1-console-1" } });
+    expect(me.body.mustSetRegistryPassword).toBe(false);
+  });
+
+  it("after the list policy dev1 sees every namespace, yet cannot create a repository in other1 (the 403 reads as a reason)", async () => {
+    await grantToDev("list-all", LIST_ALL);
+    await dev.page.reload();
+    await dev.page.waitForSelector("tr[data-namespace=alitest1]");
+    await dev.page.waitForSelector("tr[data-namespace=other1]");
+    await dev.page.goto(url("/console/regions/cn-hongkong/repositories"));
+    expect(await dev.page.locator("[data-testid=create-repository]").count(), "read-only: no create form").toBe(0);
+
+    await grantToDev("create-in-alitest1", CREATE_IN_ALITEST1);
+    await dev.page.reload();
+    await submit(dev.page, "create-repository", { namespace: "other1", name: "app" }, "stay");
+    const refusal = dev.page.locator("[data-testid=create-repository] [data-output]");
+    await expect.poll(() => refusal.textContent()).toMatch(/You may not do cr:CreateRepository on acs:cr:cn-hongkong:\d+:repository\/other1\/app \(no policy allows it\)/);
+    await screenshot(dev.page, "06-dev1-denied-other1");
+    await submit(dev.page, "create-repository", { namespace: "alitest1", name: "app" }, /\/repositories\/alitest1\/app$/);
+    expect(await dev.page.textContent("[data-testid=repository-name]")).toMatch(/alitest1\/app/);
+    expect(await dev.page.locator("[data-testid=bind-source]").count(), "dev1 may not bind a source").toBe(0);
+    expect(await dev.page.locator("[data-testid=build-now]").count(), "dev1 may not start builds").toBe(0);
+    expect(await dev.page.textContent("[data-testid=command-login]")).toBe(`docker login --username=dev1@acme ${kiln.registryOf("cn-hongkong")}`);
+  });
+
+  it("a repository lives in its region: the region switcher shows cn-beijing without it", async () => {
+    await dev.page.goto(url("/console/regions/cn-hongkong/repositories"));
+    await dev.page.waitForSelector('tr[data-repository="alitest1/app"]');
+    await Promise.all([dev.page.waitForURL(/\/regions\/cn-beijing\/repositories/), dev.page.selectOption("[data-testid=region-switcher]", { label: "cn-beijing" })]);
+    await dev.page.waitForSelector("[data-testid=no-repositories]");
+    expect(await dev.page.locator('tr[data-repository="alitest1/app"]').count()).toBe(0);
+    await screenshot(dev.page, "07-dev1-cn-beijing");
+    expect(dev.errors).toEqual([]);
+  });
+
+  it("root binds a code repository (the secret is shown once), adds rules, and the rule tester says which tags a ref makes", async () => {
+    await root.page.goto(url("/console/regions/cn-hongkong/repositories"));
+    await submit(root.page, "create-repository", { namespace: "alitest1", name: "test", summary: "the console's walk-through" }, /\/repositories\/alitest1\/test$/);
+    await submit(root.page, "bind-source", { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "builder" }, "stay");
+    const secret = await root.page.locator("[data-testid=webhook-secret]").textContent();
+    expect(secret).toMatch(/\S{20,}/);
+    await Promise.all([root.page.waitForEvent("load"), root.page.click("[data-testid=bind-source] [data-reload]")]);
+    expect(await root.page.textContent("[data-testid=webhook-url]")).toMatch(/\/hooks\//);
+    expect(await root.page.content(), "the secret is not shown again").not.toContain(secret!);
+
+    // Without the cache every build of main runs the slow step, so there is time to watch and to cancel.
+    await root.page.click("[data-testid=build-rules] details > summary");
+    await root.page.locator("[data-testid=add-rule] input[name=noCache]").check();
+    await submit(root.page, "add-rule", { sourceType: "branch", source: "main", tags: "{sourceref}, latest" });
+    await root.page.click("[data-testid=build-rules] details > summary");
+    await submit(root.page, "add-rule", { sourceType: "tag", source: "/v(\\d+)\\.(\\d+)\\.(\\d+)/", tags: "{\\1}.{\\2}, {sourceref}" });
+    expect(await root.page.locator("[data-testid=build-rules] tr[data-rule]").count()).toBe(2);
+
+    await submit(root.page, "rule-tester", { ref: "v1.4.2" }, "stay");
+    const result = root.page.locator("[data-testid=rule-test-result]");
+    await expect.poll(() => result.textContent()).toMatch(/Rule \d+ → 1\.4v1\.4\.2/);
+    expect(await result.locator("li").count(), "the branch rule does not match a tag").toBe(1);
+    await submit(root.page, "rule-tester", { ref: "feature/x" }, "stay");
+    await expect.poll(() => result.textContent()).toMatch(/No rule matches/);
+  });
+
+  it("root starts a build; the build page shows log lines arriving before the build ends, then its outcome and stage timings", async () => {
+    await submit(root.page, "build-now", { ref: "main" }, /\/console\/builds\//);
+    const id = root.page.url().split("/").pop()!;
+    const log = root.page.locator("[data-testid=build-log]");
+    await expect.poll(() => log.textContent(), { timeout: 60_000 }).toMatch(/kiln step 2/);
+    const whileShowing = (await kiln.call("GET", `/api/v1/builds/${id}`, { token: rootToken })).body;
+    expect(whileShowing.status, "lines arrived while the build still ran").toBe("running");
+    expect(await log.textContent()).not.toMatch(/kiln step 6/);
+    await screenshot(root.page, "08-build-running");
+
+    await root.page.waitForSelector('[data-testid=build-status] [data-status="succeeded"]', { timeout: 90_000 });
+    expect(await root.page.textContent("[data-testid=build-log]")).toMatch(/kiln step 6/);
+    const stages = await root.page.locator("[data-testid=stages] tr[data-stage] td:last-child").allTextContents();
+    expect(stages.map((s) => /^\d+\.\d s$/.test(s))).toEqual([true, true, true]);
+    await screenshot(root.page, "09-build-succeeded");
+
+    await root.page.goto(url("/console/regions/cn-hongkong/repositories/alitest1/test"));
+    for (const tag of ["main", "latest"]) {
+      const row = root.page.locator(`[data-testid=tags] tr[data-tag="${tag}"]`);
+      expect(await row.textContent()).toMatch(/sha256:[0-9a-f]{12}.*builder@acme/);
+    }
+    expect(await root.page.locator(`[data-testid=builds] tr[data-build="${id}"] [data-status]`).textContent()).toBe("succeeded");
+    await screenshot(root.page, "10-repository");
+    expect(root.errors).toEqual([]);
+  });
+
+  it("retry builds the same ref again, and cancel stops it", async () => {
+    const builds = (await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/test/builds", { token: rootToken })).body.builds;
+    await root.page.goto(url(`/console/builds/${builds[0].id}`));
+    await Promise.all([root.page.waitForURL((u) => !u.pathname.endsWith(builds[0].id)), root.page.click("[data-testid=retry-build] button")]);
+    const retried = root.page.url().split("/").pop()!;
+    expect((await kiln.call("GET", `/api/v1/builds/${retried}`, { token: rootToken })).body).toMatchObject({ trigger: "retry", ref: "refs/heads/main" });
+    await root.page.click("[data-testid=cancel-build] button");
+    await waitUntil(async () => (await kiln.call("GET", `/api/v1/builds/${retried}`, { token: rootToken })).body.status === "canceled", () => "not canceled");
+    await root.page.waitForSelector('[data-testid=build-status] [data-status="canceled"]', { timeout: 30_000 });
+  });
+
+  it("the simulator answers whether dev1 may push or pull, naming the deciding statement", async () => {
+    await root.page.goto(url("/console/access/simulator"));
+    await submit(root.page, "simulator", { userName: "dev1", action: "cr:PushRepository", region: "cn-hongkong", target: "alitest1/test" }, "stay");
+    const decision = root.page.locator("[data-testid=simulation-decision]");
+    await expect.poll(() => decision.getAttribute("data-decision")).toBe("ImplicitDeny");
+    await submit(root.page, "simulator", { userName: "dev1", action: "cr:PullRepository", region: "cn-hongkong", target: "alitest1/test" }, "stay");
+    await expect.poll(() => decision.getAttribute("data-decision")).toBe("Allow");
+    const statements = root.page.locator("[data-testid=simulation-statements]");
+    await expect.poll(() => statements.textContent()).toMatch(/Allow by Statement\[0\] of policy alitest1-read.*cr:PullRepository/s);
+    await screenshot(root.page, "11-simulator");
+  });
+
+  it("a user without ram rights is not offered access control and gets a readable 403 when opening it", async () => {
+    expect(await dev.page.locator("nav.sections >> text=Access control").count()).toBe(0);
+    await dev.page.goto(url("/console/access/users"));
+    expect(await dev.page.textContent("[data-testid=refusal]")).toMatch(/You may not do ram:ListUsers on acs:ram:\*:\d+:user\/\* \(no policy allows it\)/);
+  });
+
+  it("logging out ends the session: the old cookie opens nothing", async () => {
+    const cookies = await dev.page.context().cookies();
+    const session = cookies.find((c) => c.name === "kiln_session")!;
+    await Promise.all([dev.page.waitForURL(/\/console\/login/), dev.page.click(".whoami button[type=submit]")]);
+    const reuse = await fetch(url("/api/v1/me"), { headers: { cookie: `kiln_session=${session.value}` } });
+    expect(reuse.status).toBe(401);
+    await dev.page.goto(url("/console/namespaces"));
+    await dev.page.waitForURL(/\/console\/login\?next=%2Fconsole%2Fnamespaces/);
+  });
+});
