@@ -240,6 +240,27 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await screenshot(root.page, "11-simulator");
   });
 
+  it("root groups users, attaches a policy to the group, and creates an access key that is shown once", async () => {
+    await root.page.goto(url("/console/access/groups"));
+    await root.page.fill("[data-testid=create-group] input[name=name]", "developers");
+    await Promise.all([root.page.waitForEvent("load"), root.page.click("[data-testid=create-group] button[type=submit]")]);
+    const row = root.page.locator("tr[data-group=developers]");
+    await row.locator("input[name=userName]").fill("dev1");
+    await Promise.all([root.page.waitForEvent("load"), row.locator("form", { has: root.page.locator("input[name=userName]") }).locator("button").click()]);
+    await row.locator("select[name=policyName]").selectOption("AliyunContainerRegistryReadOnlyAccess");
+    await Promise.all([root.page.waitForEvent("load"), row.locator("form", { has: root.page.locator("select[name=policyName]") }).locator("button").click()]);
+    expect(await row.textContent()).toMatch(/dev1.*AliyunContainerRegistryReadOnlyAccess/);
+    const group = (await kiln.call("GET", "/api/v1/groups/developers", { token: rootToken })).body;
+    expect(group).toMatchObject({ members: ["dev1"], policies: ["AliyunContainerRegistryReadOnlyAccess"] });
+
+    await root.page.goto(url("/console/access/users/dev1"));
+    await submit(root.page, "create-access-key", {}, "stay");
+    const key = await root.page.locator("[data-testid=access-key]").textContent();
+    expect((await kiln.call("GET", "/api/v1/me", { token: key! })).body.loginName).toBe("dev1@acme");
+    await root.page.reload();
+    expect(await root.page.content()).not.toContain(key!);
+  });
+
   it("a user without ram rights is not offered access control and gets a readable 403 when opening it", async () => {
     expect(await dev.page.locator("nav.sections >> text=Access control").count()).toBe(0);
     await dev.page.goto(url("/console/access/users"));

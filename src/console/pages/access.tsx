@@ -219,7 +219,7 @@ export async function GroupsPage({ session }: { session: ConsoleSession }) {
       {session.can("POST /api/v1/groups") && (
         <section class="card">
           <h2>Create a group</h2>
-          <ApiForm api="/api/v1/groups" submit="Create group">
+          <ApiForm api="/api/v1/groups" submit="Create group" testid="create-group">
             <Field label="Name">
               <input name="name" required />
             </Field>

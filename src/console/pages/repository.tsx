@@ -160,7 +160,7 @@ function SourceSection(props: { at: RepoRef; base: string; source: Awaited<Retur
                 <input name="repoUrl" required value={bound?.repoUrl ?? ""} />
               </Field>
               <Field label="Push as (RAM user)" hint="the build pushes with this user's rights">
-                {props.users ? (
+                {props.users?.length ? (
                   <select name="pushUser" required>
                     {props.users.map((u) => (
                       <option value={u.name} selected={u.name === bound?.pushUser}>
