@@ -31,6 +31,7 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /metrics": { auth: "none", why: "Prometheus scrape" },
   "GET /openapi.json": { auth: "none", why: "API description" },
   "GET /docs": { auth: "none", why: "API documentation page" },
+  "GET /docs/assets/{file}": { auth: "none", why: "Swagger UI's script and style sheet, served locally" },
   "GET /api/v1/actions": { auth: "none", why: "the public list of actions" },
   "POST /api/v1/accounts": { auth: "admin" },
   "POST /api/v1/sessions": { auth: "none", why: "the credentials are the body" },

@@ -1,5 +1,4 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
-import { swaggerUI } from "@hono/swagger-ui";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -19,6 +18,7 @@ import { repositoryRoutes } from "./routes/repositories.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { userRoutes } from "./routes/users.ts";
 import { consoleApp } from "../console/index.tsx";
+import { docsPage } from "./docs-page.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -87,7 +87,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     openapi: "3.1.0",
     info: { title: "Kiln", version: "0.1.0", description: "Container image builds and registry authorization with RAM-style policies" },
   });
-  app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  docsPage(app);
   app.route("/console", consoleApp(deps, app));
   app.get("/", (c) => c.redirect("/console", 303));
 

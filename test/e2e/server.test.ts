@@ -41,7 +41,10 @@ describe("the real process (the production build): `kiln account create`, then t
     expect(await (await fetch(`${base}/metrics`)).text()).toContain("kiln_http_requests_total");
     const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toContain("/api/v1/regions/{region}/repositories/{ns}/{repo}");
-    expect(await (await fetch(`${base}/docs`)).text()).toContain("swagger");
+    const docs = await (await fetch(`${base}/docs`)).text();
+    expect(docs).toContain("SwaggerUIBundle");
+    expect(docs, "no CDN: the docs work offline").not.toMatch(/https?:\/\//);
+    for (const file of ["swagger-ui.css", "swagger-ui-bundle.js"]) expect((await fetch(`${base}/docs/assets/${file}`)).status).toBe(200);
   });
 
   it("the production bundle serves the console: the login page and its own script and styles", async () => {
