@@ -13,12 +13,14 @@ export function sessionFromCookie(c: Context): string | undefined {
   return getCookie(c, SESSION_COOKIE);
 }
 
-export function setSessionCookie(c: Context, token: string, expiresAt: string): void {
+/** `secure` when Kiln is reached over https (its public URL; a TLS proxy in front counts). */
+export function setSessionCookie(c: Context, token: string, expiresAt: string, secure: boolean): void {
   setCookie(c, SESSION_COOKIE, token, {
     path: "/",
     httpOnly: true,
-    sameSite: "Strict",
-    secure: new URL(c.req.url).protocol === "https:",
+    // Lax, so that a link to a build page from a git host or a mail opens signed in; changes need the header anyway.
+    sameSite: "Lax",
+    secure,
     expires: new Date(expiresAt),
   });
 }

@@ -42,7 +42,8 @@ export function consoleApp(deps: Deps, api: Hono<any>): Hono<ConsoleEnv> {
       const message = answer.status === 401 ? "The login name or the password is wrong." : (answer.error as ApiErrorBody).message;
       return c.html(<LoginPage next={next} loginName={loginName} error={message} />, answer.status === 429 ? 429 : 401);
     }
-    setSessionCookie(c, answer.data.token, answer.data.expiresAt);
+    const secure = new URL(c.req.url).protocol === "https:" || deps.config.publicUrl.startsWith("https:");
+    setSessionCookie(c, answer.data.token, answer.data.expiresAt, secure);
     const after = next ?? "/console/namespaces";
     return c.redirect(answer.data.mustSetRegistryPassword ? `/console/me?next=${encodeURIComponent(after)}` : after, 303);
   });
