@@ -57,7 +57,9 @@ export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void 
   const principal = c.get("principal");
   const region = resolveRegion(deps, c, rule.resource);
   const context = requestContext(c, region);
-  const fill = (extra: Record<string, string>) => fillTemplate(rule.resource, (key) => extra[key] ?? lookup(c, key, principal.accountId, region, deps.db));
+  let build: ReturnType<typeof findBuild> | undefined;
+  const buildOf = () => (build ??= findBuild(deps.db, principal.accountId, c.req.param("id") ?? ""));
+  const fill = (extra: Record<string, string>) => fillTemplate(rule.resource, (key) => extra[key] ?? lookup(c, key, principal.accountId, region, buildOf));
   if (rule.perItem) {
     const policies = principal.kind === "root" ? undefined : deps.policies.forUser(principal.userId!);
     c.set("filterAllowed", (items, partsOf) =>
@@ -85,11 +87,11 @@ function resolveRegion(deps: Deps, c: Context<AppEnv>, template: string): string
   return asked;
 }
 
-function lookup(c: Context, key: string, accountId: string, region: string | undefined, db: Deps["db"]): string | undefined {
+function lookup(c: Context, key: string, accountId: string, region: string | undefined, buildOf: () => ReturnType<typeof findBuild>): string | undefined {
   if (key === "accountId") return accountId;
   if (key === "region") return region;
   if (key.startsWith("build.")) {
-    const build = findBuild(db, accountId, c.req.param("id") ?? "");
+    const build = buildOf();
     const [ns, repo] = build.repository.split("/");
     return ({ "build.region": build.region, "build.ns": ns, "build.repo": repo } as Record<string, string | undefined>)[key];
   }

@@ -129,8 +129,19 @@ function joined(db: Db) {
   return db.select(withRepository).from(builds).innerJoin(repositories, eq(repositories.id, builds.repositoryId)).innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId));
 }
 
+const reads = perDb((db) => ({
+  find: joined(db)
+    .where(and(eq(builds.id, sql.placeholder("id")), eq(builds.accountId, sql.placeholder("accountId"))))
+    .prepare(),
+  byRepository: joined(db)
+    .where(eq(builds.repositoryId, sql.placeholder("repositoryId")))
+    .orderBy(desc(builds.queuedAt))
+    .limit(sql.placeholder("limit"))
+    .prepare(),
+}));
+
 export function findBuild(db: Db, accountId: string, id: string) {
-  const row = joined(db).where(and(eq(builds.id, id), eq(builds.accountId, accountId))).get();
+  const row = reads(db).find.get({ id, accountId });
   if (!row) throw notFound("build", id, "BuildNotFound");
   return flatten(row);
 }
@@ -143,7 +154,7 @@ export function buildsByIds(db: Db, ids: string[]) {
 }
 
 export function listBuilds(db: Db, repositoryId: number, limit = 100) {
-  return joined(db).where(eq(builds.repositoryId, repositoryId)).orderBy(desc(builds.queuedAt)).limit(limit).all().map(flatten);
+  return reads(db).byRepository.all({ repositoryId, limit }).map(flatten);
 }
 
 export function cancelBuild(db: Db, accountId: string, id: string) {

@@ -1,6 +1,7 @@
-import { and, asc, desc, eq } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { conflict, notFound } from "../api/errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
+import { perDb } from "../db/prepared.ts";
 import { namespaces, repositories, tags } from "../db/schema.ts";
 import { findNamespace, type Visibility } from "./namespaces.ts";
 
@@ -50,13 +51,26 @@ export function listRepositories(db: Db, accountId: string, region: string, name
     .map(flatten);
 }
 
+const queries = perDb((db) => {
+  const p = (name: string) => sql.placeholder(name);
+  return {
+    find: db
+      .select(withNamespace)
+      .from(repositories)
+      .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+      .where(and(eq(repositories.accountId, p("accountId")), eq(repositories.region, p("region")), eq(namespaces.name, p("namespace")), eq(repositories.name, p("name"))))
+      .prepare(),
+    tags: db
+      .select({ tag: tags.tag, digest: tags.digest, mediaType: tags.mediaType, size: tags.size, pushedBy: tags.pushedBy, pushedAt: tags.pushedAt })
+      .from(tags)
+      .where(eq(tags.repositoryId, p("repositoryId")))
+      .orderBy(desc(tags.pushedAt), asc(tags.tag))
+      .prepare(),
+  };
+});
+
 export function findRepository(db: Db, accountId: string, region: string, namespace: string, name: string): RepositoryRecord {
-  const row = db
-    .select(withNamespace)
-    .from(repositories)
-    .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
-    .where(and(eq(repositories.accountId, accountId), eq(repositories.region, region), eq(namespaces.name, namespace), eq(repositories.name, name)))
-    .get();
+  const row = queries(db).find.get({ accountId, region, namespace, name });
   if (!row) throw notFound("repository", `${namespace}/${name}`, "RepositoryNotFound");
   return flatten(row);
 }
@@ -117,12 +131,7 @@ export interface TagView {
 }
 
 export function listTags(db: Db, repositoryId: number): TagView[] {
-  return db
-    .select({ tag: tags.tag, digest: tags.digest, mediaType: tags.mediaType, size: tags.size, pushedBy: tags.pushedBy, pushedAt: tags.pushedAt })
-    .from(tags)
-    .where(eq(tags.repositoryId, repositoryId))
-    .orderBy(desc(tags.pushedAt), asc(tags.tag))
-    .all();
+  return queries(db).tags.all({ repositoryId });
 }
 
 /** The commands ACR's console shows on a repository page, for the caller's login name. */

@@ -37,7 +37,7 @@ export async function resolveBearer(db: Db, token: string): Promise<Principal | 
     if (!key || !(await verifySecret(key.secretHash, secret))) return undefined;
     return principalOf(db, key.accountId, key.userId);
   }
-  const session = db.select().from(sessions).where(eq(sessions.id, id)).get();
+  const session = queries(db).session.get({ id });
   if (!session || Date.parse(session.expiresAt) <= Date.now() || !constantTimeEqual(session.secretHash, sha256(secret))) return undefined;
   return principalOf(db, session.accountId, session.userId);
 }
@@ -53,6 +53,7 @@ export function revokeSession(db: Db, token: string): boolean {
 }
 
 const queries = perDb((db) => ({
+  session: db.select().from(sessions).where(eq(sessions.id, sql.placeholder("id"))).prepare(),
   alias: db.select({ alias: accounts.alias }).from(accounts).where(eq(accounts.id, sql.placeholder("id"))).prepare(),
   userName: db.select({ name: users.name }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
 }));
