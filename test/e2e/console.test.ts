@@ -102,6 +102,11 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
       await submit(root.page, "create-namespace", { name: ns });
       await root.page.waitForSelector(`tr[data-namespace=${ns}]`);
     }
+    const alitest1 = root.page.locator("tr[data-namespace=alitest1]");
+    await alitest1.locator("summary").click();
+    await alitest1.locator("input[name=autoCreateRepository]").check();
+    await Promise.all([root.page.waitForEvent("load"), alitest1.locator("button[type=submit]").first().click()]);
+    expect(await root.page.locator("tr[data-namespace=alitest1]").textContent()).toMatch(/alitest10yesprivate/);
     await screenshot(root.page, "01-namespaces-root");
 
     await root.page.goto(url("/console/access/users"));
