@@ -1,7 +1,6 @@
 import { ACCESS_TABLE } from "../api/access-table.ts";
-import type { Deps } from "../api/env.ts";
 import type { Principal } from "../iam/principal.ts";
-import { allowsSomewhere, evaluate, type RequestContext } from "../policy/index.ts";
+import { allowsSomewhere, evaluate, type Policy, type RequestContext } from "../policy/index.ts";
 
 /** Values for the access table's resource templates: `region`, `ns`, `repo`, `name`, `g`, `build.region`, …. */
 export type ResourceParts = Readonly<Record<string, string | undefined>>;
@@ -11,7 +10,7 @@ export type ResourceParts = Readonly<Record<string, string | undefined>>;
  * same policies as the API; a part that is not known yet (the name of a namespace still to be
  * created) asks whether any Allow names the action at all. The API decides the real call.
  */
-export function permits(deps: Deps, principal: Principal, routeKey: string, parts: ResourceParts, context: RequestContext): boolean {
+export function permits(principal: Principal, policiesOf: (userId: number) => readonly Policy[], routeKey: string, parts: ResourceParts, context: RequestContext): boolean {
   const rule = ACCESS_TABLE[routeKey];
   if (!rule) throw new Error(`the console asked about ${routeKey}, which the access table does not list`);
   switch (rule.auth) {
@@ -26,7 +25,7 @@ export function permits(deps: Deps, principal: Principal, routeKey: string, part
       return false;
   }
   if (principal.kind === "root") return true;
-  const policies = deps.policies.forUser(principal.userId!);
+  const policies = policiesOf(principal.userId!);
   let unknownPart = false;
   const resource = rule.resource.replace(/\{([^}]+)\}/g, (_m, key: string) => {
     const value = key === "accountId" ? principal.accountId : parts[key.replace(/^body\./, "")];

@@ -32,11 +32,12 @@ export function signedIn(deps: Deps, api: Hono<any>): MiddlewareHandler<ConsoleE
       return c.redirect(`/console/login?next=${encodeURIComponent(here.pathname + here.search)}`, 303);
     }
     const contextFor = (region?: string) => requestContext(c, region);
+    const policiesOf = (userId: number) => deps.policies.forUser(userId);
     c.set("session", {
       principal,
       loginName: loginNameOf(principal),
       api: consoleApi(api, c, token),
-      can: (routeKey, parts = {}) => permits(deps, principal, routeKey, parts, contextFor(parts.region)),
+      can: (routeKey, parts = {}) => permits(principal, policiesOf, routeKey, parts, contextFor(parts.region ?? parts["build.region"])),
       regions: deps.config.regions.map((r) => r.id),
       defaultRegion: deps.config.defaultRegion,
     });

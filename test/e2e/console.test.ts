@@ -181,10 +181,10 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     expect(await root.page.content(), "the secret is not shown again").not.toContain(secret!);
 
     // Without the cache every build of main runs the slow step, so there is time to watch and to cancel.
-    await root.page.click("[data-testid=build-rules] details > summary");
+    await root.page.click("[data-testid=add-rule-details] > summary");
     await root.page.locator("[data-testid=add-rule] input[name=noCache]").check();
     await submit(root.page, "add-rule", { sourceType: "branch", source: "main", tags: "{sourceref}, latest" });
-    await root.page.click("[data-testid=build-rules] details > summary");
+    await root.page.click("[data-testid=add-rule-details] > summary");
     await submit(root.page, "add-rule", { sourceType: "tag", source: "/v(\\d+)\\.(\\d+)\\.(\\d+)/", tags: "{\\1}.{\\2}, {sourceref}" });
     expect(await root.page.locator("[data-testid=build-rules] tr[data-rule]").count()).toBe(2);
 
@@ -194,6 +194,18 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     expect(await result.locator("li").count(), "the branch rule does not match a tag").toBe(1);
     await submit(root.page, "rule-tester", { ref: "feature/x" }, "stay");
     await expect.poll(() => result.textContent()).toMatch(/No rule matches/);
+
+    // Edit the tag rule: one more tag template, and the tester says so.
+    const tagRule = root.page.locator("[data-testid=build-rules] tr[data-rule]").nth(1);
+    const ruleId = await tagRule.getAttribute("data-rule");
+    await tagRule.locator("summary").click();
+    await submit(root.page, `edit-rule-${ruleId}`, { tags: "{\\1}.{\\2}, {semver.major}, {sourceref}" });
+    await submit(root.page, "rule-tester", { ref: "refs/tags/v1.4.2" }, "stay");
+    await expect.poll(() => result.textContent()).toMatch(new RegExp(`Rule ${ruleId} → 1\\.41v1\\.4\\.2`));
+
+    await root.page.click("details.settings > summary");
+    await submit(root.page, "edit-repository", { summary: "built by the console walk-through", visibility: "private" });
+    expect(await root.page.textContent(".summary")).toBe("built by the console walk-through");
   });
 
   it("root starts a build; the build page shows log lines arriving before the build ends, then its outcome and stage timings", async () => {

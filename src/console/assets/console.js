@@ -166,6 +166,11 @@ async function submitApiForm(form, event) {
   try {
     const sendsBody = method !== "DELETE" && method !== "GET";
     const res = await callApi(method, form.dataset.api, sendsBody ? body : undefined);
+    if (res.status === 401) {
+      // The session ended (logout elsewhere, expiry): sign in again and come back here.
+      window.location.assign(`/console/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      return;
+    }
     if (!res.ok) {
       output.classList.add("error");
       output.setAttribute("role", "alert");

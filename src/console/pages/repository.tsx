@@ -46,9 +46,40 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
         <span class="pill">{repository.visibility}</span>
       </div>
       {repository.summary && <p class="summary">{repository.summary}</p>}
+      {repository.description && <p class="description">{repository.description}</p>}
       <p class="muted">
         Created <Time iso={repository.createdAt} />
       </p>
+      {(can(`PATCH ${ROUTE}`) || can(`DELETE ${ROUTE}`)) && (
+        <details class="settings">
+          <summary>Repository settings</summary>
+          {can(`PATCH ${ROUTE}`) && (
+            <ApiForm api={base} method="PATCH" submit="Save" testid="edit-repository">
+              <Field label="Summary">
+                <input name="summary" maxlength={100} value={repository.summary ?? ""} />
+              </Field>
+              <Field label="Description">
+                <textarea name="description" rows={3}>
+                  {repository.description ?? ""}
+                </textarea>
+              </Field>
+              <Field label="Visibility" hint="public: anyone may pull, without logging in">
+                <select name="visibility">
+                  <option value="private" selected={repository.visibility === "private"}>
+                    private
+                  </option>
+                  <option value="public" selected={repository.visibility === "public"}>
+                    public
+                  </option>
+                </select>
+              </Field>
+            </ApiForm>
+          )}
+          {can(`DELETE ${ROUTE}`) && (
+            <ApiButton api={base} method="DELETE" label="Delete repository" class="danger" confirm={`Delete ${at.ns}/${at.repo}, its tags' records, rules and builds?`} then={`/console/regions/${at.region}/repositories`} testid="delete-repository" />
+          )}
+        </details>
+      )}
 
       <section class="card" data-testid="commands">
         <h2>Docker commands</h2>
@@ -200,6 +231,7 @@ function SourceSection(props: { at: RepoRef; base: string; source: Awaited<Retur
 function RulesSection(props: { at: RepoRef; base: string; rules: Awaited<ReturnType<ConsoleSession["api"]["get"]>>; can: (route: string) => boolean }) {
   const rules = props.rules.ok ? (props.rules.data as { rules: BuildRule[] }).rules : undefined;
   const mayDelete = props.can(`DELETE ${ROUTE}/build-rules/{id}`);
+  const mayEdit = props.can(`PATCH ${ROUTE}/build-rules/{id}`);
   return (
     <section class="card" data-testid="build-rules">
       <h2>Build rules</h2>
@@ -237,7 +269,20 @@ function RulesSection(props: { at: RepoRef; base: string; rules: Awaited<ReturnT
                   <code>{`${r.dockerfileDir.replace(/\/$/, "")}/${r.dockerfileName}`}</code>
                 </td>
                 <td>{r.enabled ? "yes" : "no"}</td>
-                <td>{mayDelete && <ApiButton api={`${props.base}/build-rules/${r.id}`} method="DELETE" label="Delete" class="danger" confirm={`Delete rule ${r.id}?`} />}</td>
+                <td class="row-actions">
+                  {mayEdit && (
+                    <details>
+                      <summary>Edit</summary>
+                      <ApiForm api={`${props.base}/build-rules/${r.id}`} method="PATCH" submit="Save rule" testid={`edit-rule-${r.id}`}>
+                        <RuleFields rule={r} />
+                        <label class="check">
+                          <input type="checkbox" name="enabled" data-kind="bool" checked={r.enabled} /> Enabled
+                        </label>
+                      </ApiForm>
+                    </details>
+                  )}
+                  {mayDelete && <ApiButton api={`${props.base}/build-rules/${r.id}`} method="DELETE" label="Delete" class="danger" confirm={`Delete rule ${r.id}?`} />}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -254,39 +299,57 @@ function RulesSection(props: { at: RepoRef; base: string; rules: Awaited<ReturnT
         </div>
       )}
       {props.can(`POST ${ROUTE}/build-rules`) && (
-        <details class="subsection">
+        <details class="subsection" data-testid="add-rule-details">
           <summary>Add a build rule</summary>
           <ApiForm api={`${props.base}/build-rules`} submit="Add rule" testid="add-rule">
-            <div class="grid two">
-              <Field label="On">
-                <select name="sourceType">
-                  <option value="branch">branch</option>
-                  <option value="tag">tag</option>
-                </select>
-              </Field>
-              <Field label="Branch or tag" hint="an exact name, or /regex/ matched against the whole name">
-                <input name="source" required placeholder="/v(\d+)\.(\d+)\.(\d+)/" />
-              </Field>
-              <Field label="Image tags" hint="comma-separated templates: {sourceref}, {\1}, {name}, {shortsha}, {semver.major}">
-                <input name="tags" data-kind="list" required placeholder="{sourceref}, latest" />
-              </Field>
-              <Field label="Dockerfile directory">
-                <input name="dockerfileDir" placeholder="/" />
-              </Field>
-              <Field label="Dockerfile name">
-                <input name="dockerfileName" placeholder="Dockerfile" />
-              </Field>
-              <Field label="Build arguments" hint="one NAME=value a line">
-                <textarea name="buildArgs" data-kind="map" rows={2}></textarea>
-              </Field>
-            </div>
-            <label class="check">
-              <input type="checkbox" name="noCache" data-kind="bool" /> Build without cache
-            </label>
+            <RuleFields />
           </ApiForm>
         </details>
       )}
     </section>
+  );
+}
+
+/** The fields of a build rule (one Dockerfile variant), empty for a new rule or filled to edit one. */
+function RuleFields({ rule }: { rule?: BuildRule }) {
+  const args = Object.entries(rule?.buildArgs ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join("\n");
+  return (
+    <>
+      <div class="grid two">
+        <Field label="On">
+          <select name="sourceType">
+            <option value="branch" selected={rule?.sourceType !== "tag"}>
+              branch
+            </option>
+            <option value="tag" selected={rule?.sourceType === "tag"}>
+              tag
+            </option>
+          </select>
+        </Field>
+        <Field label="Branch or tag" hint="an exact name, or /regex/ matched against the whole name">
+          <input name="source" required placeholder="/v(\d+)\.(\d+)\.(\d+)/" value={rule?.source ?? ""} />
+        </Field>
+        <Field label="Image tags" hint="comma-separated templates: {sourceref}, {\1}, {name}, {shortsha}, {semver.major}">
+          <input name="tags" data-kind="list" required placeholder="{sourceref}, latest" value={rule?.tags.join(", ") ?? ""} />
+        </Field>
+        <Field label="Dockerfile directory">
+          <input name="dockerfileDir" placeholder="/" value={rule?.dockerfileDir ?? ""} />
+        </Field>
+        <Field label="Dockerfile name">
+          <input name="dockerfileName" placeholder="Dockerfile" value={rule?.dockerfileName ?? ""} />
+        </Field>
+        <Field label="Build arguments" hint="one NAME=value a line">
+          <textarea name="buildArgs" data-kind="map" rows={2}>
+            {args}
+          </textarea>
+        </Field>
+      </div>
+      <label class="check">
+        <input type="checkbox" name="noCache" data-kind="bool" checked={rule?.noCache ?? false} /> Build without cache
+      </label>
+    </>
   );
 }
 
