@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { arn } from "../../iam/arn.ts";
 import { ApiButton, Bytes, Refusal, Status, Time } from "../views/components.tsx";
 import { Page } from "../views/layout.tsx";
 import type { ConsoleSession } from "../session.ts";
@@ -122,7 +123,7 @@ export async function BuildPage({ session, id }: { session: ConsoleSession; id: 
         {mayReadLog ? (
           <pre class="log" data-testid="build-log" data-log-follow={build.id} data-active={active ? "true" : "false"}></pre>
         ) : (
-          <Refusal status={403} error={{ error: "AccessDenied", message: "", action: "cr:GetRepositoryBuildLog", resource: `repository/${build.repository}`, decision: "ImplicitDeny" }} />
+          <Refusal status={403} error={{ error: "AccessDenied", message: "", action: "cr:GetRepositoryBuildLog", resource: arn.repository(build.region, session.principal.accountId, ns, repo), decision: "ImplicitDeny" }} />
         )}
       </section>
     </Page>
