@@ -27,7 +27,10 @@ ensure_node_modules() {
 # Installs Debian packages that are missing (root only; idempotent).
 ensure_debian_packages() {
   local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  # "deinstall ok config-files" (removed, config kept) is not installed: ask for the exact status.
+  for pkg in "$@"; do
+    [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" = "install ok installed" ] || missing+=("$pkg")
+  done
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "missing Debian packages: ${missing[*]} (run as root, or install them)"
   log "installing Debian packages: ${missing[*]}"
