@@ -77,6 +77,21 @@ describe("console sessions: cookie sign-in, CSRF guard, logout, policy validatio
     expect((await t.call("GET", "/api/v1/me", { token: key })).status).toBe(200);
   });
 
+  it("what users write is shown as text, never as markup", async () => {
+    await t.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
+    const summary = '<img src=x onerror="alert(1)">';
+    expect((await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app", summary } })).status).toBe(201);
+    await t.call("PUT", "/api/v1/me/password", { token: root, body: { password: "Root-console-1" } });
+    await t.call("PUT", "/api/v1/me/registry-password", { token: root, body: { password: "Root-registry-1" } });
+    const login = await form("/console/login", { loginName: "acme", password: "Root-console-1" });
+    const rootCookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    for (const path of ["/console/regions/cn-hongkong/repositories", "/console/regions/cn-hongkong/repositories/alitest1/app"]) {
+      const html = await (await t.app.request(path, { headers: { cookie: rootCookie } })).text();
+      expect(html).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
+      expect(html).not.toContain("<img");
+    }
+  });
+
   it("the console's script and style are served by Kiln itself", async () => {
     for (const [file, type] of [["console.js", "text/javascript"], ["console.css", "text/css"]]) {
       const res = await t.app.request(`/console/assets/${file}`);
