@@ -11,7 +11,8 @@ import { cancelKey, QUEUE_NAME, tagKey } from "../src/builds/queue.ts";
 import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
-import { buildImage, DeterministicError, pushImage } from "./docker-build.ts";
+import { buildImage, pushImage } from "./docker-build.ts";
+import { DeterministicError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
 
 export interface BuildResult {

@@ -1,10 +1,7 @@
 import type Docker from "dockerode";
 import { readdirSync } from "node:fs";
 
-/** A failure that retrying cannot fix: a Dockerfile error, a denied push. */
-export class DeterministicError extends Error {
-  override readonly name = "DeterministicError";
-}
+import { DeterministicError } from "./errors.ts";
 
 interface DockerEvent {
   stream?: string;

@@ -2,11 +2,18 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { DeterministicError } from "./errors.ts";
 
 export interface GitCredentials {
   username?: string;
   token: string;
 }
+
+/**
+ * What git prints when the server refuses the credentials or does not know the repository: asking
+ * again would be refused again, so the build fails at once instead of retrying.
+ */
+const REFUSED = /Authentication failed|could not read Username|terminal prompts disabled|The requested URL returned error: (401|403|404)|Repository not found|does not appear to be a git repository/i;
 
 /** Runs git with arguments that never come from a ref or URL where an option could hide. */
 function git(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
@@ -17,7 +24,11 @@ function git(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (err += d));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve(out.trim()) : reject(new Error(`git ${args[0]} failed: ${err.trim().split("\n").slice(-3).join(" ")}`))));
+    child.on("close", (code) => {
+      if (code === 0) return resolve(out.trim());
+      const reason = `git ${args[0] === "-C" ? args[2] : args[0]} failed: ${err.trim().split("\n").slice(-3).join(" ")}`;
+      reject(REFUSED.test(err) ? new DeterministicError(reason) : new Error(reason));
+    });
   });
 }
 
@@ -61,7 +72,7 @@ export class GitMirrors {
       await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], { env: credentialEnv(creds) });
       const wanted = commit ?? ref;
       const resolved = await git(["-C", mirror, "rev-parse", "--verify", "--quiet", "--end-of-options", `${wanted}^{commit}`]).catch(() => {
-        throw new Error(`${commit ? `commit ${commit}` : `ref ${ref}`} is not in ${redactUrl(url)}`);
+        throw new DeterministicError(`${commit ? `commit ${commit}` : `ref ${ref}`} is not in ${redactUrl(url)}`);
       });
       return { mirror, commit: resolved };
     });
