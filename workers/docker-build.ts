@@ -13,6 +13,9 @@ interface DockerEvent {
   aux?: { ID?: string; Tag?: string; Digest?: string; Size?: number };
 }
 
+/** An `error` event in a Docker stream; whether retrying can help depends on the stream. */
+class StreamError extends Error {}
+
 /** Follows a Docker JSON stream, sending readable lines on; an `error` in the stream rejects with Docker's message. */
 function follow(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: string) => void): Promise<DockerEvent[]> {
   return new Promise((resolve, reject) => {
@@ -21,7 +24,7 @@ function follow(docker: Docker, stream: NodeJS.ReadableStream, onLine: (line: st
       (err: Error | null, events: DockerEvent[]) => {
         if (err) return reject(err);
         const failed = events.find((e) => e.error);
-        if (failed) return reject(new DeterministicError(failed.errorDetail?.message ?? failed.error));
+        if (failed) return reject(new StreamError(failed.errorDetail?.message ?? failed.error));
         resolve(events);
       },
       (event: DockerEvent) => {
@@ -52,7 +55,10 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line:
     { context: spec.contextDir, src: readdirSync(spec.contextDir) },
     { t: first, dockerfile: spec.dockerfile, buildargs: spec.buildArgs, labels: spec.labels, nocache: spec.noCache, rm: true, forcerm: true, ...(spec.target ? { target: spec.target } : {}), abortSignal: signal } as Docker.ImageBuildOptions,
   );
-  await follow(docker, stream, onLine);
+  // A failing Dockerfile fails the same way next time.
+  await follow(docker, stream, onLine).catch((err: Error) => {
+    throw err instanceof StreamError ? new DeterministicError(err.message) : err;
+  });
   for (const name of others) {
     const [repo, tag] = splitName(name);
     await docker.getImage(first!).tag({ repo, tag });
@@ -67,10 +73,11 @@ export async function pushImage(docker: Docker, name: string, auth: { username: 
   try {
     events = await follow(docker, stream, onLine);
   } catch (err) {
-    // The registry's refusal names no secret; it is the push user's policy speaking.
+    // The registry's refusal names no secret; it is the push user's policy speaking. Anything
+    // else (a registry that is down or answers 5xx) may pass: BullMQ retries with backoff.
     const message = (err as Error).message;
     if (/denied|unauthorized|authentication required|insufficient_scope/i.test(message)) throw new DeterministicError(`push of ${repo}:${tag} denied: ${message}`);
-    throw err;
+    throw new Error(`push of ${repo}:${tag} failed: ${message}`);
   }
   const aux = events.find((e) => e.aux?.Digest)?.aux;
   return { digest: aux?.Digest, size: aux?.Size };

@@ -33,18 +33,29 @@ export async function startKilnWithRegistries(regionIds: string[], options: { en
   const server: ServerType = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
   const base = `http://127.0.0.1:${port}`;
 
-  const registries: ChildProcess[] = [];
+  const registries = new Map<string, ChildProcess>();
   const registryLogs: Record<string, string> = {};
-  for (const region of config.regions) {
+  /** Starts (or starts again, on the same port and storage) the registry of a region. */
+  async function startRegistry(regionId: string): Promise<void> {
+    const region = config.regions.find((r) => r.id === regionId)!;
     const file = join(dataDir, `registry-${region.id}.yml`);
     writeFileSync(file, JSON.stringify(registryConfig(config, region, deps.keys.caFile)));
     const child = spawn("docker-registry", ["serve", file], { stdio: ["ignore", "pipe", "pipe"] });
-    registryLogs[region.id] = "";
+    registryLogs[region.id] ??= "";
     child.stdout!.on("data", (d) => (registryLogs[region.id] += d));
     child.stderr!.on("data", (d) => (registryLogs[region.id] += d));
-    registries.push(child);
+    registries.set(region.id, child);
     await waitUntil(async () => (await fetch(`http://${region.registry}/v2/`)).status === 401, () => `registry ${region.id}: ${registryLogs[region.id]}`);
   }
+  async function stopRegistry(regionId: string): Promise<void> {
+    const child = registries.get(regionId);
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      child.once("exit", () => resolve());
+      child.kill("SIGTERM");
+    });
+  }
+  for (const region of config.regions) await startRegistry(region.id);
 
   async function call(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...opts.headers };
@@ -54,12 +65,12 @@ export async function startKilnWithRegistries(regionIds: string[], options: { en
   }
 
   async function stop(): Promise<void> {
-    for (const r of registries) r.kill("SIGTERM");
+    for (const r of registries.values()) r.kill("SIGTERM");
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await deps.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 
   const registryOf = (region: string) => config.regions.find((r) => r.id === region)!.registry;
-  return { base, config, deps, call, stop, registryOf, registryLogs, dataDir };
+  return { base, config, deps, call, stop, registryOf, registryLogs, dataDir, startRegistry, stopRegistry };
 }
