@@ -2,7 +2,6 @@
 import { Hono } from "hono";
 import type { Deps } from "../api/env.ts";
 import { clearSessionCookie, sessionFromCookie, setSessionCookie } from "../api/session-cookie.ts";
-import type { ApiErrorBody } from "./api-client.ts";
 import { consoleApi } from "./api-client.ts";
 import { serveAssets } from "./assets.ts";
 import { GroupsPage, PoliciesPage, SimulatorPage, UserPage, UsersPage } from "./pages/access.tsx";
@@ -39,7 +38,7 @@ export function consoleApp(deps: Deps, api: Hono<any>): Hono<ConsoleEnv> {
       password: String(form.password ?? ""),
     });
     if (!answer.ok) {
-      const message = answer.status === 401 ? "The login name or the password is wrong." : (answer.error as ApiErrorBody).message;
+      const message = answer.status === 401 ? "The login name or the password is wrong." : answer.error.message;
       return c.html(<LoginPage next={next} loginName={loginName} error={message} />, answer.status === 429 ? 429 : 401);
     }
     const secure = new URL(c.req.url).protocol === "https:" || deps.config.publicUrl.startsWith("https:");

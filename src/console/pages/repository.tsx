@@ -1,5 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { PROVIDER_IDS } from "../../sources/providers/index.ts";
+import type { ApiResult } from "../api-client.ts";
 import { ApiButton, ApiForm, Bytes, Command, Empty, Field, Refusal, Status, Time } from "../views/components.tsx";
 import { Page } from "../views/layout.tsx";
 import type { ConsoleSession } from "../session.ts";
@@ -145,8 +146,8 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
   );
 }
 
-function SourceSection(props: { at: RepoRef; base: string; source: Awaited<ReturnType<ConsoleSession["api"]["get"]>>; mayBind: boolean; users?: User[] }) {
-  const bound = props.source.ok ? (props.source.data as SourceBinding) : undefined;
+function SourceSection(props: { at: RepoRef; base: string; source: ApiResult<SourceBinding>; mayBind: boolean; users?: User[] }) {
+  const bound = props.source.ok ? props.source.data : undefined;
   const unbound = !props.source.ok && props.source.status === 404;
   return (
     <section class="card" data-testid="source">
@@ -228,8 +229,8 @@ function SourceSection(props: { at: RepoRef; base: string; source: Awaited<Retur
   );
 }
 
-function RulesSection(props: { at: RepoRef; base: string; rules: Awaited<ReturnType<ConsoleSession["api"]["get"]>>; can: (route: string) => boolean }) {
-  const rules = props.rules.ok ? (props.rules.data as { rules: BuildRule[] }).rules : undefined;
+function RulesSection(props: { at: RepoRef; base: string; rules: ApiResult<{ rules: BuildRule[] }>; can: (route: string) => boolean }) {
+  const rules = props.rules.ok ? props.rules.data.rules : undefined;
   const mayDelete = props.can(`DELETE ${ROUTE}/build-rules/{id}`);
   const mayEdit = props.can(`PATCH ${ROUTE}/build-rules/{id}`);
   return (
@@ -237,7 +238,7 @@ function RulesSection(props: { at: RepoRef; base: string; rules: Awaited<ReturnT
       <h2>Build rules</h2>
       {!props.rules.ok ? (
         <Refusal status={props.rules.status} error={props.rules.error} />
-      ) : rules!.length === 0 ? (
+      ) : props.rules.data.rules.length === 0 ? (
         <Empty>No build rule: pushes build nothing.</Empty>
       ) : (
         <table>
@@ -253,7 +254,7 @@ function RulesSection(props: { at: RepoRef; base: string; rules: Awaited<ReturnT
             </tr>
           </thead>
           <tbody>
-            {rules!.map((r) => (
+            {props.rules.data.rules.map((r) => (
               <tr data-rule={r.id}>
                 <td>{r.id}</td>
                 <td>{r.sourceType}</td>
@@ -353,8 +354,7 @@ function RuleFields({ rule }: { rule?: BuildRule }) {
   );
 }
 
-function BuildsSection(props: { base: string; builds: Awaited<ReturnType<ConsoleSession["api"]["get"]>>; mayBuild: boolean }) {
-  const builds = props.builds.ok ? (props.builds.data as { builds: Build[] }).builds : undefined;
+function BuildsSection(props: { base: string; builds: ApiResult<{ builds: Build[] }>; mayBuild: boolean }) {
   return (
     <section class="card" data-testid="builds">
       <h2>Builds</h2>
@@ -367,10 +367,10 @@ function BuildsSection(props: { base: string; builds: Awaited<ReturnType<Console
       )}
       {!props.builds.ok ? (
         <Refusal status={props.builds.status} error={props.builds.error} />
-      ) : builds!.length === 0 ? (
+      ) : props.builds.data.builds.length === 0 ? (
         <Empty>No build yet.</Empty>
       ) : (
-        <BuildTable builds={builds!} />
+        <BuildTable builds={props.builds.data.builds} />
       )}
     </section>
   );
