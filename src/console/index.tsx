@@ -4,13 +4,16 @@ import type { Deps } from "../api/env.ts";
 import { clearSessionCookie, sessionFromCookie, setSessionCookie } from "../api/session-cookie.ts";
 import { consoleApi } from "./api-client.ts";
 import { serveAssets } from "./assets.ts";
-import { GroupsPage, PoliciesPage, SimulatorPage, UserPage, UsersPage } from "./pages/access.tsx";
+import { GroupsPage } from "./pages/access/groups.tsx";
+import { PoliciesPage } from "./pages/access/policies.tsx";
+import { SimulatorPage } from "./pages/access/simulator.tsx";
+import { UserPage, UsersPage } from "./pages/access/users.tsx";
 import { BuildPage } from "./pages/build.tsx";
 import { LoginPage } from "./pages/login.tsx";
 import { MePage } from "./pages/me.tsx";
 import { NamespacesPage } from "./pages/namespaces.tsx";
 import { RepositoriesPage } from "./pages/repositories.tsx";
-import { RepositoryPage } from "./pages/repository.tsx";
+import { RepositoryPage } from "./pages/repository/page.tsx";
 import { signedIn, type ConsoleEnv } from "./session.ts";
 
 /** Only a path on this site: `next` must not send a fresh login to another host. */
