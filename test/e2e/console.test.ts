@@ -190,7 +190,7 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
 
     await submit(root.page, "rule-tester", { ref: "v1.4.2" }, "stay");
     const result = root.page.locator("[data-testid=rule-test-result]");
-    await expect.poll(() => result.textContent()).toMatch(/Rule \d+ → 1\.4v1\.4\.2/);
+    await expect.poll(() => result.textContent()).toMatch(/Rule \d+ \(tag \/v\(.*\/\) → 1\.4v1\.4\.2/);
     expect(await result.locator("li").count(), "the branch rule does not match a tag").toBe(1);
     await submit(root.page, "rule-tester", { ref: "feature/x" }, "stay");
     await expect.poll(() => result.textContent()).toMatch(/No rule matches/);
@@ -201,7 +201,7 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await tagRule.locator("summary").click();
     await submit(root.page, `edit-rule-${ruleId}`, { tags: "{\\1}.{\\2}, {semver.major}, {sourceref}" });
     await submit(root.page, "rule-tester", { ref: "refs/tags/v1.4.2" }, "stay");
-    await expect.poll(() => result.textContent()).toMatch(new RegExp(`Rule ${ruleId} → 1\\.41v1\\.4\\.2`));
+    await expect.poll(() => result.textContent()).toMatch(new RegExp(`Rule ${ruleId} \\(tag .*\\) → 1\\.41v1\\.4\\.2`));
 
     await root.page.click("details.settings > summary");
     await submit(root.page, "edit-repository", { summary: "built by the console walk-through", visibility: "private" });

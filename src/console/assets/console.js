@@ -91,6 +91,12 @@ function fillTemplate(template, data) {
   return template.replace(/\{([^}]+)\}/g, (_m, path) => encodeURIComponent(path.split(".").reduce((v, k) => (v == null ? v : v[k]), data) ?? ""));
 }
 
+/** "(tag /v(\d+)…/)" from the rules table on the page, so that a tester's answer reads on its own. */
+function ruleSummary(id) {
+  const cells = document.querySelector(`tr[data-rule="${id}"]`)?.querySelectorAll("td");
+  return cells ? ` (${cells[1].textContent} ${cells[2].textContent})` : "";
+}
+
 const renderers = {
   binding(data) {
     const items = [el("p", {}, "Saved. Configure this webhook in the code repository:"), el("dl", { class: "facts" }, el("dt", {}, "Webhook URL"), el("dd", {}, el("code", { "data-testid": "new-webhook-url" }, data.webhookUrl)))];
@@ -116,7 +122,7 @@ const renderers = {
           el(
             "li",
             { "data-rule-match": m.ruleId },
-            `Rule ${m.ruleId} → `,
+            `Rule ${m.ruleId}${ruleSummary(m.ruleId)} → `,
             m.tags.map((t) => el("code", { class: "tag" }, t)),
             m.refused.length ? el("span", { class: "muted" }, ` refused: ${m.refused.join("; ")}`) : "",
           ),
