@@ -10,6 +10,7 @@ import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/dock
 import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
+import { seedPushUser } from "../helpers/seed.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
 const READ_ALITEST1 = { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Resource: ["acs:cr:*:*:repository/alitest1/*"] }] };
@@ -79,9 +80,7 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     expect((await kiln.call("PUT", "/api/v1/me/password", { token: rootToken, body: { password: "Root-console-1" } })).status).toBe(200);
     expect((await kiln.call("PUT", "/api/v1/me/registry-password", { token: rootToken, body: { password: "Root-registry-1" } })).status).toBe(200);
     // The build's push user: a RAM user allowed to push to alitest1 and nothing else.
-    await kiln.call("POST", "/api/v1/users", { token: rootToken, body: { name: "builder" } });
-    await kiln.call("POST", "/api/v1/policies", { token: rootToken, body: { name: "push-alitest1", document: { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] } } });
-    await kiln.call("POST", "/api/v1/users/builder/policies", { token: rootToken, body: { policyName: "push-alitest1" } });
+    await seedPushUser(kiln.call, rootToken, "builder");
     browser = await launchChromium();
     root = await newTab(browser);
     dev = await newTab(browser);

@@ -3,12 +3,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
-import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/docker.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { startPrivateGitServer } from "../helpers/git-http.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
+import { seedBuildableRepository } from "../helpers/seed.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
 const GIT_USER = "ci-bot";
@@ -46,12 +46,7 @@ describe("a private code repository: the binding's sealed credentials reach git,
     gitServer = await startPrivateGitServer(source.dir, GIT_USER, GIT_TOKEN);
     kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url }, queue: true });
     worker = startBuildWorker(kiln.config, createLogger("silent"));
-    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
-    await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
-    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "private" } });
-    await kiln.call("POST", "/api/v1/users", { token: root, body: { name: "ci" } });
-    await kiln.call("POST", "/api/v1/policies", { token: root, body: { name: "ci-push", document: { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] } } });
-    await kiln.call("POST", "/api/v1/users/ci/policies", { token: root, body: { policyName: "ci-push" } });
+    ({ root } = await seedBuildableRepository(kiln.call, "private"));
     await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["{sourceref}"] } });
   }, 120_000);
 
