@@ -7,7 +7,7 @@ import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
-const GroupSchema = z
+export const GroupSchema = z
   .object({ name: z.string(), description: z.string().nullable(), createdAt: z.string(), members: z.array(z.string()).optional(), policies: z.array(z.string()).optional() })
   .openapi("Group");
 const GroupParam = z.object({ g: groupNameSchema });

@@ -5,7 +5,7 @@ import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema, VisibilitySchema } from "../schemas.ts";
 
-const NamespaceSchema = z
+export const NamespaceSchema = z
   .object({ name: z.string(), autoCreateRepository: z.boolean(), defaultVisibility: VisibilitySchema, repositoryCount: z.number(), createdAt: z.string() })
   .openapi("Namespace");
 const NsParam = z.object({ ns: namespaceNameSchema });

@@ -8,7 +8,7 @@ import { invalid } from "../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
-const PolicySchema = z
+export const PolicySchema = z
   .object({
     name: z.string(),
     type: z.enum(["System", "Custom"]),

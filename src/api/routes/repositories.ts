@@ -16,7 +16,7 @@ import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema, RepoParams, VisibilitySchema } from "../schemas.ts";
 
-const RepositorySchema = z
+export const RepositorySchema = z
   .object({
     namespace: z.string(),
     name: z.string(),
@@ -29,8 +29,8 @@ const RepositorySchema = z
     updatedAt: z.string(),
   })
   .openapi("Repository");
-const CommandsSchema = z.object({ login: z.string(), pull: z.string(), tag: z.string(), push: z.string() });
-const TagSchema = z
+export const CommandsSchema = z.object({ login: z.string(), pull: z.string(), tag: z.string(), push: z.string() });
+export const TagSchema = z
   .object({ tag: z.string(), digest: z.string(), mediaType: z.string().nullable(), size: z.number().nullable(), pushedBy: z.string().nullable(), pushedAt: z.string() })
   .openapi("Tag");
 const RegionParam = z.object({ region: z.string() });

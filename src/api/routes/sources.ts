@@ -12,7 +12,7 @@ import { ApiError } from "../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, BuildSchema, errorResponses, json, RepoParams } from "../schemas.ts";
 
-const SourceSchema = z
+export const SourceSchema = z
   .object({
     provider: z.string(),
     repoUrl: z.string(),
