@@ -1,9 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { findBuild } from "../builds/records.ts";
-import { authorize } from "../iam/authorizer.ts";
+import { authorize, authorizerFor, fillResource } from "../iam/authorizer.ts";
 import { resolveBearer } from "../iam/tokens.ts";
 import { constantTimeEqual } from "../iam/secrets.ts";
-import { evaluate } from "../policy/index.ts";
 import type { AccessRule } from "./access-table.ts";
 import type { AppEnv, Deps } from "./env.ts";
 import { ApiError, notFound } from "./errors.ts";
@@ -59,11 +58,15 @@ export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void 
   const context = requestContext(c, region);
   let build: ReturnType<typeof findBuild> | undefined;
   const buildOf = () => (build ??= findBuild(deps.db, principal.accountId, c.req.param("id") ?? ""));
-  const fill = (extra: Record<string, string>) => fillTemplate(rule.resource, (key) => extra[key] ?? lookup(c, key, principal.accountId, region, buildOf));
+  const fill = (extra: Record<string, string>) => {
+    const filled = fillResource(rule.resource, principal.accountId, (key) => extra[key] ?? lookup(c, key, region, buildOf));
+    if ("missing" in filled) throw new Error(`access table: no value for {${filled.missing}} in ${rule.resource}`);
+    return filled.resource;
+  };
   if (rule.perItem) {
-    const policies = principal.kind === "root" ? undefined : deps.policies.forUser(principal.userId!);
+    const decide = authorizerFor(deps.policies, principal);
     c.set("filterAllowed", (items, partsOf) =>
-      policies === undefined ? items : items.filter((item) => evaluate(policies, { action: rule.action, resource: fill(partsOf(item)), context }).decision === "Allow"),
+      principal.kind === "root" ? items : items.filter((item) => decide({ action: rule.action, resource: fill(partsOf(item)), context }).decision === "Allow"),
     );
     return;
   }
@@ -87,8 +90,7 @@ function resolveRegion(deps: Deps, c: Context<AppEnv>, template: string): string
   return asked;
 }
 
-function lookup(c: Context, key: string, accountId: string, region: string | undefined, buildOf: () => ReturnType<typeof findBuild>): string | undefined {
-  if (key === "accountId") return accountId;
+function lookup(c: Context, key: string, region: string | undefined, buildOf: () => ReturnType<typeof findBuild>): string | undefined {
   if (key === "region") return region;
   if (key.startsWith("build.")) {
     const build = buildOf();
@@ -101,12 +103,4 @@ function lookup(c: Context, key: string, accountId: string, region: string | und
     return typeof value === "string" ? value : undefined;
   }
   return c.req.param(key);
-}
-
-function fillTemplate(template: string, valueOf: (key: string) => string | undefined): string {
-  return template.replace(/\{([^}]+)\}/g, (_m, key: string) => {
-    const value = valueOf(key);
-    if (value === undefined) throw new Error(`access table: no value for {${key}} in ${template}`);
-    return value;
-  });
 }

@@ -4,9 +4,9 @@ import { ApiError, notFound } from "../api/errors.ts";
 import type { Db } from "../db/connection.ts";
 import { builds, namespaces, repositories, users } from "../db/schema.ts";
 import { arn } from "../iam/arn.ts";
+import { authorize, denialReason } from "../iam/authorizer.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import { randomId } from "../iam/secrets.ts";
-import { evaluate } from "../policy/index.ts";
 
 export type BuildRow = typeof builds.$inferSelect;
 export type BuildStatus = BuildRow["status"];
@@ -80,13 +80,9 @@ export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): stri
   const user = queries(db).userName.get({ id: plan.pushUserId });
   const [ns, repo] = plan.repository.split("/") as [string, string];
   const resource = arn.repository(plan.region, plan.accountId, ns, repo);
-  const result = evaluate(policies.forUser(plan.pushUserId), { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } });
+  const result = authorize(policies, { kind: "user", userId: plan.pushUserId }, { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } });
   if (result.decision === "Allow") return undefined;
-  const why =
-    result.decision === "ExplicitDeny"
-      ? `denied by ${result.matched.map((m) => `policy "${m.policy}" statement ${m.statement}`).join(", ")}`
-      : "no statement of its policies allows it";
-  return `push user "${user?.name}" may not cr:PushRepository on ${resource} (${result.decision}: ${why})`;
+  return `push user "${user?.name}" may not cr:PushRepository on ${resource} (${result.decision}: ${denialReason(result)})`;
 }
 
 /**

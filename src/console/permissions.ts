@@ -1,6 +1,7 @@
 import { ACCESS_TABLE } from "../api/access-table.ts";
+import { authorize, authorizeSomewhere, fillResource } from "../iam/authorizer.ts";
 import type { Principal } from "../iam/principal.ts";
-import { allowsSomewhere, evaluate, type Policy, type RequestContext } from "../policy/index.ts";
+import type { Policy, RequestContext } from "../policy/index.ts";
 
 /** Values for the access table's resource templates: `region`, `ns`, `repo`, `name`, `g`, `build.region`, …. */
 export type ResourceParts = Readonly<Record<string, string | undefined>>;
@@ -24,14 +25,8 @@ export function permits(principal: Principal, policiesOf: (userId: number) => re
     case "registry-events":
       return false;
   }
-  if (principal.kind === "root") return true;
-  const policies = policiesOf(principal.userId!);
-  let unknownPart = false;
-  const resource = rule.resource.replace(/\{([^}]+)\}/g, (_m, key: string) => {
-    const value = key === "accountId" ? principal.accountId : parts[key.replace(/^body\./, "")];
-    if (value === undefined) unknownPart = true;
-    return value ?? "";
-  });
-  if (unknownPart) return allowsSomewhere(policies, rule.action);
-  return evaluate(policies, { action: rule.action, resource, context }).decision === "Allow";
+  const store = { forUser: policiesOf };
+  const filled = fillResource(rule.resource, principal.accountId, (key) => parts[key.replace(/^body\./, "")]);
+  if ("missing" in filled) return authorizeSomewhere(store, principal, rule.action);
+  return authorize(store, principal, { action: rule.action, resource: filled.resource, context }).decision === "Allow";
 }

@@ -1,6 +1,5 @@
-import { evaluate, type EvaluationResult, type RequestContext } from "../policy/index.ts";
+import { allowsSomewhere, evaluate, type EvaluationResult, type Policy, type RequestContext } from "../policy/index.ts";
 import type { Principal } from "./principal.ts";
-import type { PolicyStore } from "./policy-store.ts";
 
 export interface AccessRequest {
   action: string;
@@ -8,13 +7,56 @@ export interface AccessRequest {
   context?: RequestContext;
 }
 
+/** Where a sub-account's policies come from: the PolicyStore, or a fixed pool in tests. */
+export interface PolicySource {
+  forUser(userId: number): readonly Policy[];
+}
+
 const ROOT: EvaluationResult = Object.freeze({ decision: "Allow", matched: [] });
 
+/** Who is asked about: root, or the sub-account `userId` (a build's push user is one too). */
+export type Subject = Pick<Principal, "kind" | "userId">;
+
 /**
- * Decides one request for one principal. Root is not limited by policies inside its account;
- * callers only ever build resource names inside the principal's own account.
+ * The one place a call, a registry scope or a build's push is decided, for one principal whose
+ * policies are looked up once. Root is not limited by policies inside its account; callers only
+ * ever build resource names inside the principal's own account.
  */
-export function authorize(store: PolicyStore, principal: Principal, req: AccessRequest): EvaluationResult {
-  if (principal.kind === "root") return ROOT;
-  return evaluate(store.forUser(principal.userId!), req);
+export function authorizerFor(store: PolicySource, principal: Subject): (req: AccessRequest) => EvaluationResult {
+  if (principal.kind === "root") return () => ROOT;
+  const policies = store.forUser(principal.userId!);
+  return (req) => evaluate(policies, req);
+}
+
+/** Decides one request for one principal. */
+export function authorize(store: PolicySource, principal: Subject, req: AccessRequest): EvaluationResult {
+  return authorizerFor(store, principal)(req);
+}
+
+/** Whether any Allow of the principal's names the action, whatever the resource (a resource not named yet). */
+export function authorizeSomewhere(store: PolicySource, principal: Subject, action: string): boolean {
+  return principal.kind === "root" || allowsSomewhere(store.forUser(principal.userId!), action);
+}
+
+/** Why a decision is not Allow, in words: the statements that deny, or that none allows. */
+export function denialReason(result: EvaluationResult): string {
+  return result.decision === "ExplicitDeny"
+    ? `denied by ${result.matched.map((m) => `policy "${m.policy}" statement ${m.statement}`).join(", ")}`
+    : "no statement of its policies allows it";
+}
+
+/**
+ * Fills an access-table resource template (`acs:cr:{region}:{accountId}:repository/{ns}/{repo}`):
+ * `{accountId}` is the principal's account, every other `{key}` comes from `valueOf`, in order.
+ * Stops at the first part without a value and names it.
+ */
+export function fillResource(template: string, accountId: string, valueOf: (key: string) => string | undefined): { resource: string } | { missing: string } {
+  let missing: string | undefined;
+  const resource = template.replace(/\{([^}]+)\}/g, (_m, key: string) => {
+    if (missing !== undefined) return "";
+    const value = key === "accountId" ? accountId : valueOf(key);
+    if (value === undefined) missing = key;
+    return value ?? "";
+  });
+  return missing === undefined ? { resource } : { missing };
 }

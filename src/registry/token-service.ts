@@ -4,10 +4,11 @@ import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import { accounts, namespaces, repositories } from "../db/schema.ts";
 import { arn } from "../iam/arn.ts";
+import { authorizerFor } from "../iam/authorizer.ts";
 import { loginNameOf, type Principal } from "../iam/principal.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import { NAMESPACE } from "../names.ts";
-import { evaluate, type RequestContext } from "../policy/index.ts";
+import type { RequestContext } from "../policy/index.ts";
 import { ACCESS_TOKEN_SECONDS, signAccessToken } from "./access-token.ts";
 import type { Metrics } from "../api/metrics.ts";
 import type { AuditLog } from "./audit-log.ts";
@@ -150,8 +151,8 @@ export class TokenService {
       return this.recorded({ ...none, actions: publicPull }, scope, principal, req, publicPull.length ? "public repository" : "no rights here");
     }
     const resource = arn.repository(region, principal.accountId, nsName, repoName);
-    const policies = principal.kind === "root" ? undefined : this.deps.policies.forUser(principal.userId!);
-    const allowed = (action: string) => policies === undefined || evaluate(policies, { action, resource, context: { ...req.context, "cr:Region": region } }).decision === "Allow";
+    const decide = authorizerFor(this.deps.policies, principal);
+    const allowed = (action: string) => decide({ action, resource, context: { ...req.context, "cr:Region": region } }).decision === "Allow";
     const granted = scope.actions.filter((a) => {
       const action = ramActionOf(a);
       return action !== undefined && allowed(action);
