@@ -4,7 +4,7 @@ import { openDatabase } from "./db/connection.ts";
 import { createAccount } from "./iam/accounts.ts";
 import { aliasSchema, passwordSchema } from "./names.ts";
 import { parsePolicy, evaluate, PolicyError } from "./policy/index.ts";
-import { ApiError } from "./api/errors.ts";
+import { DomainError } from "./errors.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadSigningKeys } from "./registry/keys.ts";
@@ -103,6 +103,6 @@ async function run(argv: string[]): Promise<void> {
 
 run(process.argv.slice(2)).catch((err) => {
   if (err instanceof PolicyError) fail(`policy: ${err.message}`, 1);
-  if (err instanceof ApiError || err instanceof ConfigError) fail(err.message, 1);
+  if (err instanceof DomainError || err instanceof ConfigError) fail(err.message, 1);
   throw err;
 });

@@ -1,5 +1,5 @@
 import type { Deps } from "./api/env.ts";
-import { createMetrics } from "./api/metrics.ts";
+import { createMetrics } from "./metrics.ts";
 import type { Config } from "./config.ts";
 import { openDatabase } from "./db/connection.ts";
 import { PolicyStore } from "./iam/policy-store.ts";

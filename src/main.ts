@@ -1,5 +1,5 @@
 import { serve } from "@hono/node-server";
-import { createApp } from "./api/app.ts";
+import { createServer } from "./server.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
 import { createLogger } from "./logger.ts";
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   }
 
   const deps = await createDeps(config, log, { queue: true });
-  const app = createApp(deps);
+  const app = createServer(deps);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
     log.info({ address: info.address, port: info.port, dataDir: config.dataDir, regions: config.regions.map((r) => r.id) }, "kiln api listening");
   });

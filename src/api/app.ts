@@ -4,8 +4,9 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import type { AppEnv, Deps } from "./env.ts";
-import { ApiError } from "./errors.ts";
-import { assertEveryRouteListed } from "./route.ts";
+import { DomainError } from "../errors.ts";
+import { statusOf } from "./errors.ts";
+import { httpMetrics } from "./http-metrics.ts";
 import { accountRoutes } from "./routes/accounts.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { sourceRoutes } from "./routes/sources.ts";
@@ -17,7 +18,6 @@ import { registryRoutes } from "./routes/registry.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { userRoutes } from "./routes/users.ts";
-import { consoleApp } from "../console/index.tsx";
 import { docsPage } from "./docs-page.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -27,14 +27,14 @@ function fieldPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), "");
 }
 
-function validationError(error: ZodError, target: string): ApiError {
+function validationError(error: ZodError, target: string): DomainError {
   const issues = error.issues.map((i) =>
     i.code === "unrecognized_keys"
       ? { field: fieldPath([...i.path, i.keys[0]!]), message: `unknown field${i.keys.length > 1 ? `s ${i.keys.map((k) => `"${k}"`).join(", ")}` : ""}` }
       : { field: fieldPath(i.path) || target, message: i.message },
   );
   const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ");
-  return new ApiError(400, "InvalidParameter", message, { field: issues[0]?.field, issues });
+  return new DomainError("InvalidParameter", message, { field: issues[0]?.field, issues });
 }
 
 /**
@@ -56,6 +56,10 @@ function limitBody(maxSize: number): MiddlewareHandler {
   };
 }
 
+/**
+ * The API's routes, OpenAPI document and docs page. The console is mounted over it and the
+ * access table checked against every route by the composition (`src/server.ts`).
+ */
 export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   const { metrics } = deps;
   const app = new OpenAPIHono<AppEnv>({
@@ -64,7 +68,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.use("*", metrics.middleware);
+  app.use("*", httpMetrics(metrics));
   app.use("*", limitBody(MAX_BODY_BYTES));
 
   app.onError((err, c) => errorResponse(deps, err, c));
@@ -88,15 +92,11 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     info: { title: "Kiln", version: "0.1.0", description: "Container image builds and registry authorization with RAM-style policies" },
   });
   docsPage(app);
-  app.route("/console", consoleApp(deps, app));
-  app.get("/", (c) => c.redirect("/console", 303));
-
-  assertEveryRouteListed(app);
   return app;
 }
 
 function errorResponse(deps: Deps, err: Error, c: Context): Response {
-  if (err instanceof ApiError) return c.json(err.toJSON(), err.status, err.headers);
+  if (err instanceof DomainError) return c.json(err.toJSON(), statusOf(err), err.headers);
   if (err instanceof HTTPException) {
     if (err.status === 400) return c.json({ error: "MalformedJSON", message: `the request body is not valid JSON (${err.message})` }, 400);
     if (err.status === 415) return c.json({ error: "UnsupportedMediaType", message: "send the body as application/json" }, 415);

@@ -5,7 +5,7 @@ import { resolveBearer } from "../iam/tokens.ts";
 import { constantTimeEqual } from "../iam/secrets.ts";
 import type { AccessRule } from "./access-table.ts";
 import type { AppEnv, Deps } from "./env.ts";
-import { ApiError, notFound } from "./errors.ts";
+import { DomainError, notFound } from "../errors.ts";
 import { requestContext } from "./request-context.ts";
 import { CONSOLE_HEADER, sessionFromCookie } from "./session-cookie.ts";
 
@@ -15,7 +15,7 @@ function bearer(c: Context): string | undefined {
   return m?.[1];
 }
 
-const unauthorized = (message: string) => new ApiError(401, "Unauthorized", message);
+const unauthorized = (message: string) => new DomainError("Unauthorized", message);
 const SAFE_METHODS = new Set(["GET", "HEAD"]);
 
 /** The caller's token: the Authorization header, else the console's session cookie (CSRF-guarded). */
@@ -24,7 +24,7 @@ export function callerToken(c: Context): string | undefined {
   if (header) return header;
   const cookie = sessionFromCookie(c);
   if (cookie && !SAFE_METHODS.has(c.req.method) && c.req.header(CONSOLE_HEADER) === undefined) {
-    throw new ApiError(403, "CsrfRejected", `a call signed in by the console cookie must send the ${CONSOLE_HEADER} header`);
+    throw new DomainError("CsrfRejected", `a call signed in by the console cookie must send the ${CONSOLE_HEADER} header`);
   }
   return cookie;
 }
@@ -44,7 +44,7 @@ export function authenticate(deps: Deps, rule: AccessRule): MiddlewareHandler<Ap
     if (!token) throw unauthorized("this call needs an Authorization: Bearer token (or the console's session cookie)");
     const principal = await resolveBearer(deps.db, token);
     if (!principal) throw unauthorized("the token is invalid or has expired");
-    if (rule.auth === "root" && principal.kind !== "root") throw new ApiError(403, "AccessDenied", "only the account's root may do this", { decision: "RootOnly" });
+    if (rule.auth === "root" && principal.kind !== "root") throw new DomainError("AccessDenied", "only the account's root may do this", { decision: "RootOnly" });
     c.set("principal", principal);
     return next();
   };
@@ -73,7 +73,7 @@ export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void 
   const resource = fill({});
   const result = authorize(deps.policies, principal, { action: rule.action, resource, context });
   if (result.decision !== "Allow") {
-    throw new ApiError(403, "AccessDenied", `${rule.action} on ${resource} is not allowed (${result.decision})`, {
+    throw new DomainError("AccessDenied", `${rule.action} on ${resource} is not allowed (${result.decision})`, {
       action: rule.action,
       resource,
       decision: result.decision,

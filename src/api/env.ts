@@ -5,7 +5,7 @@ import type { Principal } from "../iam/principal.ts";
 import type { Dispatcher } from "../builds/dispatcher.ts";
 import type { BuildQueue } from "../builds/queue.ts";
 import type { Logger } from "../logger.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../metrics.ts";
 import type { AuditLog } from "../registry/audit-log.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import type { SigningKeys } from "../registry/keys.ts";

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import type { Db } from "../db/connection.ts";
 import { perDb } from "../db/prepared.ts";
 import { builds } from "../db/schema.ts";
-import type { Metrics } from "../api/metrics.ts";
+import type { Metrics } from "../metrics.ts";
 import type { Logger } from "../logger.ts";
 import { keepLog } from "./logs.ts";
 import { QUEUE_NAME, type BuildQueue } from "./queue.ts";

@@ -1,4 +1,4 @@
-import { ApiError } from "../api/errors.ts";
+import { DomainError } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
 import type { BindingRow } from "../sources/bindings.ts";
 import { parseRef } from "../sources/refs.ts";
@@ -35,6 +35,6 @@ export function manualPlans(db: Db, binding: BindingRow, input: ManualBuild): Bu
     const ref = `refs/${kind === "branch" ? "heads" : "tags"}/${name}`;
     plans.push(planFor(target, binding, rule, { trigger: "manual", ref, commit: input.commit ?? null, tags: outcome.tags }));
   }
-  if (plans.length === 0) throw new ApiError(422, "NoRuleMatches", `no build rule builds "${input.ref}": ${reasons.join("; ") || "the repository has no build rules"}`, { reasons });
+  if (plans.length === 0) throw new DomainError("NoRuleMatches", `no build rule builds "${input.ref}": ${reasons.join("; ") || "the repository has no build rules"}`, { reasons });
   return plans;
 }

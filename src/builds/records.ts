@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
-import { ApiError, notFound } from "../api/errors.ts";
+import { DomainError, notFound } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
 import { builds, namespaces, repositories, users } from "../db/schema.ts";
 import { arn } from "../iam/arn.ts";
@@ -155,7 +155,7 @@ export function listBuilds(db: Db, repositoryId: number, limit = 100) {
 
 export function cancelBuild(db: Db, accountId: string, id: string) {
   const build = findBuild(db, accountId, id);
-  if (!ACTIVE.includes(build.status)) throw new ApiError(409, "BuildFinished", `build ${id} is already ${build.status}`);
+  if (!ACTIVE.includes(build.status)) throw new DomainError("BuildFinished", `build ${id} is already ${build.status}`);
   db.update(builds).set({ status: "canceled", finishedAt: new Date().toISOString() }).where(eq(builds.id, id)).run();
   return findBuild(db, accountId, id);
 }

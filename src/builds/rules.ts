@@ -1,6 +1,6 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
-import { invalid, notFound } from "../api/errors.ts";
+import { invalid, notFound } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
 import { buildRules } from "../db/schema.ts";
 import { repoPath } from "./paths.ts";

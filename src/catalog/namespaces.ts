@@ -1,5 +1,5 @@
 import { and, asc, count, eq } from "drizzle-orm";
-import { conflict, notFound } from "../api/errors.ts";
+import { conflict, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { namespaces, repositories } from "../db/schema.ts";
 

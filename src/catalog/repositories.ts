@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
-import { conflict, notFound } from "../api/errors.ts";
+import { conflict, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { perDb } from "../db/prepared.ts";
 import { namespaces, repositories, tags } from "../db/schema.ts";

@@ -1,6 +1,6 @@
 import { randomInt } from "node:crypto";
 import { eq } from "drizzle-orm";
-import { ApiError, conflict } from "../api/errors.ts";
+import { conflict, DomainError } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { accounts } from "../db/schema.ts";
 import { hashSecret } from "./secrets.ts";
@@ -39,5 +39,5 @@ export async function createAccount(db: Db, input: { alias: string; password?: s
     const key = await issueAccessKey(db, id, null, "root token");
     return { id, alias: input.alias, rootToken: key.token };
   }
-  throw new ApiError(503, "ServiceUnavailable", "could not allocate an account id; try again");
+  throw new DomainError("ServiceUnavailable", "could not allocate an account id; try again");
 }

@@ -1,5 +1,5 @@
 import { and, asc, eq } from "drizzle-orm";
-import { conflict, notFound } from "../api/errors.ts";
+import { conflict, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { groupMembers, groups, users } from "../db/schema.ts";
 

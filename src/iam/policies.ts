@@ -1,5 +1,5 @@
 import { and, asc, count, eq, isNull, or } from "drizzle-orm";
-import { ApiError, conflict, notFound } from "../api/errors.ts";
+import { conflict, DomainError, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { policies, policyAttachments } from "../db/schema.ts";
 import { parsePolicy, PolicyError, type Policy } from "../policy/index.ts";
@@ -38,7 +38,7 @@ export function parseDocument(document: unknown, field = "document", name?: stri
   } catch (err) {
     if (err instanceof PolicyError) {
       const path = err.path ? `${field}.${err.path}` : field;
-      throw new ApiError(400, "MalformedPolicyDocument", `${path}: ${err.reason}`, { field: path, path: err.path });
+      throw new DomainError("MalformedPolicyDocument", `${path}: ${err.reason}`, { field: path, path: err.path });
     }
     throw err;
   }

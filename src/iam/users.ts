@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
-import { ApiError, conflict, notFound } from "../api/errors.ts";
+import { conflict, DomainError, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { accessKeys, accounts, groupMembers, groups, policyAttachments, sessions, users } from "../db/schema.ts";
 import type { Principal } from "./principal.ts";
@@ -91,4 +91,4 @@ export function groupsOfUser(db: Db, userId: number): string[] {
   return db.select({ name: groups.name }).from(groups).where(inArray(groups.id, ids)).orderBy(asc(groups.name)).all().map((g) => g.name);
 }
 
-export const invalidCredentials = () => new ApiError(401, "InvalidCredentials", "the login name or password is wrong");
+export const invalidCredentials = () => new DomainError("InvalidCredentials", "the login name or password is wrong");

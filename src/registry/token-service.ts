@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { createRepository } from "../catalog/repositories.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
+import { DomainError, type ErrorCode } from "../errors.ts";
 import { accounts, namespaces, repositories } from "../db/schema.ts";
 import { arn } from "../iam/arn.ts";
 import { authorizerFor } from "../iam/authorizer.ts";
@@ -10,7 +11,7 @@ import type { PolicyStore } from "../iam/policy-store.ts";
 import { NAMESPACE } from "../names.ts";
 import type { RequestContext } from "../policy/index.ts";
 import { ACCESS_TOKEN_SECONDS, signAccessToken } from "./access-token.ts";
-import type { Metrics } from "../api/metrics.ts";
+import type { Metrics } from "../metrics.ts";
 import type { AuditLog } from "./audit-log.ts";
 import { REFRESH_TTL_SECONDS, type Authenticated, type RegistryCredentials } from "./credentials.ts";
 import type { SigningKeys } from "./keys.ts";
@@ -37,16 +38,15 @@ export interface TokenAnswer {
   refresh_token?: string;
 }
 
-/** A failure the token endpoint answers with `status`; `message` is what docker shows. */
-export class TokenError extends Error {
+/** A failure of the token endpoint, in the Docker token protocol's codes; `message` is what docker shows. */
+export class TokenError extends DomainError {
   override readonly name = "TokenError";
   constructor(
-    readonly status: 400 | 401 | 429,
-    readonly code: string,
+    code: Extract<ErrorCode, "INVALID_REQUEST" | "UNSUPPORTED" | "UNAUTHORIZED" | "TOOMANYREQUESTS">,
     message: string,
     readonly retryAfter?: number,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 
@@ -79,13 +79,13 @@ export class TokenService {
 
   async issue(req: TokenRequest): Promise<TokenAnswer> {
     const service = req.service;
-    if (!service) throw new TokenError(400, "INVALID_REQUEST", "the service parameter is required");
-    if (!this.deps.config.regions.some((r) => r.id === service)) throw new TokenError(400, "INVALID_REQUEST", `unknown service "${service}": not a region of this Kiln`);
+    if (!service) throw new TokenError("INVALID_REQUEST", "the service parameter is required");
+    if (!this.deps.config.regions.some((r) => r.id === service)) throw new TokenError("INVALID_REQUEST", `unknown service "${service}": not a region of this Kiln`);
     let scopes: Scope[];
     try {
       scopes = parseScopes(req.scopes);
     } catch (err) {
-      if (err instanceof ScopeError) throw new TokenError(400, "INVALID_REQUEST", err.message);
+      if (err instanceof ScopeError) throw new TokenError("INVALID_REQUEST", err.message);
       throw err;
     }
     const authenticated = await this.authenticate(req);
@@ -112,7 +112,7 @@ export class TokenService {
       const principal = await this.deps.credentials.withRefreshToken(auth.token);
       if (!principal) {
         this.audit(undefined, "refresh-token", req, { outcome: "denied", reason: "refresh token invalid, expired or revoked" });
-        throw new TokenError(401, "UNAUTHORIZED", "the refresh token is invalid or was revoked (the registry password changed or the user was deleted); log in again");
+        throw new TokenError("UNAUTHORIZED", "the refresh token is invalid or was revoked (the registry password changed or the user was deleted); log in again");
       }
       return { principal };
     }
@@ -121,14 +121,14 @@ export class TokenService {
     if (wait > 0) {
       this.deps.metrics?.failedLogins.inc();
       this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });
-      throw new TokenError(429, "TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, wait);
+      throw new TokenError("TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, wait);
     }
     const authenticated = await this.deps.credentials.withPassword(auth.username, auth.password);
     if (!authenticated) {
       this.deps.throttle.fail(keys);
       this.deps.metrics?.failedLogins.inc();
       this.audit(undefined, "login", req, { outcome: "denied", resource: auth.username, reason: "wrong login name or registry password" });
-      throw new TokenError(401, "UNAUTHORIZED", `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`);
+      throw new TokenError("UNAUTHORIZED", `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`);
     }
     this.deps.throttle.succeed(keys[0]!);
     return authenticated;

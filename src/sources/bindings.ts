@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
-import { ApiError, invalid, notFound } from "../api/errors.ts";
+import { DomainError, invalid, notFound } from "../errors.ts";
 import type { RepositoryRecord } from "../catalog/repositories.ts";
 import type { Config } from "../config.ts";
 import { seal, unseal } from "../crypto/seal.ts";
@@ -121,5 +121,5 @@ export function bindingOfHook(db: Db, hookId: string): BindingRow | undefined {
 
 export function assertNotPushUser(db: Db, userId: number, userName: string): void {
   const bound = db.select({ id: sourceBindings.id }).from(sourceBindings).where(eq(sourceBindings.pushUserId, userId)).get();
-  if (bound) throw new ApiError(409, "UserIsPushUser", `user "${userName}" pushes the builds of a bound repository; choose another push user first`);
+  if (bound) throw new DomainError("UserIsPushUser", `user "${userName}" pushes the builds of a bound repository; choose another push user first`);
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp } from "../../src/api/app.ts";
+import { createServer } from "../../src/server.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createDeps } from "../../src/deps.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -45,7 +45,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     ...env,
   });
   const deps = await createDeps(config, createLogger("silent"), options);
-  const app = createApp(deps);
+  const app = createServer(deps);
 
   async function call(method: string, path: string, opts: Call = {}): Promise<Answer> {
     const headers: Record<string, string> = { ...opts.headers };

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp } from "../../src/api/app.ts";
+import { createServer } from "../../src/server.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createDeps } from "../../src/deps.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -29,7 +29,7 @@ export async function startKilnWithRegistries(regionIds: string[], options: { en
     ...options.env,
   });
   const deps = await createDeps(config, createLogger("silent"), { queue: options.queue });
-  const app = createApp(deps);
+  const app = createServer(deps);
   const server: ServerType = serve({ fetch: app.fetch, port, hostname: "127.0.0.1" });
   const base = `http://127.0.0.1:${port}`;
 

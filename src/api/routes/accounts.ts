@@ -7,7 +7,8 @@ import { hasRegistryPassword, setConsolePassword, setRegistryPassword } from "..
 import { aliasSchema, passwordSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { callerToken } from "../enforce.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "../../errors.ts";
+import { statusOf } from "../errors.ts";
 import { sourceIp } from "../request-context.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
@@ -58,9 +59,9 @@ export function accountRoutes(app: App, deps: Deps): void {
       const ip = sourceIp(c);
       const keys = [`login:${loginName}`, ...(ip ? [`ip:${ip}`] : [])];
       const wait = deps.consoleThrottle.retryAfter(keys);
-      if (wait > 0) throw new ApiError(429, "TooManyRequests", `too many failed logins; try again in ${wait} s`, { retryAfter: wait }, { "Retry-After": String(wait) });
+      if (wait > 0) throw new DomainError("TooManyRequests", `too many failed logins; try again in ${wait} s`, { retryAfter: wait }, { "Retry-After": String(wait) });
       const session = await login(db, loginName, password).catch((err: unknown) => {
-        if (err instanceof ApiError && err.status === 401) deps.consoleThrottle.fail(keys);
+        if (err instanceof DomainError && statusOf(err) === 401) deps.consoleThrottle.fail(keys);
         throw err;
       });
       deps.consoleThrottle.succeed(keys[0]!);

@@ -10,7 +10,7 @@ import { createRule, deleteRule, findRule, listRules, ruleView, updateRule } fro
 import { findBinding } from "../../sources/bindings.ts";
 import { parseRef } from "../../sources/refs.ts";
 import type { Deps } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, BuildSchema, errorResponses, json, OkSchema, RepoParams } from "../schemas.ts";
 
@@ -191,7 +191,7 @@ export function buildRoutes(app: App, deps: Deps): void {
     (c) => {
       const accountId = c.get("principal").accountId;
       const old = findBuild(db, accountId, c.req.valid("param").id);
-      if (old.status === "queued" || old.status === "running") throw new ApiError(409, "BuildActive", `build ${old.id} is still ${old.status}`);
+      if (old.status === "queued" || old.status === "running") throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
       const binding = findBinding(db, old.repositoryId, old.repository);
       const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
       const plan = planFor(targetOf(db, old.repositoryId), binding, rule, { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags });

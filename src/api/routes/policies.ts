@@ -4,7 +4,7 @@ import { findUser } from "../../iam/users.ts";
 import { evaluate, parsePolicy, PolicyError } from "../../policy/index.ts";
 import { policyNameSchema, userNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
-import { invalid } from "../errors.ts";
+import { invalid } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { TokenError, type TokenAuth, type TokenRequest } from "../../registry/token-service.ts";
 import type { Deps } from "../env.ts";
+import { statusOf } from "../errors.ts";
 import { requestContext, sourceIp } from "../request-context.ts";
 import { addRoute, type App } from "../route.ts";
 import { json } from "../schemas.ts";
@@ -29,8 +30,9 @@ function basicAuth(header: string | undefined): TokenAuth {
 /** Errors as distribution's client reads them: `details` for 401 messages, `errors` for the rest. */
 function failure(c: Context, err: TokenError): Response {
   if (err.retryAfter) c.header("Retry-After", String(err.retryAfter));
-  if (err.status === 401) c.header("WWW-Authenticate", 'Basic realm="kiln"');
-  return c.json({ errors: [{ code: err.code, message: err.message }], details: err.message, error: err.code, message: err.message }, err.status);
+  const status = statusOf(err);
+  if (status === 401) c.header("WWW-Authenticate", 'Basic realm="kiln"');
+  return c.json({ errors: [{ code: err.code, message: err.message }], details: err.message, error: err.code, message: err.message }, status);
 }
 
 export function registryAuthRoutes(app: App, deps: Deps): void {
@@ -86,7 +88,7 @@ export function registryAuthRoutes(app: App, deps: Deps): void {
             ? { kind: "password", username: form.get("username") ?? "", password: form.get("password") ?? "" }
             : basicAuth(c.req.header("authorization"));
       if (grant !== null && grant !== "refresh_token" && grant !== "password") {
-        return failure(c, new TokenError(400, "UNSUPPORTED", `grant_type "${grant}" is not supported (use refresh_token or password)`)) as never;
+        return failure(c, new TokenError("UNSUPPORTED", `grant_type "${grant}" is not supported (use refresh_token or password)`)) as never;
       }
       return answer(c, {
         service: form.get("service") ?? undefined,

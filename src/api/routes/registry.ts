@@ -5,7 +5,7 @@ import { loginNameOf } from "../../iam/principal.ts";
 import { TEMPORARY_MAX_SECONDS } from "../../registry/credentials.ts";
 import { normalizeEnvelope, recordEvents } from "../../registry/notifications.ts";
 import type { Deps } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { errorResponses, json } from "../schemas.ts";
 
@@ -38,12 +38,12 @@ export function registryRoutes(app: App, deps: Deps): void {
     }),
     async (c) => {
       const region = c.req.header("x-kiln-region") ?? deps.config.defaultRegion;
-      if (!deps.config.regions.some((r) => r.id === region)) throw new ApiError(400, "InvalidParameter", `X-Kiln-Region: "${region}" is not a region of this Kiln`, { field: "X-Kiln-Region" });
+      if (!deps.config.regions.some((r) => r.id === region)) throw new DomainError("InvalidParameter", `X-Kiln-Region: "${region}" is not a region of this Kiln`, { field: "X-Kiln-Region" });
       let envelope: unknown;
       try {
         envelope = JSON.parse(await c.req.text());
       } catch {
-        throw new ApiError(400, "MalformedJSON", "the notification envelope is not valid JSON");
+        throw new DomainError("MalformedJSON", "the notification envelope is not valid JSON");
       }
       return c.json(recordEvents(db, region, normalizeEnvelope(envelope)), 200);
     },

@@ -8,7 +8,7 @@ import { receive } from "../../sources/receive.ts";
 import type { ProviderId } from "../../sources/types.ts";
 import { acceptDelivery } from "../../sources/webhooks.ts";
 import type { Deps } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, BuildSchema, errorResponses, json, RepoParams } from "../schemas.ts";
 
@@ -98,14 +98,14 @@ export function sourceRoutes(app: App, deps: Deps): void {
     }),
     async (c) => {
       const binding = bindingOfHook(db, c.req.valid("param").hookId);
-      if (!binding) throw new ApiError(404, "HookNotFound", "no repository is bound to this webhook URL");
+      if (!binding) throw new DomainError("HookNotFound", "no repository is bound to this webhook URL");
       const provider = PROVIDERS[binding.provider as ProviderId];
       const rawBody = Buffer.from(await c.req.arrayBuffer());
       const reception = receive(provider, { header: (name) => c.req.header(name), rawBody }, webhookSecretOf(config, binding), binding.hookId);
       if (!reception.ok) {
         deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: "rejected" });
         deps.log.warn({ hook: binding.hookId, provider: provider.id, status: reception.status }, "webhook refused");
-        throw new ApiError(reception.status, reception.status === 401 ? "InvalidSignature" : "MalformedJSON", reception.reason);
+        throw new DomainError(reception.status === 401 ? "InvalidSignature" : "MalformedJSON", reception.reason);
       }
       const answer = acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
       deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: answer.body.redelivery ? "redelivery" : answer.body.outcome });

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ACCESS_TABLE } from "../access-table.ts";
 import type { Deps } from "../env.ts";
-import type { Metrics } from "../metrics.ts";
+import type { Metrics } from "../../metrics.ts";
 import { addRoute, type App } from "../route.ts";
 import { json } from "../schemas.ts";
 

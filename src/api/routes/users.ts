@@ -4,7 +4,7 @@ import { attachPolicy, detachPolicy, findPolicy, policiesAttachedTo } from "../.
 import { issueAccessKey } from "../../iam/tokens.ts";
 import { passwordSchema, policyNameSchema, userNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
@@ -174,7 +174,7 @@ export function userRoutes(app: App, deps: Deps): void {
       const user = findUser(db, p.accountId, name);
       const policy = findPolicy(db, p.accountId, policyName, c.req.valid("query").policyType);
       if (!detachPolicy(db, policy.id, "user", user.id)) {
-        throw new ApiError(404, "PolicyNotAttached", `policy "${policyName}" is not attached to user "${name}"`);
+        throw new DomainError("PolicyNotAttached", `policy "${policyName}" is not attached to user "${name}"`);
       }
       return c.json({ ok: true as const }, 200);
     },

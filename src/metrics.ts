@@ -1,10 +1,10 @@
-import type { MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export interface Metrics {
   registry: Registry;
-  middleware: MiddlewareHandler;
+  /** Filled by the API's HTTP middleware (api/http-metrics.ts). */
+  httpRequests: Counter<"method" | "route" | "status">;
+  httpDuration: Histogram<"method" | "route">;
   webhookDeliveries: Counter<"provider" | "outcome">;
   tokenScopes: Counter<"outcome">;
   failedLogins: Counter;
@@ -22,8 +22,8 @@ export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "kiln_" });
   const registers = [registry];
-  const requests = new Counter({ name: "kiln_http_requests_total", help: "HTTP requests by route and status", labelNames: ["method", "route", "status"] as const, registers });
-  const duration = new Histogram({
+  const httpRequests = new Counter({ name: "kiln_http_requests_total", help: "HTTP requests by route and status", labelNames: ["method", "route", "status"] as const, registers });
+  const httpDuration = new Histogram({
     name: "kiln_http_request_duration_seconds",
     help: "HTTP request duration by route",
     labelNames: ["method", "route"] as const,
@@ -51,17 +51,10 @@ export function createMetrics(): Metrics {
   gauge("kiln_builds", "Builds by status", "status", "builds");
   gauge("kiln_build_queue_jobs", "Jobs in the build queue by state", "state", "queue");
 
-  const middleware: MiddlewareHandler = async (c, next) => {
-    const started = performance.now();
-    await next();
-    // The route pattern, not the raw path, keeps the label set bounded.
-    const route = routePath(c, -1) || "unmatched";
-    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
-    duration.observe({ method: c.req.method, route }, (performance.now() - started) / 1000);
-  };
   return {
     registry,
-    middleware,
+    httpRequests,
+    httpDuration,
     webhookDeliveries: new Counter({ name: "kiln_webhook_deliveries_total", help: "Webhook deliveries by provider and outcome", labelNames: ["provider", "outcome"] as const, registers }),
     tokenScopes: new Counter({ name: "kiln_registry_token_scopes_total", help: "Registry token scopes by outcome (granted, partial, denied)", labelNames: ["outcome"] as const, registers }),
     failedLogins: new Counter({ name: "kiln_registry_failed_logins_total", help: "Failed or throttled registry logins", registers }),
