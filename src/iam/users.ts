@@ -3,7 +3,6 @@ import { conflict, DomainError, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { accessKeys, accounts, groupMembers, groups, policyAttachments, sessions, users } from "../db/schema.ts";
 import type { Principal } from "./principal.ts";
-import { assertNotPushUser } from "../sources/bindings.ts";
 import { hashSecret } from "./secrets.ts";
 
 type UserRow = typeof users.$inferSelect;
@@ -48,10 +47,12 @@ export function listUsers(db: Db, accountId: string): UserRow[] {
   return db.select().from(users).where(eq(users.accountId, accountId)).orderBy(asc(users.name)).all();
 }
 
-/** Deletes the user with its keys, sessions, memberships and policy attachments. */
+/**
+ * Deletes the user with its keys, sessions, memberships and policy attachments. The caller first
+ * refuses a user that still pushes builds (sources/bindings.ts assertNotPushUser).
+ */
 export function deleteUser(db: Db, accountId: string, name: string): void {
   const user = findUser(db, accountId, name);
-  assertNotPushUser(db, user.id, name);
   db.transaction((tx) => {
     tx.delete(policyAttachments).where(and(eq(policyAttachments.principalType, "user"), eq(policyAttachments.principalId, user.id))).run();
     tx.delete(groupMembers).where(eq(groupMembers.userId, user.id)).run();

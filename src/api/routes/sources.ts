@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { acceptDelivery } from "../../builds/deliveries.ts";
 import { findRepository } from "../../catalog/repositories.ts";
 import { userNameSchema } from "../../names.ts";
 import { bindingOfHook, bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
@@ -6,7 +7,6 @@ import { PROVIDER_IDS } from "../../sources/providers/index.ts";
 import { PROVIDERS } from "../../sources/providers/index.ts";
 import { receive } from "../../sources/receive.ts";
 import type { ProviderId } from "../../sources/types.ts";
-import { acceptDelivery } from "../../sources/webhooks.ts";
 import type { Deps } from "../env.ts";
 import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { groupsOfUser, createUser, deleteUser, findUser, listUsers, setConsolePassword, setRegistryPassword, userView } from "../../iam/users.ts";
 import { attachPolicy, detachPolicy, findPolicy, policiesAttachedTo } from "../../iam/policies.ts";
 import { issueAccessKey } from "../../iam/tokens.ts";
+import { assertNotPushUser } from "../../sources/bindings.ts";
 import { passwordSchema, policyNameSchema, userNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { DomainError } from "../../errors.ts";
@@ -72,7 +73,11 @@ export function userRoutes(app: App, deps: Deps): void {
     deps,
     createRoute({ method: "delete", path: "/api/v1/users/{name}", tags, summary: "Delete a sub-account", request: { params: NameParam }, responses: { 200: json(OkSchema, "Deleted"), ...errorResponses } }),
     (c) => {
-      deleteUser(db, c.get("principal").accountId, c.req.valid("param").name);
+      const { accountId } = c.get("principal");
+      const { name } = c.req.valid("param");
+      // A user that pushes the builds of a bound repository stays until another push user is chosen.
+      assertNotPushUser(db, findUser(db, accountId, name).id, name);
+      deleteUser(db, accountId, name);
       return c.json({ ok: true as const }, 200);
     },
   );

@@ -3,10 +3,10 @@ import { perDb } from "../db/prepared.ts";
 import type { Db } from "../db/connection.ts";
 import { deliveries } from "../db/schema.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
-import { plansForPush } from "../builds/plan.ts";
-import { buildsByIds, recordBuilds, type BuildView, buildView } from "../builds/records.ts";
-import { bindingsOfSameCode, type BindingRow } from "./bindings.ts";
-import type { Normalized } from "./types.ts";
+import { bindingsOfSameCode, type BindingRow } from "../sources/bindings.ts";
+import type { Normalized } from "../sources/types.ts";
+import { plansForPush } from "./plan.ts";
+import { buildsByIds, recordBuilds, type BuildView, buildView } from "./records.ts";
 
 export interface DeliveryAnswer {
   status: 200 | 202;
