@@ -2,16 +2,18 @@
 # Runs the whole test suite from a clean clone: installs what the tests need (npm packages; Debian's
 # docker.io, docker-registry, redis-server, busybox-static, and chromium for the console's browser
 # tests), starts the Docker engine when it is not running (tests start their own registries and
-# Redis servers on free ports), type-checks, then runs unit, integration, end-to-end and browser
-# tests. Extra arguments go to vitest. Browser screenshots land in test/artifacts/console/.
+# Redis servers on free ports), then runs unit, integration, end-to-end and browser tests. First it
+# runs `npm run lint` (formatting, tsc, the architecture check) and stops there when that fails.
+# Extra arguments go to vitest. Browser screenshots land in test/artifacts/console/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KILN_ROOT"
 ensure_node_modules
+
+log "linting (npm run lint: prettier --check, tsc, dependency-cruiser)"
+npm run -s lint
+
 ensure_debian_packages docker.io docker-registry redis-server busybox-static chromium
 ensure_dockerd "$KILN_ROOT/.kiln-test"
-
-log "type-checking"
-npx tsc --noEmit -p .
 
 results="$(mktemp -t kiln-vitest-XXXXXX.json)"
 trap 'rm -f "$results"' EXIT
