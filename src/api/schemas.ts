@@ -27,7 +27,7 @@ export function body<T extends z.ZodType>(schema: T) {
 
 export const OkSchema = z.object({ ok: z.literal(true) });
 
-export const VisibilitySchema = z.enum(["private", "public"]);
+export { VisibilitySchema } from "../catalog/schemas.ts";
 
 export const BuildSchema = z
   .object({

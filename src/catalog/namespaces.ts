@@ -1,18 +1,11 @@
 import { and, asc, count, eq } from "drizzle-orm";
 import { conflict, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
+import type { Visibility } from "../db/enums.ts";
 import { namespaces, repositories } from "../db/schema.ts";
+import type { NamespaceView } from "./schemas.ts";
 
 export type NamespaceRow = typeof namespaces.$inferSelect;
-export type Visibility = "private" | "public";
-
-export interface NamespaceView {
-  name: string;
-  autoCreateRepository: boolean;
-  defaultVisibility: Visibility;
-  repositoryCount: number;
-  createdAt: string;
-}
 
 export function namespaceView(db: Db, row: NamespaceRow): NamespaceView {
   return {

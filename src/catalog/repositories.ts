@@ -3,23 +3,13 @@ import { conflict, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { perDb } from "../db/prepared.ts";
 import { namespaces, repositories, tags } from "../db/schema.ts";
-import { findNamespace, type Visibility } from "./namespaces.ts";
+import type { Visibility } from "../db/enums.ts";
+import { findNamespace } from "./namespaces.ts";
+import type { DockerCommands, RepositoryView, TagView } from "./schemas.ts";
 
 type RepositoryRow = typeof repositories.$inferSelect;
 export interface RepositoryRecord extends RepositoryRow {
   namespace: string;
-}
-
-export interface RepositoryView {
-  namespace: string;
-  name: string;
-  region: string;
-  visibility: Visibility;
-  summary: string | null;
-  description: string | null;
-  image: string;
-  createdAt: string;
-  updatedAt: string;
 }
 
 export function repositoryView(row: RepositoryRecord, registryHost: string): RepositoryView {
@@ -121,21 +111,12 @@ export function deleteRepository(db: Db, accountId: string, region: string, name
   db.delete(repositories).where(eq(repositories.id, row.id)).run();
 }
 
-export interface TagView {
-  tag: string;
-  digest: string;
-  mediaType: string | null;
-  size: number | null;
-  pushedBy: string | null;
-  pushedAt: string;
-}
-
 export function listTags(db: Db, repositoryId: number): TagView[] {
   return queries(db).tags.all({ repositoryId });
 }
 
 /** The commands ACR's console shows on a repository page, for the caller's login name. */
-export function dockerCommands(image: string, registryHost: string, loginName: string) {
+export function dockerCommands(image: string, registryHost: string, loginName: string): DockerCommands {
   return {
     login: `docker login --username=${loginName} ${registryHost}`,
     pull: `docker pull ${image}:[tag]`,

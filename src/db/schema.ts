@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { BUILD_STAGES, BUILD_STATUSES, BUILD_TRIGGERS, DELIVERY_OUTCOMES, POLICY_TYPES, PRINCIPAL_TYPES, RULE_SOURCE_TYPES, VISIBILITIES, type BuildStage } from "./enums.ts";
 
 const createdAt = () => text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
 
@@ -58,7 +59,7 @@ export const policies = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     accountId: text("account_id").references(() => accounts.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
-    type: text("type", { enum: ["System", "Custom"] }).notNull(),
+    type: text("type", { enum: POLICY_TYPES }).notNull(),
     description: text("description"),
     document: text("document").notNull(),
     version: integer("version").notNull().default(1),
@@ -73,7 +74,7 @@ export const policyAttachments = sqliteTable(
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     policyId: integer("policy_id").notNull().references(() => policies.id, { onDelete: "cascade" }),
-    principalType: text("principal_type", { enum: ["user", "group"] }).notNull(),
+    principalType: text("principal_type", { enum: PRINCIPAL_TYPES }).notNull(),
     principalId: integer("principal_id").notNull(),
     createdAt: createdAt(),
   },
@@ -118,7 +119,7 @@ export const namespaces = sqliteTable("namespaces", {
   accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
   name: text("name").notNull().unique(),
   autoCreateRepository: integer("auto_create_repository", { mode: "boolean" }).notNull().default(false),
-  defaultVisibility: text("default_visibility", { enum: ["private", "public"] }).notNull().default("private"),
+  defaultVisibility: text("default_visibility", { enum: VISIBILITIES }).notNull().default("private"),
   createdAt: createdAt(),
 });
 
@@ -130,7 +131,7 @@ export const repositories = sqliteTable(
     region: text("region").notNull(),
     namespaceId: integer("namespace_id").notNull().references(() => namespaces.id),
     name: text("name").notNull(),
-    visibility: text("visibility", { enum: ["private", "public"] }).notNull(),
+    visibility: text("visibility", { enum: VISIBILITIES }).notNull(),
     summary: text("summary"),
     description: text("description"),
     createdAt: createdAt(),
@@ -232,7 +233,7 @@ export const buildRules = sqliteTable(
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
     repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
-    sourceType: text("source_type", { enum: ["branch", "tag"] }).notNull(),
+    sourceType: text("source_type", { enum: RULE_SOURCE_TYPES }).notNull(),
     source: text("source").notNull(),
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
     dockerfileDir: text("dockerfile_dir").notNull().default("/"),
@@ -257,7 +258,7 @@ export const deliveries = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     bindingId: integer("binding_id").notNull().references(() => sourceBindings.id, { onDelete: "cascade" }),
     providerDeliveryId: text("provider_delivery_id").notNull(),
-    outcome: text("outcome", { enum: ["accepted", "ignored", "ping"] }).notNull(),
+    outcome: text("outcome", { enum: DELIVERY_OUTCOMES }).notNull(),
     reason: text("reason"),
     buildIds: text("build_ids", { mode: "json" }).$type<string[]>().notNull(),
     receivedAt: createdAt(),
@@ -273,15 +274,15 @@ export const builds = sqliteTable(
     accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
     repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
     ruleId: integer("rule_id").references(() => buildRules.id, { onDelete: "set null" }),
-    trigger: text("trigger", { enum: ["webhook", "manual", "retry"] }).notNull(),
+    trigger: text("trigger", { enum: BUILD_TRIGGERS }).notNull(),
     ref: text("ref").notNull(),
     commit: text("commit"),
     cloneUrl: text("clone_url").notNull(),
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
-    status: text("status", { enum: ["queued", "running", "succeeded", "failed", "canceled", "superseded"] }).notNull(),
-    stage: text("stage", { enum: ["fetch", "build", "push"] }),
+    status: text("status", { enum: BUILD_STATUSES }).notNull(),
+    stage: text("stage", { enum: BUILD_STAGES }),
     /** When each stage began (ISO times by stage name), for the console's timings. */
-    stageStartedAt: text("stage_started_at", { mode: "json" }).$type<Partial<Record<"fetch" | "build" | "push", string>>>(),
+    stageStartedAt: text("stage_started_at", { mode: "json" }).$type<Partial<Record<BuildStage, string>>>(),
     error: text("error"),
     digest: text("digest"),
     /** Manifest size in bytes of the last tag pushed, as the registry reported it. */

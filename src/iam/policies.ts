@@ -1,22 +1,12 @@
 import { and, asc, count, eq, isNull, or } from "drizzle-orm";
 import { conflict, DomainError, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
+import type { PolicyType, PrincipalType } from "../db/enums.ts";
 import { policies, policyAttachments } from "../db/schema.ts";
 import { parsePolicy, PolicyError, type Policy } from "../policy/index.ts";
+import type { PolicyView } from "./schemas.ts";
 
 type PolicyRow = typeof policies.$inferSelect;
-export type PolicyType = "System" | "Custom";
-
-export interface PolicyView {
-  name: string;
-  type: PolicyType;
-  description: string | null;
-  document: unknown;
-  version: number;
-  attachmentCount: number;
-  createdAt: string;
-  updatedAt: string;
-}
 
 export function policyView(row: PolicyRow, attachmentCount: number): PolicyView {
   return {
@@ -92,11 +82,11 @@ export function deletePolicy(db: Db, accountId: string, name: string): PolicyRow
   return row;
 }
 
-export function attachPolicy(db: Db, policyId: number, principalType: "user" | "group", principalId: number): void {
+export function attachPolicy(db: Db, policyId: number, principalType: PrincipalType, principalId: number): void {
   db.insert(policyAttachments).values({ policyId, principalType, principalId }).onConflictDoNothing().run();
 }
 
-export function detachPolicy(db: Db, policyId: number, principalType: "user" | "group", principalId: number): boolean {
+export function detachPolicy(db: Db, policyId: number, principalType: PrincipalType, principalId: number): boolean {
   const result = db
     .delete(policyAttachments)
     .where(and(eq(policyAttachments.policyId, policyId), eq(policyAttachments.principalType, principalType), eq(policyAttachments.principalId, principalId)))
@@ -104,7 +94,7 @@ export function detachPolicy(db: Db, policyId: number, principalType: "user" | "
   return result.changes > 0;
 }
 
-export function policiesAttachedTo(db: Db, principalType: "user" | "group", principalId: number): PolicyRow[] {
+export function policiesAttachedTo(db: Db, principalType: PrincipalType, principalId: number): PolicyRow[] {
   return db
     .select({ p: policies })
     .from(policyAttachments)

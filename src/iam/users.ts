@@ -3,18 +3,10 @@ import { conflict, DomainError, notFound } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { accessKeys, accounts, groupMembers, groups, policyAttachments, sessions, users } from "../db/schema.ts";
 import type { Principal } from "./principal.ts";
+import type { UserView } from "./schemas.ts";
 import { hashSecret } from "./secrets.ts";
 
 type UserRow = typeof users.$inferSelect;
-
-export interface UserView {
-  name: string;
-  displayName: string | null;
-  loginName: string;
-  hasConsolePassword: boolean;
-  hasRegistryPassword: boolean;
-  createdAt: string;
-}
 
 export function userView(row: UserRow, alias: string): UserView {
   return {

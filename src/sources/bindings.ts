@@ -9,6 +9,7 @@ import { sourceBindings, users } from "../db/schema.ts";
 import { randomId, randomSecret } from "../iam/secrets.ts";
 import { findUser } from "../iam/users.ts";
 import { checkRepoUrl } from "./repo-url.ts";
+import type { BindingView } from "./schemas.ts";
 import type { ProviderId } from "./types.ts";
 
 export type BindingRow = typeof sourceBindings.$inferSelect;
@@ -20,20 +21,6 @@ export interface BindingInput {
   autoBuild?: boolean;
   branchFilter?: string;
   credentials?: { username?: string; token: string };
-}
-
-export interface BindingView {
-  provider: string;
-  repoUrl: string;
-  pushUser: string;
-  autoBuild: boolean;
-  branchFilter: string | null;
-  hasCredentials: boolean;
-  webhookUrl: string;
-  /** Only in the answer that created or rotated it. */
-  webhookSecret?: string;
-  createdAt: string;
-  updatedAt: string;
 }
 
 export function bindingView(db: Db, config: Config, row: BindingRow, webhookSecret?: string): BindingView {

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { addMember, createGroup, findGroup, listGroups, membersOf } from "../../iam/groups.ts";
 import { attachPolicy, findPolicy, policiesAttachedTo } from "../../iam/policies.ts";
+import { PolicyTypeSchema } from "../../iam/schemas.ts";
 import { findUser } from "../../iam/users.ts";
 import { groupNameSchema, policyNameSchema, userNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
@@ -75,7 +76,7 @@ export function groupRoutes(app: App, deps: Deps): void {
       path: "/api/v1/groups/{g}/policies",
       tags,
       summary: "Attach a policy to a group; its members get it",
-      request: { params: GroupParam, body: body(z.strictObject({ policyName: policyNameSchema, policyType: z.enum(["System", "Custom"]).optional() })) },
+      request: { params: GroupParam, body: body(z.strictObject({ policyName: policyNameSchema, policyType: PolicyTypeSchema.optional() })) },
       responses: { 200: json(OkSchema, "Attached"), ...errorResponses },
     }),
     (c) => {

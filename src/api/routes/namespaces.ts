@@ -1,13 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createNamespace, deleteNamespace, findNamespace, listNamespaces, namespaceView, updateNamespace } from "../../catalog/namespaces.ts";
+import { NamespaceViewSchema } from "../../catalog/schemas.ts";
 import { namespaceNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema, VisibilitySchema } from "../schemas.ts";
 
-export const NamespaceSchema = z
-  .object({ name: z.string(), autoCreateRepository: z.boolean(), defaultVisibility: VisibilitySchema, repositoryCount: z.number(), createdAt: z.string() })
-  .openapi("Namespace");
+export const NamespaceSchema = NamespaceViewSchema.openapi("Namespace");
 const NsParam = z.object({ ns: namespaceNameSchema });
 /** Namespaces are global; `region` only picks the region written into the resource name that is checked. */
 const RegionQuery = z.object({ region: z.string().optional() });

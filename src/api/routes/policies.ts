@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { attachmentCount, createPolicy, deletePolicy, findPolicy, listPolicies, parseDocument, policyView } from "../../iam/policies.ts";
+import { PolicyTypeSchema, PolicyViewSchema } from "../../iam/schemas.ts";
 import { findUser } from "../../iam/users.ts";
 import { evaluate, parsePolicy, PolicyError } from "../../policy/index.ts";
 import { policyNameSchema, userNameSchema } from "../../names.ts";
@@ -8,18 +9,7 @@ import { invalid } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
-export const PolicySchema = z
-  .object({
-    name: z.string(),
-    type: z.enum(["System", "Custom"]),
-    description: z.string().nullable(),
-    document: z.unknown(),
-    version: z.number(),
-    attachmentCount: z.number(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  })
-  .openapi("Policy");
+export const PolicySchema = PolicyViewSchema.openapi("Policy");
 /** Parsed by the policy engine, which names the offending element; zod only checks it is there. */
 const DocumentSchema = z.union([z.record(z.string(), z.unknown()), z.string()]).openapi({ description: 'A RAM policy document: {"Version":"1","Statement":[…]}, or its JSON text' });
 const ContextSchema = z.record(z.string().max(128), z.union([z.string().max(1024), z.array(z.string().max(1024)).max(64)]));
@@ -60,7 +50,7 @@ export function policyRoutes(app: App, deps: Deps): void {
       path: "/api/v1/policies",
       tags,
       summary: "System and custom policies",
-      request: { query: z.object({ type: z.enum(["System", "Custom"]).optional() }) },
+      request: { query: z.object({ type: PolicyTypeSchema.optional() }) },
       responses: { 200: json(z.object({ policies: z.array(PolicySchema) }), "Policies"), ...errorResponses },
     }),
     (c) => c.json({ policies: listPolicies(db, c.get("principal").accountId, c.req.valid("query").type).map((p) => policyView(p, attachmentCount(db, p.id))) }, 200),
@@ -74,7 +64,7 @@ export function policyRoutes(app: App, deps: Deps): void {
       path: "/api/v1/policies/{name}",
       tags,
       summary: "One policy with its document",
-      request: { params: NameParam, query: z.object({ type: z.enum(["System", "Custom"]).optional() }) },
+      request: { params: NameParam, query: z.object({ type: PolicyTypeSchema.optional() }) },
       responses: { 200: json(PolicySchema, "The policy"), ...errorResponses },
     }),
     (c) => {

@@ -10,29 +10,16 @@ import {
   updateRepository,
   type RepositoryRecord,
 } from "../../catalog/repositories.ts";
+import { DockerCommandsSchema, RepositoryViewSchema, TagViewSchema } from "../../catalog/schemas.ts";
 import { loginNameOf } from "../../iam/principal.ts";
 import { namespaceNameSchema, repositoryNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema, RepoParams, VisibilitySchema } from "../schemas.ts";
 
-export const RepositorySchema = z
-  .object({
-    namespace: z.string(),
-    name: z.string(),
-    region: z.string(),
-    visibility: VisibilitySchema,
-    summary: z.string().nullable(),
-    description: z.string().nullable(),
-    image: z.string(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  })
-  .openapi("Repository");
-export const CommandsSchema = z.object({ login: z.string(), pull: z.string(), tag: z.string(), push: z.string() });
-export const TagSchema = z
-  .object({ tag: z.string(), digest: z.string(), mediaType: z.string().nullable(), size: z.number().nullable(), pushedBy: z.string().nullable(), pushedAt: z.string() })
-  .openapi("Tag");
+export const RepositorySchema = RepositoryViewSchema.openapi("Repository");
+export const CommandsSchema = DockerCommandsSchema;
+export const TagSchema = TagViewSchema.openapi("Tag");
 const RegionParam = z.object({ region: z.string() });
 const Summary = z.string().max(100);
 const Description = z.string().max(65536);

@@ -4,6 +4,7 @@ import { findRepository } from "../../catalog/repositories.ts";
 import { userNameSchema } from "../../names.ts";
 import { bindingOfHook, bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
 import { PROVIDER_IDS } from "../../sources/providers/index.ts";
+import { BindingViewSchema } from "../../sources/schemas.ts";
 import { PROVIDERS } from "../../sources/providers/index.ts";
 import { receive } from "../../sources/receive.ts";
 import type { ProviderId } from "../../sources/types.ts";
@@ -12,20 +13,7 @@ import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, BuildSchema, errorResponses, json, RepoParams } from "../schemas.ts";
 
-export const SourceSchema = z
-  .object({
-    provider: z.string(),
-    repoUrl: z.string(),
-    pushUser: z.string(),
-    autoBuild: z.boolean(),
-    branchFilter: z.string().nullable(),
-    hasCredentials: z.boolean(),
-    webhookUrl: z.string(),
-    webhookSecret: z.string().optional(),
-    createdAt: z.string(),
-    updatedAt: z.string(),
-  })
-  .openapi("SourceBinding");
+export const SourceSchema = BindingViewSchema.openapi("SourceBinding");
 const SourceBody = z.strictObject({
   provider: z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]]),
   repoUrl: z.string().min(1).max(2048),

@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { groupsOfUser, createUser, deleteUser, findUser, listUsers, setConsolePassword, setRegistryPassword, userView } from "../../iam/users.ts";
 import { attachPolicy, detachPolicy, findPolicy, policiesAttachedTo } from "../../iam/policies.ts";
+import { PolicyTypeSchema, UserViewSchema } from "../../iam/schemas.ts";
 import { issueAccessKey } from "../../iam/tokens.ts";
 import { assertNotPushUser } from "../../sources/bindings.ts";
 import { passwordSchema, policyNameSchema, userNameSchema } from "../../names.ts";
@@ -9,20 +10,9 @@ import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
-export const UserSchema = z
-  .object({
-    name: z.string(),
-    displayName: z.string().nullable(),
-    loginName: z.string(),
-    hasConsolePassword: z.boolean(),
-    hasRegistryPassword: z.boolean(),
-    createdAt: z.string(),
-    groups: z.array(z.string()).optional(),
-  })
-  .openapi("User");
-const AttachedPolicySchema = z.object({ name: z.string(), type: z.enum(["System", "Custom"]) });
+export const UserSchema = UserViewSchema.extend({ groups: z.array(z.string()).optional() }).openapi("User");
+const AttachedPolicySchema = z.object({ name: z.string(), type: PolicyTypeSchema });
 const NameParam = z.object({ name: userNameSchema });
-const PolicyTypeSchema = z.enum(["System", "Custom"]);
 const PasswordBody = z.strictObject({ password: passwordSchema });
 
 export function userRoutes(app: App, deps: Deps): void {

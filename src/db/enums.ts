@@ -1,0 +1,36 @@
+/**
+ * Every closed list of values, declared once: the drizzle schema stores them (`text({ enum })`),
+ * the zod schemas answer with them, the build pipeline and the workers speak them.
+ */
+
+/** A build's life: queued → running → one of the four ends. */
+export const BUILD_STATUSES = ["queued", "running", "succeeded", "failed", "canceled", "superseded"] as const;
+export type BuildStatus = (typeof BUILD_STATUSES)[number];
+/** The statuses of a build that has not ended: a new one for the same target supersedes it. */
+export const ACTIVE_BUILD_STATUSES = ["queued", "running"] as const satisfies readonly BuildStatus[];
+
+/** What a running build is doing, in order. */
+export const BUILD_STAGES = ["fetch", "build", "push"] as const;
+export type BuildStage = (typeof BUILD_STAGES)[number];
+
+export const BUILD_TRIGGERS = ["webhook", "manual", "retry"] as const;
+export type BuildTrigger = (typeof BUILD_TRIGGERS)[number];
+
+/** What a build rule matches: a branch or a tag. */
+export const RULE_SOURCE_TYPES = ["branch", "tag"] as const;
+export type RuleSourceType = (typeof RULE_SOURCE_TYPES)[number];
+
+/** What came of a webhook delivery. */
+export const DELIVERY_OUTCOMES = ["accepted", "ignored", "ping"] as const;
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
+
+/** Who may pull a repository: its account's principals as their policies allow, or anyone. */
+export const VISIBILITIES = ["private", "public"] as const;
+export type Visibility = (typeof VISIBILITIES)[number];
+
+export const POLICY_TYPES = ["System", "Custom"] as const;
+export type PolicyType = (typeof POLICY_TYPES)[number];
+
+/** What a policy is attached to. */
+export const PRINCIPAL_TYPES = ["user", "group"] as const;
+export type PrincipalType = (typeof PRINCIPAL_TYPES)[number];
