@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join, posix } from "node:path";
 import { MAX_LOG_LINES } from "../src/builds/logs.ts";
 import { repoPath } from "../src/builds/paths.ts";
-import type { BuildJob } from "../src/builds/job-payload.ts";
+import type { BuildJob, BuildResult, Stage } from "../src/builds/job-payload.ts";
 import { cancelKey, QUEUE_NAME, tagKey } from "../src/builds/queue.ts";
 import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
@@ -15,23 +15,12 @@ import { buildImage, pushImage } from "./docker-build.ts";
 import { DeterministicError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
 
-export interface BuildResult {
-  commit: string;
-  digest: string | null;
-  size: number | null;
-  tags: string[];
-  /** Tags not pushed because a newer build had already pushed them: the build ends superseded. */
-  notMovedBack: string[];
-}
-
 /** Claims an image name for a build unless a newer build holds it; atomic in Redis. */
 const CLAIM_TAG = `
 local current = redis.call('GET', KEYS[1])
 if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
-
-export type Stage = "fetch" | "build" | "push";
 
 /** Where in the repository the context and the Dockerfile are; a path that leaves it is a deterministic failure. */
 export function layout(job: Pick<BuildJob, "dockerfile" | "context">): { context: string; dockerfile: string } {

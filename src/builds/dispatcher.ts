@@ -5,8 +5,9 @@ import type { Db } from "../db/connection.ts";
 import { builds, namespaces, repositories } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
-import { jobFor } from "./job-payload.ts";
+import { jobFor, outcomeOf, type BuildResult } from "./job-payload.ts";
 import type { BuildQueue } from "./queue.ts";
+import { finishBuild } from "./records.ts";
 
 const BATCH = 200;
 
@@ -133,11 +134,8 @@ export class Dispatcher {
           continue;
         }
         const state = await job.getState();
-        if (state === "completed") {
-          const result = job.returnvalue as { digest?: string; size?: number; commit?: string; notMovedBack?: string[] } | null;
-          this.finished(id, { status: result?.notMovedBack?.length ? "superseded" : "succeeded", digest: result?.digest ?? null, size: result?.size ?? null, commit: result?.commit ?? null });
-        }
-        else if (state === "failed") this.finished(id, { status: "failed", error: job.failedReason ?? "the build failed" });
+        if (state === "completed") finishBuild(this.db, id, outcomeOf(job.returnvalue as BuildResult | null));
+        else if (state === "failed") finishBuild(this.db, id, { status: "failed", error: job.failedReason ?? "the build failed" });
       }
     } catch {
       return 0; // Redis is down: nothing can be learned now
@@ -148,15 +146,6 @@ export class Dispatcher {
       this.wake();
     }
     return lost.length;
-  }
-
-  private finished(id: string, outcome: { status: "succeeded" | "superseded" | "failed"; digest?: string | null; size?: number | null; commit?: string | null; error?: string }): void {
-    this.db
-      .update(builds)
-      .set({ status: outcome.status, digest: outcome.digest ?? null, size: outcome.size ?? null, error: outcome.error ?? null, finishedAt: new Date().toISOString() })
-      .where(and(eq(builds.id, id), inArray(builds.status, ["queued", "running"])))
-      .run();
-    if (outcome.commit) this.db.update(builds).set({ commit: outcome.commit }).where(and(eq(builds.id, id), isNull(builds.commit))).run();
   }
 
   close(): void {

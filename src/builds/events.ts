@@ -6,8 +6,10 @@ import { perDb } from "../db/prepared.ts";
 import { builds } from "../db/schema.ts";
 import type { Metrics } from "../metrics.ts";
 import type { Logger } from "../logger.ts";
+import { outcomeOf, type BuildResult } from "./job-payload.ts";
 import { keepLog } from "./logs.ts";
 import { QUEUE_NAME, type BuildQueue } from "./queue.ts";
+import { finishBuild } from "./records.ts";
 
 const queries = perDb((db) => ({
   started: db
@@ -18,16 +20,6 @@ const queries = perDb((db) => ({
       stageStartedAt: sql`json_set(coalesce(${builds.stageStartedAt}, '{}'), '$.' || ${sql.placeholder("stage")}, ${sql.placeholder("now")})`,
       startedAt: sql`coalesce(${builds.startedAt}, ${sql.placeholder("now")})`,
     })
-    .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ["queued", "running"])))
-    .prepare(),
-  succeeded: db
-    .update(builds)
-    .set({ status: sql`${sql.placeholder("status")}`, digest: sql`${sql.placeholder("digest")}`, size: sql`${sql.placeholder("size")}`, commit: sql`coalesce(${builds.commit}, ${sql.placeholder("commit")})`, finishedAt: sql`${sql.placeholder("now")}` })
-    .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ["queued", "running"])))
-    .prepare(),
-  failed: db
-    .update(builds)
-    .set({ status: "failed", error: sql`${sql.placeholder("error")}`, finishedAt: sql`${sql.placeholder("now")}` })
     .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ["queued", "running"])))
     .prepare(),
 }));
@@ -73,15 +65,15 @@ export class BuildEvents {
       if (t?.startedAt) metrics.buildDuration.observe({ status }, (Date.now() - Date.parse(t.startedAt)) / 1000);
     };
     this.events.on("completed", ({ jobId, returnvalue }) => {
-      const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as { digest?: string | null; size?: number | null; commit?: string; notMovedBack?: string[] };
-      const status = result?.notMovedBack?.length ? "superseded" : "succeeded";
-      q.succeeded.run({ id: jobId, status, digest: result?.digest ?? null, size: result?.size ?? null, commit: result?.commit ?? null, now: now() });
-      ended(jobId, status);
+      const result = (typeof returnvalue === "string" ? JSON.parse(returnvalue) : returnvalue) as BuildResult | null;
+      const outcome = outcomeOf(result);
+      finishBuild(db, jobId, outcome);
+      ended(jobId, outcome.status);
       log.info({ build: jobId }, "build succeeded");
       void keepLog(db, queue, jobId).catch(() => {});
     });
     this.events.on("failed", ({ jobId, failedReason }) => {
-      q.failed.run({ id: jobId, error: failedReason, now: now() });
+      finishBuild(db, jobId, { status: "failed", error: failedReason });
       ended(jobId, "failed");
       void keepLog(db, queue, jobId).catch(() => {});
     });

@@ -5,7 +5,7 @@ import { bindingOfRepository } from "../sources/bindings.ts";
 import { ruleById } from "./rules.ts";
 import { principalOf } from "../iam/tokens.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
-import type { BuildRow } from "./records.ts";
+import type { BuildOutcome, BuildRow } from "./records.ts";
 
 /**
  * Everything a worker needs for one build (DESIGN §9); workers never open SQLite. Secrets — the
@@ -30,6 +30,27 @@ export interface BuildJob {
   timeoutSec: number;
   /** When the build was queued (ms): a tag never moves back to the image of an earlier build. */
   sequence: number;
+}
+
+/** The stages a worker reports as the job's progress (`{ stage }`), in order. */
+export type Stage = NonNullable<BuildRow["stage"]>;
+
+/** What a worker returns for a build: the job's return value. */
+export interface BuildResult {
+  commit: string;
+  digest: string | null;
+  size: number | null;
+  tags: string[];
+  /** Tags not pushed because a newer build had already pushed them: the build ends superseded. */
+  notMovedBack: string[];
+}
+
+/**
+ * A completed job's result as its build's outcome: superseded when a newer build already held one
+ * of its tags. A missing or partial result still ends the build.
+ */
+export function outcomeOf(result: Partial<BuildResult> | null | undefined): BuildOutcome {
+  return { status: result?.notMovedBack?.length ? "superseded" : "succeeded", digest: result?.digest ?? null, size: result?.size ?? null, commit: result?.commit ?? null };
 }
 
 export function jobFor(db: Db, config: Config, credentials: RegistryCredentials, build: BuildRow & { repository: string; region: string }): BuildJob {

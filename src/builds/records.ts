@@ -117,6 +117,39 @@ export function recordBuilds(db: Db, policies: PolicyStore, plans: BuildPlan[]):
   });
 }
 
+/** How a build that a worker ran ended: with an image, superseded by a newer build's tags, or failed. */
+export type BuildOutcome =
+  | { status: "succeeded" | "superseded"; digest: string | null; size: number | null; commit: string | null }
+  | { status: "failed"; error: string };
+
+const outcomes = perDb((db) => {
+  const p = (name: string) => sql.placeholder(name);
+  const stillActive = and(eq(builds.id, p("id")), inArray(builds.status, ACTIVE));
+  return {
+    ended: db
+      .update(builds)
+      .set({ status: sql`${p("status")}`, digest: sql`${p("digest")}`, size: sql`${p("size")}`, commit: sql`coalesce(${builds.commit}, ${p("commit")})`, finishedAt: sql`${p("now")}` })
+      .where(stillActive)
+      .prepare(),
+    failed: db.update(builds).set({ status: "failed", error: sql`${p("error")}`, finishedAt: sql`${p("now")}` }).where(stillActive).prepare(),
+  };
+});
+
+/**
+ * Writes the outcome of a build's job: the one writer for the queue listener (builds/events.ts)
+ * and the dispatcher's reconcile. A build that ended meanwhile (canceled, superseded) keeps its
+ * status; the commit the worker resolved fills a build queued without one. False when nothing changed.
+ */
+export function finishBuild(db: Db, id: string, outcome: BuildOutcome): boolean {
+  const now = new Date().toISOString();
+  const q = outcomes(db);
+  const run =
+    outcome.status === "failed"
+      ? q.failed.run({ id, error: outcome.error, now })
+      : q.ended.run({ id, status: outcome.status, digest: outcome.digest, size: outcome.size, commit: outcome.commit, now });
+  return run.changes > 0;
+}
+
 const withRepository = { build: builds, ns: namespaces.name, repo: repositories.name, region: repositories.region };
 type Joined = { build: BuildRow; ns: string; repo: string; region: string };
 const flatten = (r: Joined) => ({ ...r.build, repository: `${r.ns}/${r.repo}`, region: r.region });
