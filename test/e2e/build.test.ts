@@ -1,3 +1,4 @@
+import { randomInt } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
+import { killLeftovers, processesWith, type ProcessInfo } from "../helpers/processes.ts";
 import { startRedis } from "../helpers/redis.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
@@ -188,7 +190,7 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     await finished(node6.id);
     const record = await buildOf(node6.id);
     expect(record.status).toBe("failed");
-    expect(record.error).toMatch(/returned a non-zero code: 3/);
+    expect(record.error).toMatch(/RUN exit 3: .*exit code: 3/);
   });
 
   it("a binding whose push user lacks push rights fails with the policy explanation and pushes nothing", async () => {
@@ -205,12 +207,20 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
   });
 
   it("cancel stops a running build within 5 seconds, on the worker that holds it", async () => {
-    for (const variant of ["node6", "node8"]) writeFileSync(join(repo.dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nRUN sleep 60 && echo ${Date.now()}\n`); // never cached
+    // Each RUN step is a sleep no other process on this machine runs (and never cached): `ps` finds exactly it.
+    const sleeps = ["node6", "node8"].map(() => `sleep 1${randomInt(100_000, 1_000_000)}`);
+    for (const [i, variant] of ["node6", "node8"].entries()) writeFileSync(join(repo.dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nRUN ${sleeps[i]}\n`);
     repo.git("commit", "--quiet", "-am", "slow builds");
     const ids: string[] = (await push("refs/heads/main", repo.commit())).builds.filter((b: { repository: string }) => b.repository === "alitest1/app").map((b: { id: string }) => b.id);
     expect(ids).toHaveLength(2);
     await waitUntil(async () => (await Promise.all(ids.map(buildOf))).every((b) => b.stage === "build"), () => "the builds did not start", 60_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    const steps = async () => (await Promise.all(sleeps.map(processesWith))).flat();
+    let running: ProcessInfo[] = [];
+    const bothRunning = async () => {
+      running = await steps();
+      return sleeps.every((s) => running.some((p) => p.args.includes(s)));
+    };
+    await waitUntil(bothRunning, () => `the RUN steps (${sleeps.join(", ")}) never ran: ${JSON.stringify(running)}`, 60_000);
     const asked = Date.now();
     for (const id of ids) {
       const canceled = await kiln.call("POST", `/api/v1/builds/${id}/cancel`, { token: root });
@@ -224,9 +234,12 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
       await waitUntil(async () => (await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.getState()))).every((s) => s === "failed"), () => "the worker did not stop", 10_000);
       expect(Date.now() - asked).toBeLessThan(5000);
       for (const id of ids) expect((await queue.getJob(id))?.failedReason).toBe("canceled");
+      // Not just the job: the step itself (BuildKit's process, or a build container) stops too.
+      await waitUntil(async () => (running = await steps()).length === 0, () => `still running after the cancel: ${running.map((p) => p.args).join("; ")}`, Math.max(0, asked + 5000 - Date.now()));
     } finally {
       await queue.close();
       connection.disconnect();
+      killLeftovers(await steps());
     }
     expect((await Promise.all(ids.map(buildOf))).map((b) => b.status)).toEqual(["canceled", "canceled"]);
   });
