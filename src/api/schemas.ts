@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { BuildViewSchema, RuleViewSchema } from "../builds/schemas.ts";
 import { namespaceNameSchema, repositoryNameSchema } from "../names.ts";
 
 /** Schemas shared by several route groups. */
@@ -29,27 +30,9 @@ export const OkSchema = z.object({ ok: z.literal(true) });
 
 export { VisibilitySchema } from "../catalog/schemas.ts";
 
-export const BuildSchema = z
-  .object({
-    id: z.string(),
-    repository: z.string(),
-    region: z.string(),
-    ruleId: z.number().nullable(),
-    trigger: z.enum(["webhook", "manual", "retry"]),
-    ref: z.string(),
-    commit: z.string().nullable(),
-    tags: z.array(z.string()),
-    status: z.enum(["queued", "running", "succeeded", "failed", "canceled", "superseded"]),
-    stage: z.enum(["fetch", "build", "push"]).optional(),
-    stageStartedAt: z.object({ fetch: z.string().optional(), build: z.string().optional(), push: z.string().optional() }).optional().openapi({ description: "When each stage began" }),
-    error: z.string().optional(),
-    digest: z.string().optional(),
-    size: z.number().optional(),
-    queuedAt: z.string(),
-    startedAt: z.string().optional(),
-    finishedAt: z.string().optional(),
-  })
-  .openapi("Build");
+export const BuildSchema = BuildViewSchema.openapi("Build");
+
+export const RuleSchema = RuleViewSchema.openapi("BuildRule");
 
 /** The path of one repository: `/api/v1/regions/{region}/repositories/{ns}/{repo}…`. */
 export const RepoParams = z.object({ region: z.string(), ns: namespaceNameSchema, repo: repositoryNameSchema });

@@ -1,16 +1,18 @@
 import { and, eq, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
 import type { Db } from "../db/connection.ts";
+import type { DeliveryOutcome } from "../db/enums.ts";
 import { deliveries } from "../db/schema.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import { bindingsOfSameCode, type BindingRow } from "../sources/bindings.ts";
 import type { Normalized } from "../sources/types.ts";
 import { plansForPush } from "./plan.ts";
-import { buildsByIds, recordBuilds, type BuildView, buildView } from "./records.ts";
+import { buildsByIds, recordBuilds, buildView } from "./records.ts";
+import type { BuildView, DeliveryView } from "./schemas.ts";
 
 export interface DeliveryAnswer {
   status: 200 | 202;
-  body: { deliveryId: string; outcome: "accepted" | "ignored" | "ping"; reason?: string; builds: BuildView[]; redelivery?: true };
+  body: DeliveryView;
 }
 
 /**
@@ -39,7 +41,7 @@ export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRo
     const seen = q.seen.get({ bindingId: binding.id, deliveryId });
     if (seen) return answer(deliveryId, seen.outcome, seen.reason, buildsByIds(t, seen.buildIds).map(buildView), true);
 
-    let outcome: "accepted" | "ignored" | "ping" = "ignored";
+    let outcome: DeliveryOutcome = "ignored";
     let reason: string | undefined;
     const planned: ReturnType<typeof plansForPush>["plans"] = [];
     if ("ignored" in normalized) reason = normalized.ignored;
@@ -62,7 +64,7 @@ export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRo
   });
 }
 
-function answer(deliveryId: string, outcome: "accepted" | "ignored" | "ping", reason: string | null, builds: BuildView[], redelivery: boolean): DeliveryAnswer {
+function answer(deliveryId: string, outcome: DeliveryOutcome, reason: string | null, builds: BuildView[], redelivery: boolean): DeliveryAnswer {
   return {
     status: outcome === "accepted" ? 202 : 200,
     body: { deliveryId, outcome, ...(reason ? { reason } : {}), builds, ...(redelivery ? { redelivery: true as const } : {}) },

@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
+import { ACTIVE_BUILD_STATUSES } from "../db/enums.ts";
 import { builds, namespaces, repositories } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
@@ -124,7 +125,7 @@ export class Dispatcher {
    * while this API was not listening take the job's outcome.
    */
   async reconcile(): Promise<number> {
-    const open = this.db.select({ id: builds.id, status: builds.status }).from(builds).where(and(inArray(builds.status, ["queued", "running"]), isNotNull(builds.enqueuedAt))).all();
+    const open = this.db.select({ id: builds.id, status: builds.status }).from(builds).where(and(inArray(builds.status, ACTIVE_BUILD_STATUSES), isNotNull(builds.enqueuedAt))).all();
     const lost: string[] = [];
     try {
       for (const { id, status } of open) {

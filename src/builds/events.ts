@@ -2,6 +2,7 @@ import { QueueEvents } from "bullmq";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { Redis } from "ioredis";
 import type { Db } from "../db/connection.ts";
+import { ACTIVE_BUILD_STATUSES, isBuildStage } from "../db/enums.ts";
 import { perDb } from "../db/prepared.ts";
 import { builds } from "../db/schema.ts";
 import type { Metrics } from "../metrics.ts";
@@ -20,7 +21,7 @@ const queries = perDb((db) => ({
       stageStartedAt: sql`json_set(coalesce(${builds.stageStartedAt}, '{}'), '$.' || ${sql.placeholder("stage")}, ${sql.placeholder("now")})`,
       startedAt: sql`coalesce(${builds.startedAt}, ${sql.placeholder("now")})`,
     })
-    .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ["queued", "running"])))
+    .where(and(eq(builds.id, sql.placeholder("id")), inArray(builds.status, ACTIVE_BUILD_STATUSES)))
     .prepare(),
 }));
 
@@ -50,7 +51,7 @@ export class BuildEvents {
     };
     this.events.on("progress", ({ jobId, data }) => {
       const stage = (data as { stage?: string })?.stage;
-      if (stage !== "fetch" && stage !== "build" && stage !== "push") return;
+      if (!isBuildStage(stage)) return;
       if (stage === "fetch") {
         const t = timing(jobId);
         if (t && !t.startedAt) metrics.buildWait.observe((Date.now() - Date.parse(t.queuedAt)) / 1000);

@@ -2,15 +2,15 @@ import { and, desc, eq, inArray, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
 import { DomainError, notFound } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
+import { ACTIVE_BUILD_STATUSES as ACTIVE } from "../db/enums.ts";
 import { builds, namespaces, repositories, users } from "../db/schema.ts";
 import { arn } from "../iam/arn.ts";
 import { authorize, denialReason } from "../iam/authorizer.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import { randomId } from "../iam/secrets.ts";
+import type { BuildView } from "./schemas.ts";
 
 export type BuildRow = typeof builds.$inferSelect;
-export type BuildStatus = BuildRow["status"];
-const ACTIVE: BuildStatus[] = ["queued", "running"];
 
 /** What one build is to make: which repository and rule, from which ref and commit, which tags. */
 export interface BuildPlan {
@@ -28,7 +28,7 @@ export interface BuildPlan {
   deliveryId?: number;
 }
 
-export function buildView(row: BuildRow & { repository: string; region: string }) {
+export function buildView(row: BuildRow & { repository: string; region: string }): BuildView {
   return {
     id: row.id,
     repository: row.repository,
@@ -49,7 +49,6 @@ export function buildView(row: BuildRow & { repository: string; region: string }
     finishedAt: row.finishedAt ?? undefined,
   };
 }
-export type BuildView = ReturnType<typeof buildView>;
 
 /**
  * The push user must be allowed cr:PushRepository on the target, or the build fails at once with

@@ -1,8 +1,9 @@
 import picomatch from "picomatch";
+import type { RuleSourceType } from "../db/enums.ts";
 import { renderTag, type Rendered } from "./tag-template.ts";
 
 export interface RuleSpec {
-  sourceType: "branch" | "tag";
+  sourceType: RuleSourceType;
   /** An exact branch/tag name, or `/regex/` matched against the whole name. */
   source: string;
   tags: readonly string[];
@@ -12,7 +13,7 @@ export interface RuleSpec {
 }
 
 export interface PushFacts {
-  kind: "branch" | "tag";
+  kind: RuleSourceType;
   name: string;
   commit: string;
   /** Files the push touched, when the provider says; undefined means unknown (no path filtering). */

@@ -2,15 +2,17 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
 import { invalid, notFound } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
+import type { RuleSourceType } from "../db/enums.ts";
 import { buildRules } from "../db/schema.ts";
 import { repoPath } from "./paths.ts";
 import { compileSource } from "./rule-match.ts";
+import type { RuleView } from "./schemas.ts";
 import { templateError } from "./tag-template.ts";
 
 export type RuleRow = typeof buildRules.$inferSelect;
 
 export interface RuleInput {
-  sourceType: "branch" | "tag";
+  sourceType: RuleSourceType;
   source: string;
   tags: string[];
   dockerfileDir?: string;
@@ -24,7 +26,7 @@ export interface RuleInput {
   enabled?: boolean;
 }
 
-export function ruleView(row: RuleRow) {
+export function ruleView(row: RuleRow): RuleView {
   return {
     id: row.id,
     sourceType: row.sourceType,

@@ -7,11 +7,12 @@
 export const BUILD_STATUSES = ["queued", "running", "succeeded", "failed", "canceled", "superseded"] as const;
 export type BuildStatus = (typeof BUILD_STATUSES)[number];
 /** The statuses of a build that has not ended: a new one for the same target supersedes it. */
-export const ACTIVE_BUILD_STATUSES = ["queued", "running"] as const satisfies readonly BuildStatus[];
+export const ACTIVE_BUILD_STATUSES: readonly BuildStatus[] = ["queued", "running"];
 
 /** What a running build is doing, in order. */
 export const BUILD_STAGES = ["fetch", "build", "push"] as const;
 export type BuildStage = (typeof BUILD_STAGES)[number];
+export const isBuildStage = (value: unknown): value is BuildStage => (BUILD_STAGES as readonly unknown[]).includes(value);
 
 export const BUILD_TRIGGERS = ["webhook", "manual", "retry"] as const;
 export type BuildTrigger = (typeof BUILD_TRIGGERS)[number];

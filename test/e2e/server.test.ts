@@ -39,8 +39,10 @@ describe("the real process (the production build): `kiln account create`, then t
     expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: "ok" });
     expect(await (await fetch(`${base}/readyz`)).json()).toEqual({ status: "ready", checks: { sqlite: { ok: true }, redis: { ok: true } } });
     expect(await (await fetch(`${base}/metrics`)).text()).toContain("kiln_http_requests_total");
-    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown>; components: { schemas: Record<string, { properties?: object }> } };
     expect(Object.keys(doc.paths)).toContain("/api/v1/regions/{region}/repositories/{ns}/{repo}");
+    const ruleFields = ["id", "sourceType", "source", "tags", "dockerfileDir", "dockerfileName", "context", "buildArgs", "target", "noCache", "includePaths", "excludePaths", "enabled"];
+    expect(Object.keys(doc.components.schemas.BuildRule?.properties ?? {}), "the BuildRule schema names every rule field").toEqual(expect.arrayContaining(ruleFields));
     const docs = await (await fetch(`${base}/docs`)).text();
     expect(docs).toContain("SwaggerUIBundle");
     expect(docs, "no CDN: the docs work offline").not.toMatch(/https?:\/\//);

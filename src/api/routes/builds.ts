@@ -7,18 +7,19 @@ import { buildView, cancelBuild, findBuild, listBuilds, recordBuilds } from "../
 import { streamSSE } from "hono/streaming";
 import { matchRule } from "../../builds/rule-match.ts";
 import { createRule, deleteRule, findRule, listRules, ruleView, updateRule } from "../../builds/rules.ts";
+import { RULE_SOURCE_TYPES } from "../../db/enums.ts";
 import { findBinding } from "../../sources/bindings.ts";
 import { parseRef } from "../../sources/refs.ts";
 import type { Deps } from "../env.ts";
 import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
-import { body, BuildSchema, errorResponses, json, OkSchema, RepoParams } from "../schemas.ts";
+import { body, BuildSchema, errorResponses, json, OkSchema, RepoParams, RuleSchema } from "../schemas.ts";
 
 const RuleParams = RepoParams.extend({ id: z.coerce.number().int().positive() });
 const BuildParams = z.object({ id: z.string().max(64) });
 const paths = z.array(z.string().min(1).max(256)).max(50);
 const RuleFields = {
-  sourceType: z.enum(["branch", "tag"]),
+  sourceType: z.enum(RULE_SOURCE_TYPES),
   source: z.string().min(1).max(256).openapi({ description: "An exact branch or tag name, or /regex/ matched against the whole name" }),
   tags: z.array(z.string()).min(1).max(10).openapi({ description: "Tag templates: {sourceref}, {\\1}…{\\9}, {name}, {commit}, {shortsha}, {semver.major|minor|patch}" }),
   dockerfileDir: z.string().max(1024).optional(),
@@ -33,7 +34,6 @@ const RuleFields = {
 };
 const RuleBody = z.strictObject(RuleFields);
 const RulePatch = z.strictObject(Object.fromEntries(Object.entries(RuleFields).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof RuleFields]: z.ZodOptional<(typeof RuleFields)[K]> });
-const RuleSchema = z.record(z.string(), z.unknown()).openapi("BuildRule");
 
 export function buildRoutes(app: App, deps: Deps): void {
   const { db } = deps;

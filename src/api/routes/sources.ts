@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { acceptDelivery } from "../../builds/deliveries.ts";
+import { DeliveryViewSchema } from "../../builds/schemas.ts";
 import { findRepository } from "../../catalog/repositories.ts";
 import { userNameSchema } from "../../names.ts";
 import { bindingOfHook, bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
@@ -23,13 +24,8 @@ const SourceBody = z.strictObject({
   credentials: z.strictObject({ username: z.string().max(256).optional(), token: z.string().min(1).max(4096) }).optional(),
   rotateSecret: z.boolean().optional(),
 });
-const DeliverySchema = z.object({
-  deliveryId: z.string(),
-  outcome: z.enum(["accepted", "ignored", "ping"]),
-  reason: z.string().optional(),
-  builds: z.array(BuildSchema),
-  redelivery: z.literal(true).optional(),
-});
+/** The builds are the API's named Build schema, so OpenAPI refers to it. */
+const DeliverySchema = DeliveryViewSchema.extend({ builds: z.array(BuildSchema) });
 
 export function sourceRoutes(app: App, deps: Deps): void {
   const { db, config } = deps;

@@ -1,12 +1,12 @@
 /** @jsxImportSource hono/jsx */
+import { ACTIVE_BUILD_STATUSES, BUILD_STAGES as STAGES } from "../../db/enums.ts";
 import { arn } from "../../iam/arn.ts";
 import { ApiButton, Bytes, Refusal, Status, Time } from "../views/components.tsx";
 import { Page } from "../views/layout.tsx";
 import type { ConsoleSession } from "../session.ts";
 import type { Build } from "./types.ts";
 
-const STAGES = ["fetch", "build", "push"] as const;
-const ACTIVE = new Set(["queued", "running"]);
+const ACTIVE = new Set(ACTIVE_BUILD_STATUSES);
 
 /** Seconds between two instants, as "1.2 s"; open-ended while the later one has not come. */
 function span(from?: string, to?: string): string {
