@@ -1,9 +1,10 @@
 import { DomainError } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
-import type { BindingRow } from "../sources/bindings.ts";
+import type { PolicyStore } from "../iam/policy-store.ts";
+import { findBinding, type BindingRow } from "../sources/bindings.ts";
 import { parseRef } from "../sources/refs.ts";
 import { planFor, targetOf } from "./plan.ts";
-import type { BuildPlan } from "./records.ts";
+import { findBuild, recordBuilds, type BuildPlan } from "./records.ts";
 import { matchRule } from "./rule-match.ts";
 import { findRule, listRules } from "./rules.ts";
 
@@ -37,4 +38,37 @@ export function manualPlans(db: Db, binding: BindingRow, input: ManualBuild): Bu
   }
   if (plans.length === 0) throw new DomainError("NoRuleMatches", `no build rule builds "${input.ref}": ${reasons.join("; ") || "the repository has no build rules"}`, { reasons });
   return plans;
+}
+
+/** Records the builds of a manual request in one transaction; the dispatcher enqueues them. */
+export function startManualBuilds(db: Db, policies: PolicyStore, binding: BindingRow, input: ManualBuild) {
+  const plans = manualPlans(db, binding, input);
+  return db.transaction((tx) => recordBuilds(tx as unknown as Db, policies, plans));
+}
+
+/**
+ * Builds the same ref, commit and tags as an ended build again, with its rule as it is now.
+ * A build still queued or running is refused (BuildActive).
+ */
+export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id: string) {
+  const old = findBuild(db, accountId, id);
+  if (old.status === "queued" || old.status === "running") throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
+  const binding = findBinding(db, old.repositoryId, old.repository);
+  const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
+  const plan = planFor(targetOf(db, old.repositoryId), binding, rule, { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags });
+  const [made] = db.transaction((tx) => recordBuilds(tx as unknown as Db, policies, [plan]));
+  return made!;
+}
+
+/**
+ * Which rules of the repository a ref would build, and with which tags (and why some templates
+ * made none); nothing is built. A bare name is tried as each rule's kind; without a commit,
+ * `{commit}` and `{shortsha}` render zeros.
+ */
+export function testRules(db: Db, repositoryId: number, input: { ref: string; commit?: string }) {
+  const explicit = parseRef(input.ref);
+  return listRules(db, repositoryId).flatMap((rule) => {
+    const outcome = matchRule(rule, { kind: explicit?.kind ?? rule.sourceType, name: explicit?.name ?? input.ref, commit: input.commit ?? "0000000000000000000000000000000000000000" });
+    return outcome.matched ? [{ ruleId: rule.id, tags: outcome.tags, refused: outcome.refused.map((r) => r.reason) }] : [];
+  });
 }

@@ -1,17 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { findRepository } from "../../catalog/repositories.ts";
-import { manualPlans } from "../../builds/manual.ts";
-import { planFor, targetOf } from "../../builds/plan.ts";
-import { readLog } from "../../builds/logs.ts";
-import { buildView, cancelBuild, findBuild, listBuilds, recordBuilds } from "../../builds/records.ts";
+import { followLog, logPage } from "../../builds/follow-log.ts";
+import { retryBuild, startManualBuilds, testRules } from "../../builds/manual.ts";
+import { buildView, cancelBuild, findBuild, listBuilds } from "../../builds/records.ts";
 import { streamSSE } from "hono/streaming";
-import { matchRule } from "../../builds/rule-match.ts";
-import { createRule, deleteRule, findRule, listRules, ruleView, updateRule } from "../../builds/rules.ts";
+import { createRule, deleteRule, listRules, ruleView, updateRule } from "../../builds/rules.ts";
 import { RULE_SOURCE_TYPES } from "../../db/enums.ts";
 import { findBinding } from "../../sources/bindings.ts";
-import { parseRef } from "../../sources/refs.ts";
 import type { Deps } from "../env.ts";
-import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, BuildSchema, errorResponses, json, OkSchema, RepoParams, RuleSchema } from "../schemas.ts";
 
@@ -89,13 +85,7 @@ export function buildRoutes(app: App, deps: Deps): void {
     }),
     (c) => {
       const { ns, repo } = c.req.valid("param");
-      const { ref, commit } = c.req.valid("json");
-      const explicit = parseRef(ref);
-      const matches = listRules(db, repoOf(c, ns, repo).id).flatMap((rule) => {
-        const outcome = matchRule(rule, { kind: explicit?.kind ?? rule.sourceType, name: explicit?.name ?? ref, commit: commit ?? "0000000000000000000000000000000000000000" });
-        return outcome.matched ? [{ ruleId: rule.id, tags: outcome.tags, refused: outcome.refused.map((r) => r.reason) }] : [];
-      });
-      return c.json(matches, 200);
+      return c.json(testRules(db, repoOf(c, ns, repo).id, c.req.valid("json")), 200);
     },
   );
 
@@ -113,8 +103,7 @@ export function buildRoutes(app: App, deps: Deps): void {
     (c) => {
       const { ns, repo } = c.req.valid("param");
       const binding = findBinding(db, repoOf(c, ns, repo).id, `${ns}/${repo}`);
-      const plans = manualPlans(db, binding, c.req.valid("json"));
-      const made = db.transaction((tx) => recordBuilds(tx as unknown as typeof db, deps.policies, plans));
+      const made = startManualBuilds(db, deps.policies, binding, c.req.valid("json"));
       deps.dispatcher?.wake();
       return c.json({ builds: made.map((b) => buildView(findBuild(db, b.accountId, b.id))) }, 202);
     },
@@ -158,21 +147,10 @@ export function buildRoutes(app: App, deps: Deps): void {
       const accountId = c.get("principal").accountId;
       const { id } = c.req.valid("param");
       const { offset, follow } = c.req.valid("query");
-      const ended = () => !["queued", "running"].includes(findBuild(db, accountId, id).status);
-      if (follow !== "true") {
-        const page = await readLog(db, deps.queue, id, offset).catch(() => ({ lines: [], next: offset, truncated: false }));
-        return c.json({ ...page, ended: ended() }, 200);
-      }
+      if (follow !== "true") return c.json(await logPage(db, deps.queue, accountId, id, offset), 200);
       return streamSSE(c, async (stream) => {
-        let next = offset;
-        for (;;) {
-          const done = ended();
-          const page = await readLog(db, deps.queue, id, next).catch(() => ({ lines: [] as string[], next, truncated: false }));
-          for (const line of page.lines) await stream.writeSSE({ event: "line", data: line, id: String(next++) });
-          if (done && page.lines.length === 0) break;
-          if (page.lines.length === 0) await stream.sleep(500);
-        }
-        await stream.writeSSE({ event: "end", data: findBuild(db, accountId, id).status });
+        const status = await followLog(db, deps.queue, accountId, id, offset, (line, n) => stream.writeSSE({ event: "line", data: line, id: String(n) }));
+        await stream.writeSSE({ event: "end", data: status });
       }) as never;
     },
   );
@@ -190,14 +168,9 @@ export function buildRoutes(app: App, deps: Deps): void {
     createRoute({ method: "post", path: "/api/v1/builds/{id}/retry", tags, summary: "Build the same ref, commit and tags again", request: { params: BuildParams }, responses: { 202: json(BuildSchema, "The new build"), ...errorResponses } }),
     (c) => {
       const accountId = c.get("principal").accountId;
-      const old = findBuild(db, accountId, c.req.valid("param").id);
-      if (old.status === "queued" || old.status === "running") throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
-      const binding = findBinding(db, old.repositoryId, old.repository);
-      const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
-      const plan = planFor(targetOf(db, old.repositoryId), binding, rule, { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags });
-      const [made] = db.transaction((tx) => recordBuilds(tx as unknown as typeof db, deps.policies, [plan]));
+      const made = retryBuild(db, deps.policies, accountId, c.req.valid("param").id);
       deps.dispatcher?.wake();
-      return c.json(buildView(findBuild(db, accountId, made!.id)), 202);
+      return c.json(buildView(findBuild(db, accountId, made.id)), 202);
     },
   );
 }
