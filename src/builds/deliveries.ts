@@ -10,11 +10,6 @@ import { plansForPush } from "./plan.ts";
 import { buildsByIds, recordBuilds, buildView } from "./records.ts";
 import type { BuildView, DeliveryView } from "./schemas.ts";
 
-export interface DeliveryAnswer {
-  status: 200 | 202;
-  body: DeliveryView;
-}
-
 /**
  * Records a verified delivery and the builds it makes in one transaction; a delivery id seen
  * before makes nothing new and answers as the first time did.
@@ -34,7 +29,7 @@ const queries = perDb((db) => ({
   setBuilds: db.update(deliveries).set({ buildIds: sql<string[]>`${sql.placeholder("buildIds")}` }).where(eq(deliveries.id, sql.placeholder("id"))).prepare(),
 }));
 
-export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRow, deliveryId: string, normalized: Normalized): DeliveryAnswer {
+export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRow, deliveryId: string, normalized: Normalized): DeliveryView {
   const q = queries(db);
   return db.transaction((tx) => {
     const t = tx as unknown as Db;
@@ -64,9 +59,6 @@ export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRo
   });
 }
 
-function answer(deliveryId: string, outcome: DeliveryOutcome, reason: string | null, builds: BuildView[], redelivery: boolean): DeliveryAnswer {
-  return {
-    status: outcome === "accepted" ? 202 : 200,
-    body: { deliveryId, outcome, ...(reason ? { reason } : {}), builds, ...(redelivery ? { redelivery: true as const } : {}) },
-  };
+function answer(deliveryId: string, outcome: DeliveryOutcome, reason: string | null, builds: BuildView[], redelivery: boolean): DeliveryView {
+  return { deliveryId, outcome, ...(reason ? { reason } : {}), builds, ...(redelivery ? { redelivery: true as const } : {}) };
 }

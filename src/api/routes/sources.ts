@@ -91,10 +91,11 @@ export function sourceRoutes(app: App, deps: Deps): void {
         deps.log.warn({ hook: binding.hookId, provider: provider.id, status: reception.status }, "webhook refused");
         throw new DomainError(reception.status === 401 ? "InvalidSignature" : "MalformedJSON", reception.reason);
       }
-      const answer = acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
-      deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: answer.body.redelivery ? "redelivery" : answer.body.outcome });
-      if (answer.status === 202 && !answer.body.redelivery) deps.dispatcher?.wake();
-      return c.json(answer.body, answer.status);
+      const delivery = acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
+      deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: delivery.redelivery ? "redelivery" : delivery.outcome });
+      const status = delivery.outcome === "accepted" ? 202 : 200;
+      if (status === 202 && !delivery.redelivery) deps.dispatcher?.wake();
+      return c.json(delivery, status);
     },
   );
 }
