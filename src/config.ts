@@ -57,6 +57,7 @@ export const EnvSchema = z.object({
   KILN_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   KILN_WORKER_LOCK_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
   KILN_BUILD_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(24 * 3600).default(3600),
+  KILN_BUILD_CACHE_GB: z.coerce.number().min(0.1).max(100_000).default(20),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -80,6 +81,8 @@ export interface Config {
   workerLockSeconds: number;
   /** A build running longer than this is stopped and fails. */
   buildTimeoutSeconds: number;
+  /** A worker trims BuildKit's cache to this many bytes between builds. */
+  buildCacheBytes: number;
   logLevel: string;
 }
 
@@ -137,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.KILN_WORKER_CONCURRENCY,
     workerLockSeconds: e.KILN_WORKER_LOCK_SECONDS,
     buildTimeoutSeconds: e.KILN_BUILD_TIMEOUT_SECONDS,
+    buildCacheBytes: Math.round(e.KILN_BUILD_CACHE_GB * 1024 ** 3),
     logLevel: e.LOG_LEVEL,
   };
 }

@@ -11,9 +11,12 @@ import { cancelKey, QUEUE_NAME, tagKey } from "../src/builds/queue.ts";
 import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
-import { buildImage, pushImage } from "./docker-build.ts";
-import { DeterministicError } from "./errors.ts";
+import { CacheKeeper } from "./cache-keeper.ts";
+import { buildImage, prepareDockerfile, pushImage, tagImage, untagImage } from "./docker-build.ts";
+import { referencedImages } from "./dockerfile-images.ts";
+import { BaseImageError, DeterministicError, DiskFullError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
+import { admitImages, explainRefusedBase } from "./registry-access.ts";
 
 /** Claims an image name for a build unless a newer build holds it; atomic in Redis. */
 const CLAIM_TAG = `
@@ -53,7 +56,7 @@ function extract(mirror: string, treeish: string, dest: string): Promise<void> {
  * The BullMQ processor: fetch → context → build → push. It never opens SQLite; stages go out as
  * progress, output lines as job logs, the digest as the result.
  */
-export function createProcessor(config: Config, docker: Docker, mirrors: GitMirrors, redis: Redis) {
+export function createProcessor(config: Config, docker: Docker, mirrors: GitMirrors, redis: Redis, cache: CacheKeeper) {
   return async (job: Job<BuildJob>): Promise<BuildResult> => {
     const data = job.data;
     // A cancel (or a newer build superseding this one) arrives as a key in Redis.
@@ -80,6 +83,8 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       await job.updateProgress({ stage: name });
     };
     const workDir = mkdtempSync(join(config.dataDir, "work-"));
+    const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
+    let imageId: string | undefined;
     try {
       await stage("fetch");
       const creds = data.gitCredentials ? (JSON.parse(unseal(config.secretKey, data.gitCredentials)) as GitCredentials) : undefined;
@@ -89,13 +94,18 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       await extract(mirror, where.context ? `${commit}:${where.context}` : commit, workDir);
 
       await stage("build");
-      const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
+      const auth = JSON.parse(unseal(config.secretKey, data.auth)) as { username: string; password: string };
       const labels = { ...data.labels, "org.opencontainers.image.revision": commit, "org.opencontainers.image.created": new Date().toISOString(), "kiln.build.id": data.buildId };
-      await buildImage(docker, { contextDir: workDir, dockerfile: where.dockerfile, buildArgs: data.buildArgs, target: data.target, noCache: data.noCache, labels, names }, log, abort.signal);
+      const spec = { contextDir: workDir, dockerfile: where.dockerfile, buildArgs: data.buildArgs, target: data.target, noCache: data.noCache, labels, cacheNamespace: data.cacheNamespace, registry: { host: data.image.registry, login: auth } };
+      const dockerfile = prepareDockerfile(workDir, where.dockerfile, log);
+      await admitImages(referencedImages(dockerfile, data.buildArgs), data.image.registry, auth);
+      imageId = await buildImage(docker, spec, log, abort.signal).catch(async (err) => {
+        throw err instanceof BaseImageError && !canceled() ? await explainRefusedBase(err, data.image.registry, auth) : err;
+      });
       if (canceled()) throw new DeterministicError(stopReason());
+      await tagImage(docker, imageId, names);
 
       await stage("push");
-      const auth = JSON.parse(unseal(config.secretKey, data.auth)) as { username: string; password: string };
       let pushed: { digest?: string; size?: number } = {};
       const notMovedBack: string[] = [];
       for (const [i, name] of names.entries()) {
@@ -109,14 +119,17 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       }
       return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags, notMovedBack };
     } catch (err) {
-      const message = canceled() ? stopReason() : (err as Error).message;
+      const full = !canceled() && DiskFullError.matches(err);
+      const message = canceled() ? stopReason() : full ? DiskFullError.describe(err) : (err as Error).message;
       log(`error: ${message}`);
-      if (canceled() || err instanceof DeterministicError) throw new UnrecoverableError(message);
+      if (canceled() || full || err instanceof DeterministicError) throw new UnrecoverableError(message);
       throw err;
     } finally {
       clearInterval(watch);
       clearTimeout(deadline);
       rmSync(workDir, { recursive: true, force: true });
+      if (imageId) await untagImage(docker, imageId, names);
+      cache.trim();
     }
   };
 }
@@ -129,7 +142,8 @@ export function startBuildWorker(config: Config, log: Logger): Worker<BuildJob, 
   connection.on("error", () => {});
   const commands = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   commands.on("error", () => {});
-  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors, commands), {
+  const cache = new CacheKeeper(docker, config.buildCacheBytes, log);
+  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors, commands, cache), {
     connection,
     concurrency: config.workerConcurrency,
     // A worker killed mid-build stops renewing its lock; another takes the job up after this long.

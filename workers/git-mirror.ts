@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { DeterministicError } from "./errors.ts";
+import { DeterministicError, DiskFullError } from "./errors.ts";
 
 export interface GitCredentials {
   username?: string;
@@ -69,7 +69,12 @@ export class GitMirrors {
         await git(["init", "--quiet", "--bare", mirror]);
         await git(["-C", mirror, "remote", "add", "--mirror=fetch", "origin", "--", url]);
       }
-      await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], { env: credentialEnv(creds) });
+      await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], { env: credentialEnv(creds) }).catch((err: Error) => {
+        // A fetch that ran out of disk leaves loose objects behind that keep the disk full: the
+        // mirror is only a cache, so it goes, and the next build fetches it anew.
+        if (DiskFullError.matches(err)) rmSync(mirror, { recursive: true, force: true });
+        throw err;
+      });
       const wanted = commit ?? ref;
       const resolved = await git(["-C", mirror, "rev-parse", "--verify", "--quiet", "--end-of-options", `${wanted}^{commit}`]).catch(() => {
         throw new DeterministicError(`${commit ? `commit ${commit}` : `ref ${ref}`} is not in ${redactUrl(url)}`);

@@ -23,6 +23,12 @@ export interface BuildJob {
   noCache: boolean;
   labels: Record<string, string>;
   image: { registry: string; repository: string; tags: string[] };
+  /**
+   * BuildKit's cache-mount namespace: the account and namespace, so that no build ever sees a
+   * cache mount that another namespace (or a namespace of the same name recreated by another
+   * account) wrote.
+   */
+  cacheNamespace: string;
   /** Sealed `{username, password}` of the build credential. */
   auth: string;
   /** Sealed `{username?, token}` for a private code repository, when bound with one. */
@@ -73,6 +79,7 @@ export function jobFor(db: Db, config: Config, credentials: RegistryCredentials,
     noCache: rule?.noCache ?? false,
     labels: { "org.opencontainers.image.source": binding.repoUrl, ...(build.commit ? { "org.opencontainers.image.revision": build.commit } : {}) },
     image: { registry, repository: build.repository, tags: build.tags },
+    cacheNamespace: `kiln-${build.accountId}-${build.repository.split("/")[0]}`,
     auth: seal(config.secretKey, JSON.stringify({ username: credential.username, password: credential.password })),
     gitCredentials: binding.credentialsSealed,
     timeoutSec: config.buildTimeoutSeconds,

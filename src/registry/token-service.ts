@@ -5,7 +5,7 @@ import type { Db } from "../db/connection.ts";
 import { DomainError, type ErrorCode } from "../errors.ts";
 import { accounts, namespaces, repositories } from "../db/schema.ts";
 import { arn } from "../iam/arn.ts";
-import { authorizerFor } from "../iam/authorizer.ts";
+import { authorizerFor, denialReason } from "../iam/authorizer.ts";
 import { loginNameOf, type Principal } from "../iam/principal.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import { NAMESPACE } from "../names.ts";
@@ -36,7 +36,15 @@ export interface TokenAnswer {
   expires_in: number;
   issued_at: string;
   refresh_token?: string;
+  /**
+   * For a build credential only: why each refused pull was refused, so the worker can name the
+   * base image and the policy decision when BuildKit's pull fails.
+   */
+  denied?: { scope: string; reason: string }[];
 }
+
+/** Hears why the principal's policies refuse an action of a scope (`pull`, `push`, or a cr: action). */
+type Denials = (action: string, reason: string) => void;
 
 /** A failure of the token endpoint, in the Docker token protocol's codes; `message` is what docker shows. */
 export class TokenError extends DomainError {
@@ -91,17 +99,26 @@ export class TokenService {
     const authenticated = await this.authenticate(req);
     const principal = authenticated?.principal;
     const only = authenticated?.onlyRepository;
-    const access = scopes.map((scope) =>
-      only !== undefined && only !== `${service}:${scope.name}`
-        ? this.recorded({ type: scope.type, name: scope.name, actions: [] }, scope, principal, req, `a build credential is limited to ${only}`)
-        : this.grant(scope, service, principal, req),
-    );
+    const denied: NonNullable<TokenAnswer["denied"]> = [];
+    const access = scopes.map((scope) => {
+      if (only === undefined) return this.grant(scope, service, principal, req);
+      // A build credential pushes to its own repository only, and pulls what the push user may pull.
+      const mayAsk = only === `${service}:${scope.name}` ? ["pull", "push"] : ["pull"];
+      const asked = { ...scope, actions: scope.actions.filter((a) => mayAsk.includes(a)) };
+      if (asked.actions.length === 0) return this.recorded({ ...asked, actions: [] }, scope, principal, req, `a build credential pushes only to ${only}`);
+      const reasons = new Map<string, string>();
+      const granted = this.grant(asked, service, principal, req, (action, reason) => reasons.set(action, reason));
+      const pullReason = reasons.get("pull");
+      if (pullReason && asked.actions.includes("pull") && !granted.actions.includes("pull")) denied.push({ scope: `${scope.type}:${scope.name}:pull`, reason: `push user ${pullReason}` });
+      return granted;
+    });
     const subject = principal ? loginNameOf(principal) : "";
     const { token, issuedAt } = signAccessToken(this.deps.keys, { subject, service, access });
     const answer: TokenAnswer = { token, access_token: token, expires_in: ACCESS_TOKEN_SECONDS, issued_at: issuedAt.toISOString() };
     if (req.offline && principal && req.auth.kind === "password" && only === undefined) {
       answer.refresh_token = (await this.deps.credentials.issue("refresh", principal, REFRESH_TTL_SECONDS)).token;
     }
+    if (denied.length) answer.denied = denied;
     return answer;
   }
 
@@ -135,7 +152,7 @@ export class TokenService {
   }
 
   /** The actions of one scope that the principal may have; never `*`, never the catalog. */
-  private grant(scope: Scope, region: string, principal: Principal | undefined, req: TokenRequest): Scope {
+  private grant(scope: Scope, region: string, principal: Principal | undefined, req: TokenRequest, why?: Denials): Scope {
     const none = { type: scope.type, name: scope.name, actions: [] as string[] };
     if (scope.type !== "repository") return this.recorded(none, scope, principal, req, "only repository scopes are granted");
     const [nsName, repoName, ...rest] = scope.name.split("/");
@@ -148,11 +165,16 @@ export class TokenService {
     const repo = target?.repo ?? undefined;
     const publicPull = repo?.visibility === "public" && scope.actions.includes("pull") ? ["pull"] : [];
     if (!principal || !ns || ns.accountId !== principal.accountId) {
+      if (principal && !publicPull.length) why?.("pull", `"${loginNameOf(principal)}" may not pull ${scope.name}: ${ns ? "its namespace belongs to another account" : "there is no such namespace"}`);
       return this.recorded({ ...none, actions: publicPull }, scope, principal, req, publicPull.length ? "public repository" : "no rights here");
     }
     const resource = arn.repository(region, principal.accountId, nsName, repoName);
     const decide = authorizerFor(this.deps.policies, principal);
-    const allowed = (action: string) => decide({ action, resource, context: { ...req.context, "cr:Region": region } }).decision === "Allow";
+    const allowed = (action: string) => {
+      const result = decide({ action, resource, context: { ...req.context, "cr:Region": region } });
+      if (result.decision !== "Allow") why?.(action === "cr:PullRepository" ? "pull" : action, `"${loginNameOf(principal)}" may not ${action} on ${resource} (${result.decision}: ${denialReason(result)})`);
+      return result.decision === "Allow";
+    };
     const granted = scope.actions.filter((a) => {
       const action = ramActionOf(a);
       return action !== undefined && allowed(action);

@@ -315,6 +315,24 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
     expect((await kiln.call("GET", `${api("alitest1/forbidden")}/tags`, { token: root })).body.tags).toEqual([]);
   }, 120_000);
 
+  it("a private image the push user may not pull is refused even when the worker's engine already holds it (COPY --from names it)", async () => {
+    // BuildKit takes an image the engine holds without asking the registry: Kiln must ask first.
+    const held = `${registry}/other1/base:1`;
+    const pulled = await docker(["pull", held], { configDir: home });
+    expect(pulled.status, pulled.stderr).toBe(0);
+    try {
+      const dockerfile = `FROM ${BASE_IMAGE}\nCOPY stamp /stamp\nCOPY --from=${held} /base-marker /stolen\n`;
+      const id = await startBuild("alitest1/forbidden", commitFiles({ "Dockerfile.forbidden": dockerfile }).commit);
+      const b = await ended(id, 60_000);
+      expect(b.status, `error: ${b.error}`).toBe("failed");
+      expect(b.error).toContain(`base image ${held} may not be pulled`);
+      expect(b.error).toContain("cr:PullRepository");
+      expect(b.error).toContain("ImplicitDeny");
+    } finally {
+      await docker(["rmi", held], { configDir: home });
+    }
+  }, 120_000);
+
   it("the build log holds BuildKit's step names and the command's output, and nothing encoded", async () => {
     // The command text says $((6*7)); only its output says 42.
     const dockerfile = `FROM ${BASE_IMAGE}\nCOPY stamp /stamp\nRUN echo log-$((6*7))-${RUN}\n`;

@@ -1,0 +1,67 @@
+import type { RegistryLogin } from "./buildkit/session.ts";
+import { type BaseImageError, DeterministicError } from "./errors.ts";
+
+const LOOPBACK = /^(127\.|localhost(:|$)|\[::1\])/;
+
+/** Docker's rule: a registry on the loopback interface speaks plain HTTP, any other HTTPS. */
+export function registryUrl(host: string): string {
+  return `${LOOPBACK.test(host) ? "http" : "https"}://${host}`;
+}
+
+function bearerChallenge(header: string | null): { realm: string; service?: string } | undefined {
+  if (!header || !/^Bearer\s/i.test(header)) return undefined;
+  const params = Object.fromEntries([...header.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!.toLowerCase(), m[2]!]));
+  return params.realm ? { realm: params.realm, service: params.service } : undefined;
+}
+
+/**
+ * Why the build credential may not pull `repository` from a Kiln registry, in the words of Kiln's
+ * token server (which names the push user, the resource and the policy decision); undefined when
+ * it may. Throws when the registry or Kiln cannot be asked.
+ */
+export async function pullDenial(host: string, repository: string, login: RegistryLogin): Promise<string | undefined> {
+  const probe = await fetch(`${registryUrl(host)}/v2/`, { signal: AbortSignal.timeout(10_000) });
+  const challenge = bearerChallenge(probe.headers.get("www-authenticate"));
+  if (!challenge) return undefined;
+  const url = new URL(challenge.realm);
+  if (challenge.service) url.searchParams.set("service", challenge.service);
+  url.searchParams.set("scope", `repository:${repository}:pull`);
+  const answer = await fetch(url, {
+    headers: { authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!answer.ok) throw new Error(`the token server answered ${answer.status}`);
+  const body = (await answer.json()) as { denied?: { scope: string; reason: string }[] };
+  return body.denied?.find((d) => d.scope === `repository:${repository}:pull`)?.reason;
+}
+
+/**
+ * A base image that the registry refused to the build credential: the build fails at once,
+ * naming the image and, for a Kiln registry, the policy decision behind the refusal.
+ */
+export async function explainRefusedBase(err: BaseImageError, registry: string, login: RegistryLogin): Promise<DeterministicError> {
+  const ref = err.image.replace(/^docker\.io\//, "");
+  if (!ref.startsWith(`${registry}/`)) return new DeterministicError(`base image ${ref} was refused by its registry (Kiln pulls it anonymously): ${err.message}`);
+  const why = await pullDenial(registry, repositoryOf(ref, registry), login).catch(() => undefined);
+  return new DeterministicError(`base image ${ref} may not be pulled by this build: ${why ?? err.message}`);
+}
+
+/**
+ * Asks Kiln, before the build, whether the build credential may pull every image of the build's
+ * registry that the Dockerfile names: BuildKit takes an image already on the engine without
+ * asking the registry, so the policy is asked here instead. The first refused image fails the build.
+ */
+export async function admitImages(images: string[], registry: string, login: RegistryLogin): Promise<void> {
+  for (const image of images) {
+    if (!image.startsWith(`${registry}/`)) continue;
+    // Not knowing is no answer: the build waits for Kiln (a transient failure, retried).
+    const why = await pullDenial(registry, repositoryOf(image, registry), login).catch((err: Error) => {
+      throw new Error(`could not ask ${registry} whether this build may pull ${image}: ${err.message}`);
+    });
+    if (why) throw new DeterministicError(`base image ${image} may not be pulled by this build: ${why}`);
+  }
+}
+
+function repositoryOf(image: string, registry: string): string {
+  return image.slice(registry.length + 1).replace(/@.*$/, "").replace(/:[^/]*$/, "");
+}
