@@ -59,6 +59,33 @@ describe("the Docker token endpoint", () => {
     expect(accessOf(res.body.token)).toEqual([{ type: "repository", name: "alitest1/test", actions: ["pull", "push"] }]);
   });
 
+  it("a build credential pushes to its own repository only and pulls what its push user may pull, saying why a pull is refused", async () => {
+    const maker = t.deps.db.$client.prepare("select u.id, u.account_id as accountId from users u where u.name = 'maker'").get() as { id: number; accountId: string };
+    const principal = { kind: "user" as const, accountId: maker.accountId, alias: "acme", userId: maker.id, userName: "maker" };
+    const credential = t.deps.credentials.issueBuildCredential(principal, "cn-hongkong:alitest1/test", 600);
+    const scopes = ["alitest1/test:pull,push,delete", "alitest1/base:pull,push", "other1/pub:pull", "other1/secret:pull", "nosuch/ns:pull"].map((s) => `scope=repository:${s}`);
+    const res = await token(`service=cn-hongkong&${scopes.join("&")}`, basic(credential.username, credential.password));
+    expect(res.status).toBe(200);
+    expect(accessOf(res.body.token)).toEqual([
+      { type: "repository", name: "alitest1/test", actions: ["pull", "push"] },
+      { type: "repository", name: "alitest1/base", actions: ["pull"] },
+      { type: "repository", name: "other1/pub", actions: ["pull"] },
+      { type: "repository", name: "other1/secret", actions: [] },
+      { type: "repository", name: "nosuch/ns", actions: [] },
+    ]);
+    expect(res.body.refresh_token).toBeUndefined();
+    expect(res.body.denied).toEqual([
+      {
+        scope: "repository:other1/secret:pull",
+        reason: `push user "maker@acme" may not cr:PullRepository on acs:cr:cn-hongkong:${maker.accountId}:repository/other1/secret (ImplicitDeny: no statement of its policies allows it)`,
+      },
+      { scope: "repository:nosuch/ns:pull", reason: 'push user "maker@acme" may not pull nosuch/ns: there is no such namespace' },
+    ]);
+    // A person's token answer says nothing of the kind.
+    const person = await token("service=cn-hongkong&scope=repository:other1/secret:pull", basic("reader@acme", "Registry-pass1"));
+    expect(person.body.denied).toBeUndefined();
+  });
+
   it("reads repeated and space-separated scopes", async () => {
     const res = await token("service=cn-hongkong&scope=repository:alitest1/test:pull%20repository:other1/pub:pull&scope=repository:other1/secret:pull", basic("reader@acme", "Registry-pass1"));
     expect(accessOf(res.body.token)).toEqual([
