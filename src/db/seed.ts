@@ -1,10 +1,14 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { SYSTEM_POLICIES } from "../policy/index.ts";
-import type { Db } from "./connection.ts";
+import type { BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
+import type * as schema from "./schema.ts";
 import { policies } from "./schema.ts";
 
-/** Writes the built-in system policies, bumping the version when their text changed. */
-export function seedSystemPolicies(db: Db): void {
+/**
+ * Writes the built-in system policies, bumping the version when their text changed. Typed with
+ * drizzle's database rather than connection.ts's Db: connection.ts calls this when it opens one.
+ */
+export function seedSystemPolicies(db: BetterSQLite3Database<typeof schema>): void {
   for (const p of SYSTEM_POLICIES) {
     const document = JSON.stringify(p.document);
     const row = db.select().from(policies).where(and(isNull(policies.accountId), eq(policies.name, p.name))).get();

@@ -1,4 +1,6 @@
-import type { CompiledStatement } from "./types.ts";
+import type { CompiledStatement, StatementIndex } from "./types.ts";
+
+export type { StatementIndex };
 
 /**
  * Finds, for one request, the few statements that can apply, so that a policy of thousands of
@@ -10,10 +12,6 @@ import type { CompiledStatement } from "./types.ts";
  * `team5` is one of its tokens. A statement is filed under the rarest such token of each of its
  * patterns; one with a pattern lacking a token (`*`, `NotResource`) is always a candidate.
  */
-export interface StatementIndex {
-  /** Calls `visit` for every statement that may apply to `resource`; a statement may come twice. */
-  forEachCandidate(resource: string, visit: (s: CompiledStatement) => void): void;
-}
 
 const SEPARATOR = /[/:]/;
 

@@ -1,5 +1,4 @@
 import type { CompiledCondition, RequestContext } from "./conditions.ts";
-import type { StatementIndex } from "./statement-index.ts";
 import type { Matcher } from "./wildcard.ts";
 
 export type Effect = "Allow" | "Deny";
@@ -31,6 +30,12 @@ export interface CompiledStatement {
   /** As written, for the statement index. */
   resourcePatterns: readonly string[];
   conditions: readonly CompiledCondition[];
+}
+
+/** The statements that may apply to a resource, found without trying them all (statement-index.ts). */
+export interface StatementIndex {
+  /** Calls `visit` for every statement that may apply to `resource`; a statement may come twice. */
+  forEachCandidate(resource: string, visit: (s: CompiledStatement) => void): void;
 }
 
 export interface Policy {
