@@ -1,5 +1,6 @@
 import { DomainError } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
+import { ACTIVE_BUILD_STATUSES } from "../db/enums.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import { findBinding, type BindingRow } from "../sources/bindings.ts";
 import { parseRef } from "../sources/refs.ts";
@@ -7,13 +8,7 @@ import { planFor, targetOf } from "./plan.ts";
 import { findBuild, recordBuilds, type BuildPlan } from "./records.ts";
 import { matchRule } from "./rule-match.ts";
 import { findRule, listRules } from "./rules.ts";
-
-export interface ManualBuild {
-  /** `refs/heads/x`, `refs/tags/x`, or a bare name whose kind each rule decides. */
-  ref: string;
-  commit?: string;
-  ruleIds?: number[];
-}
+import type { ManualBuild } from "./schemas.ts";
 
 /**
  * A build asked for by a person: the named rules (regex rules too, since the ref is explicit),
@@ -52,7 +47,7 @@ export function startManualBuilds(db: Db, policies: PolicyStore, binding: Bindin
  */
 export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id: string) {
   const old = findBuild(db, accountId, id);
-  if (old.status === "queued" || old.status === "running") throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
+  if (ACTIVE_BUILD_STATUSES.includes(old.status)) throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
   const binding = findBinding(db, old.repositoryId, old.repository);
   const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
   const plan = planFor(targetOf(db, old.repositoryId), binding, rule, { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags });

@@ -2,29 +2,13 @@ import { and, asc, eq, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
 import { invalid, notFound } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
-import type { RuleSourceType } from "../db/enums.ts";
 import { buildRules } from "../db/schema.ts";
 import { repoPath } from "./paths.ts";
 import { compileSource } from "./rule-match.ts";
-import type { RuleView } from "./schemas.ts";
+import type { RuleInput, RuleView } from "./schemas.ts";
 import { templateError } from "./tag-template.ts";
 
 export type RuleRow = typeof buildRules.$inferSelect;
-
-export interface RuleInput {
-  sourceType: RuleSourceType;
-  source: string;
-  tags: string[];
-  dockerfileDir?: string;
-  dockerfileName?: string;
-  context?: string;
-  buildArgs?: Record<string, string>;
-  target?: string;
-  noCache?: boolean;
-  includePaths?: string[];
-  excludePaths?: string[];
-  enabled?: boolean;
-}
 
 export function ruleView(row: RuleRow): RuleView {
   return {

@@ -25,6 +25,38 @@ export const BuildViewSchema = z.object({
 });
 export type BuildView = z.infer<typeof BuildViewSchema>;
 
+const paths = z.array(z.string().min(1).max(256)).max(50);
+/** The fields of a new build rule; everything but the source and the tags has a default. */
+const ruleFields = {
+  sourceType: z.enum(RULE_SOURCE_TYPES),
+  source: z.string().min(1).max(256).meta({ description: "An exact branch or tag name, or /regex/ matched against the whole name" }),
+  tags: z.array(z.string()).min(1).max(10).meta({ description: "Tag templates: {sourceref}, {\\1}…{\\9}, {name}, {commit}, {shortsha}, {semver.major|minor|patch}" }),
+  dockerfileDir: z.string().max(1024).optional(),
+  dockerfileName: z.string().max(256).optional(),
+  context: z.string().max(1024).optional(),
+  buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "build arg names are identifiers"), z.string().max(4096)).optional(),
+  target: z.string().max(128).optional(),
+  noCache: z.boolean().optional(),
+  includePaths: paths.optional(),
+  excludePaths: paths.optional(),
+  enabled: z.boolean().optional(),
+};
+export const RuleInputSchema = z.strictObject(ruleFields);
+export type RuleInput = z.infer<typeof RuleInputSchema>;
+/** A change to a rule: any of its fields. */
+export const RulePatchSchema = z.strictObject(
+  Object.fromEntries(Object.entries(ruleFields).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof ruleFields]: z.ZodOptional<(typeof ruleFields)[K]> },
+);
+
+/** A build asked for by a person: a ref, maybe a commit, maybe the rules to use. */
+export const ManualBuildSchema = z.strictObject({
+  /** `refs/heads/x`, `refs/tags/x`, or a bare name whose kind each rule decides. */
+  ref: z.string().min(1).max(256),
+  commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "must be a full hex commit id").optional(),
+  ruleIds: z.array(z.number().int().positive()).min(1).max(50).optional(),
+});
+export type ManualBuild = z.infer<typeof ManualBuildSchema>;
+
 /** A build rule as stored, with every default filled in. */
 export const RuleViewSchema = z.object({
   id: z.number(),

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import { conflict, DomainError } from "../errors.ts";
 import { isUniqueViolation, type Db } from "../db/connection.ts";
 import { accounts } from "../db/schema.ts";
+import type { NewAccount } from "./schemas.ts";
 import { hashSecret } from "./secrets.ts";
 import { issueAccessKey } from "./tokens.ts";
 
@@ -11,13 +12,6 @@ function accountId(): string {
   let id = String(randomInt(1, 10));
   for (let i = 0; i < 15; i++) id += String(randomInt(0, 10));
   return id;
-}
-
-export interface NewAccount {
-  id: string;
-  alias: string;
-  /** An access key of the account's root; shown once. */
-  rootToken: string;
 }
 
 export async function createAccount(db: Db, input: { alias: string; password?: string }): Promise<NewAccount> {

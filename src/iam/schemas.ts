@@ -14,6 +14,14 @@ export const UserViewSchema = z.object({
 });
 export type UserView = z.infer<typeof UserViewSchema>;
 
+export const NewAccountViewSchema = z.object({
+  id: z.string(),
+  alias: z.string(),
+  /** An access key of the account's root; shown once. */
+  rootToken: z.string(),
+});
+export type NewAccount = z.infer<typeof NewAccountViewSchema>;
+
 export const PolicyViewSchema = z.object({
   name: z.string(),
   type: PolicyTypeSchema,

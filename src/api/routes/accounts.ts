@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { createAccount } from "../../iam/accounts.ts";
+import { NewAccountViewSchema } from "../../iam/schemas.ts";
 import { loginNameOf } from "../../iam/principal.ts";
 import { login } from "../../iam/sessions.ts";
 import { revokeSession } from "../../iam/tokens.ts";
@@ -13,7 +14,7 @@ import { sourceIp } from "../request-context.ts";
 import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
-const NewAccountSchema = z.object({ id: z.string(), alias: z.string(), rootToken: z.string() }).openapi("NewAccount");
+const NewAccountSchema = NewAccountViewSchema.openapi("NewAccount");
 const SessionSchema = z
   .object({ token: z.string(), expiresAt: z.string(), loginName: z.string(), mustSetRegistryPassword: z.boolean() })
   .openapi("Session");

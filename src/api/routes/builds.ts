@@ -5,7 +5,7 @@ import { retryBuild, startManualBuilds, testRules } from "../../builds/manual.ts
 import { buildView, cancelBuild, findBuild, listBuilds } from "../../builds/records.ts";
 import { streamSSE } from "hono/streaming";
 import { createRule, deleteRule, listRules, ruleView, updateRule } from "../../builds/rules.ts";
-import { RULE_SOURCE_TYPES } from "../../db/enums.ts";
+import { ManualBuildSchema, RuleInputSchema, RulePatchSchema } from "../../builds/schemas.ts";
 import { findBinding } from "../../sources/bindings.ts";
 import type { Deps } from "../env.ts";
 import { addRoute, type App } from "../route.ts";
@@ -13,23 +13,6 @@ import { body, BuildSchema, errorResponses, json, OkSchema, RepoParams, RuleSche
 
 const RuleParams = RepoParams.extend({ id: z.coerce.number().int().positive() });
 const BuildParams = z.object({ id: z.string().max(64) });
-const paths = z.array(z.string().min(1).max(256)).max(50);
-const RuleFields = {
-  sourceType: z.enum(RULE_SOURCE_TYPES),
-  source: z.string().min(1).max(256).openapi({ description: "An exact branch or tag name, or /regex/ matched against the whole name" }),
-  tags: z.array(z.string()).min(1).max(10).openapi({ description: "Tag templates: {sourceref}, {\\1}…{\\9}, {name}, {commit}, {shortsha}, {semver.major|minor|patch}" }),
-  dockerfileDir: z.string().max(1024).optional(),
-  dockerfileName: z.string().max(256).optional(),
-  context: z.string().max(1024).optional(),
-  buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "build arg names are identifiers"), z.string().max(4096)).optional(),
-  target: z.string().max(128).optional(),
-  noCache: z.boolean().optional(),
-  includePaths: paths.optional(),
-  excludePaths: paths.optional(),
-  enabled: z.boolean().optional(),
-};
-const RuleBody = z.strictObject(RuleFields);
-const RulePatch = z.strictObject(Object.fromEntries(Object.entries(RuleFields).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof RuleFields]: z.ZodOptional<(typeof RuleFields)[K]> });
 
 export function buildRoutes(app: App, deps: Deps): void {
   const { db } = deps;
@@ -44,7 +27,7 @@ export function buildRoutes(app: App, deps: Deps): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "post", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules", tags, summary: "Add a build rule (one Dockerfile variant)", request: { params: RepoParams, body: body(RuleBody) }, responses: { 201: json(RuleSchema, "The rule"), ...errorResponses } }),
+    createRoute({ method: "post", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules", tags, summary: "Add a build rule (one Dockerfile variant)", request: { params: RepoParams, body: body(RuleInputSchema) }, responses: { 201: json(RuleSchema, "The rule"), ...errorResponses } }),
     (c) => {
       const { ns, repo } = c.req.valid("param");
       return c.json(ruleView(createRule(db, repoOf(c, ns, repo).id, c.req.valid("json"))), 201);
@@ -54,7 +37,7 @@ export function buildRoutes(app: App, deps: Deps): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "patch", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}", tags, summary: "Change a build rule", request: { params: RuleParams, body: body(RulePatch) }, responses: { 200: json(RuleSchema, "The rule"), ...errorResponses } }),
+    createRoute({ method: "patch", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}", tags, summary: "Change a build rule", request: { params: RuleParams, body: body(RulePatchSchema) }, responses: { 200: json(RuleSchema, "The rule"), ...errorResponses } }),
     (c) => {
       const { ns, repo, id } = c.req.valid("param");
       return c.json(ruleView(updateRule(db, repoOf(c, ns, repo).id, id, c.req.valid("json"))), 200);
@@ -97,7 +80,7 @@ export function buildRoutes(app: App, deps: Deps): void {
       path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/builds",
       tags,
       summary: "Build a ref now with the matching (or the named) rules",
-      request: { params: RepoParams, body: body(z.strictObject({ ref: z.string().min(1).max(256), commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "must be a full hex commit id").optional(), ruleIds: z.array(z.number().int().positive()).min(1).max(50).optional() })) },
+      request: { params: RepoParams, body: body(ManualBuildSchema) },
       responses: { 202: json(z.object({ builds: z.array(BuildSchema) }), "The builds"), 422: json(z.object({ error: z.string(), message: z.string() }), "No rule builds this ref"), ...errorResponses },
     }),
     (c) => {
