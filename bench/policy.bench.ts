@@ -5,8 +5,26 @@
 import { evaluate, parsePolicy, type Policy } from "../src/policy/index.ts";
 
 const SEED = [
-  parsePolicy({ Version: "1", Statement: [{ Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Effect: "Allow", Resource: ["acs:cr:*:*:repository/alitest1/*"] }] }, { name: "seed-read" }),
-  parsePolicy({ Version: "1", Statement: [{ Action: ["cr:ListNamespace", "cr:ListRepository"], Effect: "Allow", Resource: ["*"] }] }, { name: "seed-list" }),
+  parsePolicy(
+    {
+      Version: "1",
+      Statement: [
+        {
+          Action: ["cr:Get*", "cr:List*", "cr:PullRepository"],
+          Effect: "Allow",
+          Resource: ["acs:cr:*:*:repository/alitest1/*"],
+        },
+      ],
+    },
+    { name: "seed-read" },
+  ),
+  parsePolicy(
+    {
+      Version: "1",
+      Statement: [{ Action: ["cr:ListNamespace", "cr:ListRepository"], Effect: "Allow", Resource: ["*"] }],
+    },
+    { name: "seed-list" },
+  ),
 ];
 const SEED_REQUESTS = [
   { action: "cr:PullRepository", resource: "acs:cr:cn-hongkong:1234567890123456:repository/alitest1/test" },
@@ -24,20 +42,30 @@ function teamStatements(n: number): Policy[] {
   const Statement = Array.from({ length: n }, (_, i) => ({
     Effect: i % 50 === 49 ? "Deny" : "Allow",
     Action: [`cr:${VERBS[i % VERBS.length]}*`, "cr:ListRepository"],
-    Resource: i % 3 === 0 ? [`acs:cr:*:*:repository/team${i}/*`] : [`acs:cr:cn-hongkong:*:repository/team${i}/app-?`, `acs:cr:*:*:repository/team${i}`],
+    Resource:
+      i % 3 === 0
+        ? [`acs:cr:*:*:repository/team${i}/*`]
+        : [`acs:cr:cn-hongkong:*:repository/team${i}/app-?`, `acs:cr:*:*:repository/team${i}`],
     ...(i % 10 === 0 ? { Condition: { IpAddress: { "acs:SourceIp": ["10.0.0.0/8"] } } } : {}),
   }));
   return [parsePolicy({ Version: "1", Statement }, { name: `team${n}` })];
 }
 /** Worst case for the resource index: every pattern's only framed token is shared, so all n are scanned. */
 function unindexableStatements(n: number): Policy[] {
-  const Statement = Array.from({ length: n }, (_, i) => ({ Effect: "Allow", Action: "cr:ListRepository", Resource: `acs:cr:*:*:repository/team${i}-*` }));
+  const Statement = Array.from({ length: n }, (_, i) => ({
+    Effect: "Allow",
+    Action: "cr:ListRepository",
+    Resource: `acs:cr:*:*:repository/team${i}-*`,
+  }));
   return [parsePolicy({ Version: "1", Statement }, { name: `flat${n}` })];
 }
 function teamRequests(n: number) {
   return Array.from({ length: 500 }, (_, k) => {
     const team = (k * 7919) % n;
-    return { action: k % 2 ? "cr:ListRepository" : `cr:${VERBS[k % VERBS.length]}Repository`, resource: `acs:cr:cn-hongkong:1234567890123456:repository/team${team}/app-${k % 10}` };
+    return {
+      action: k % 2 ? "cr:ListRepository" : `cr:${VERBS[k % VERBS.length]}Repository`,
+      resource: `acs:cr:cn-hongkong:1234567890123456:repository/team${team}/app-${k % 10}`,
+    };
   });
 }
 
@@ -66,7 +94,9 @@ const worstCase: Record<string, number> = {};
 for (const n of [10, 100, 1000, 10000]) {
   curve[n] = measure(teamStatements(n), teamRequests(n));
   worstCase[n] = measure(unindexableStatements(n), teamRequests(n), n >= 10000 ? 2000 : 1000);
-  console.log(`${n} statements: ${curve[n]!.toLocaleString()} evaluations/s (all scanned: ${worstCase[n]!.toLocaleString()}/s)`);
+  console.log(
+    `${n} statements: ${curve[n]!.toLocaleString()} evaluations/s (all scanned: ${worstCase[n]!.toLocaleString()}/s)`,
+  );
 }
 console.log(`seed policies: ${seedPerSec.toLocaleString()} evaluations/s`);
 

@@ -20,24 +20,47 @@ try {
   await call("POST", "/api/v1/users", root, { name: "dev1" });
   for (let i = 0; i < 20; i++) {
     const Statement = [
-      { Effect: "Allow", Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Resource: [`acs:cr:*:*:repository/team${i}/*`] },
-      { Effect: i === 19 ? "Allow" : "Deny", Action: ["cr:PushRepository"], Resource: [i === 19 ? "acs:cr:*:*:repository/alitest1/*" : `acs:cr:*:*:repository/team${i}/prod-*`] },
-      { Effect: "Allow", Action: ["cr:PullRepository"], Resource: ["*"], Condition: { IpAddress: { "acs:SourceIp": ["127.0.0.0/8", "10.0.0.0/8"] } } },
+      {
+        Effect: "Allow",
+        Action: ["cr:Get*", "cr:List*", "cr:PullRepository"],
+        Resource: [`acs:cr:*:*:repository/team${i}/*`],
+      },
+      {
+        Effect: i === 19 ? "Allow" : "Deny",
+        Action: ["cr:PushRepository"],
+        Resource: [i === 19 ? "acs:cr:*:*:repository/alitest1/*" : `acs:cr:*:*:repository/team${i}/prod-*`],
+      },
+      {
+        Effect: "Allow",
+        Action: ["cr:PullRepository"],
+        Resource: ["*"],
+        Condition: { IpAddress: { "acs:SourceIp": ["127.0.0.0/8", "10.0.0.0/8"] } },
+      },
     ];
     await call("POST", "/api/v1/policies", root, { name: `p${i}`, document: { Version: "1", Statement } });
     await call("POST", "/api/v1/users/dev1/policies", root, { policyName: `p${i}` });
   }
   await call("PUT", "/api/v1/users/dev1/registry-password", root, { password: "Registry-pass1" });
   const basic = `Basic ${Buffer.from("dev1@bench:Registry-pass1").toString("base64")}`;
-  const login: any = await (await fetch(`${base}/auth/token?service=local&offline_token=true&client_id=docker`, { headers: { authorization: basic } })).json();
+  const login: any = await (
+    await fetch(`${base}/auth/token?service=local&offline_token=true&client_id=docker`, {
+      headers: { authorization: basic },
+    })
+  ).json();
   const scope = "repository:alitest1/test:pull,push";
-  const check: any = await (await fetch(`${base}/auth/token?service=local&scope=${encodeURIComponent(scope)}`, { headers: { authorization: basic } })).json();
+  const check: any = await (
+    await fetch(`${base}/auth/token?service=local&scope=${encodeURIComponent(scope)}`, {
+      headers: { authorization: basic },
+    })
+  ).json();
   const granted = JSON.parse(Buffer.from(check.token.split(".")[1], "base64url").toString()).access[0].actions;
   if (granted.join(",") !== "pull,push") throw new Error(`unexpected grant ${granted}`);
 
   const run = (title: string, path: string, opts: Partial<autocannon.Options>) =>
     new Promise<autocannon.Result>((resolve, reject) =>
-      autocannon({ url: base + path, connections: CONNECTIONS, duration: DURATION_S, title, ...opts }, (err, result) => (err ? reject(err) : resolve(result))),
+      autocannon({ url: base + path, connections: CONNECTIONS, duration: DURATION_S, title, ...opts }, (err, result) =>
+        err ? reject(err) : resolve(result),
+      ),
     );
   const summarize = (r: autocannon.Result) => ({
     requestsPerSec: Math.round(r.requests.average),
@@ -48,13 +71,26 @@ try {
     total: r.requests.total,
   });
 
-  await run("warm-up", `/auth/token?service=local&scope=${encodeURIComponent(scope)}`, { headers: { authorization: basic }, duration: 2 });
-  const password = summarize(await run("basic", `/auth/token?service=local&scope=${encodeURIComponent(scope)}`, { headers: { authorization: basic } }));
+  await run("warm-up", `/auth/token?service=local&scope=${encodeURIComponent(scope)}`, {
+    headers: { authorization: basic },
+    duration: 2,
+  });
+  const password = summarize(
+    await run("basic", `/auth/token?service=local&scope=${encodeURIComponent(scope)}`, {
+      headers: { authorization: basic },
+    }),
+  );
   const refresh = summarize(
     await run("refresh", "/auth/token", {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "refresh_token", service: "local", client_id: "docker", scope, refresh_token: login.refresh_token }).toString(),
+      body: new URLSearchParams({
+        grant_type: "refresh_token",
+        service: "local",
+        client_id: "docker",
+        scope,
+        refresh_token: login.refresh_token,
+      }).toString(),
     }),
   );
   console.log(`basic auth:     ${password.requestsPerSec} req/s, p50 ${password.p50Ms} ms, p99 ${password.p99Ms} ms`);

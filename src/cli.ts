@@ -69,14 +69,17 @@ async function run(argv: string[]): Promise<void> {
     if (verb === "check") return void console.log(`${arg}: valid, ${policy.statements.length} statement(s)`);
     if (!values.action || !values.resource) fail("policy simulate needs --action and --resource");
     const context = values.context ? JSON.parse(values.context) : {};
-    return void console.log(JSON.stringify(evaluate([policy], { action: values.action, resource: values.resource, context }), null, 2));
+    return void console.log(
+      JSON.stringify(evaluate([policy], { action: values.action, resource: values.resource, context }), null, 2),
+    );
   }
 
   if (noun === "registry" && verb === "config") {
     const config = loadConfig();
     const regionId = values.region ?? config.defaultRegion;
     const region = config.regions.find((r) => r.id === regionId);
-    if (!region) fail(`region "${regionId}" is not one of KILN_REGIONS (${config.regions.map((r) => r.id).join(", ")})`);
+    if (!region)
+      fail(`region "${regionId}" is not one of KILN_REGIONS (${config.regions.map((r) => r.id).join(", ")})`);
     const keys = await loadSigningKeys(config.dataDir);
     return void console.log(JSON.stringify(registryConfig(config, region, keys.caFile), null, 2));
   }
@@ -88,7 +91,9 @@ async function run(argv: string[]): Promise<void> {
       const file = join(config.dataDir, `registry-${region.id}.yml`);
       // The config holds the events token: readable by the owner only.
       const options = { listenHost: values.listen, eventsUrl: values["events-url"] };
-      writeFileSync(file, JSON.stringify(registryConfig(config, region, keys.caFile, options), null, 2), { mode: 0o600 });
+      writeFileSync(file, JSON.stringify(registryConfig(config, region, keys.caFile, options), null, 2), {
+        mode: 0o600,
+      });
       console.log(`${region.id} ${file} ${region.registry}`);
     }
     return;
@@ -96,7 +101,9 @@ async function run(argv: string[]): Promise<void> {
 
   if (noun === "admin-token") {
     const config = loadConfig();
-    return void console.log(process.env.KILN_ADMIN_TOKEN ? "KILN_ADMIN_TOKEN is set in the environment" : `${config.dataDir}/admin-token`);
+    return void console.log(
+      process.env.KILN_ADMIN_TOKEN ? "KILN_ADMIN_TOKEN is set in the environment" : `${config.dataDir}/admin-token`,
+    );
   }
   fail(`unknown command "${positionals.join(" ")}"\n${USAGE}`);
 }

@@ -13,7 +13,10 @@ const REGION_ID = /^[a-z][a-z0-9-]{0,62}$/;
 
 function parseRegions(text: string, ctx: z.RefinementCtx): Region[] {
   const regions: Region[] = [];
-  for (const entry of text.split(",").map((e) => e.trim()).filter(Boolean)) {
+  for (const entry of text
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     const eq = entry.indexOf("=");
     const id = eq < 0 ? entry : entry.slice(0, eq);
     const registry = eq < 0 ? "" : entry.slice(eq + 1);
@@ -56,7 +59,12 @@ export const EnvSchema = z.object({
   KILN_ALLOW_LOCAL_GIT: flag,
   KILN_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   KILN_WORKER_LOCK_SECONDS: z.coerce.number().int().min(2).max(600).default(30),
-  KILN_BUILD_TIMEOUT_SECONDS: z.coerce.number().int().min(5).max(24 * 3600).default(3600),
+  KILN_BUILD_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(5)
+    .max(24 * 3600)
+    .default(3600),
   KILN_BUILD_CACHE_GB: z.coerce.number().min(0.1).max(100_000).default(20),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
@@ -134,7 +142,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     regions: e.KILN_REGIONS,
     defaultRegion,
     adminToken: persistedSecret(dataDir, "admin-token", e.KILN_ADMIN_TOKEN, token),
-    secretKey: decodeSecretKey(persistedSecret(dataDir, "secret-key", e.KILN_SECRET_KEY, () => randomBytes(32).toString("hex"))),
+    secretKey: decodeSecretKey(
+      persistedSecret(dataDir, "secret-key", e.KILN_SECRET_KEY, () => randomBytes(32).toString("hex")),
+    ),
     registryEventsToken: persistedSecret(dataDir, "registry-events-token", e.KILN_REGISTRY_EVENTS_TOKEN, token),
     allowLocalGit: e.KILN_ALLOW_LOCAL_GIT,
     workerConcurrency: e.KILN_WORKER_CONCURRENCY,

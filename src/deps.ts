@@ -22,16 +22,41 @@ function redactUrl(url: string): string {
 export async function createDeps(config: Config, log: Logger, options: { queue?: boolean } = {}): Promise<Deps> {
   const db = openDatabase(config.dataDir);
   const metrics = createMetrics();
-  metrics.onScrape("builds", () => Object.fromEntries((db.$client.prepare("select status, count(*) as n from builds group by status").all() as { status: string; n: number }[]).map((r) => [r.status, r.n])));
+  metrics.onScrape("builds", () =>
+    Object.fromEntries(
+      (
+        db.$client.prepare("select status, count(*) as n from builds group by status").all() as {
+          status: string;
+          n: number;
+        }[]
+      ).map((r) => [r.status, r.n]),
+    ),
+  );
   const policies = new PolicyStore(db);
   const keys = await loadSigningKeys(config.dataDir);
   const credentials = new RegistryCredentials(db, config.secretKey);
   const audit = new AuditLog(db);
-  const tokens = new TokenService({ config, db, policies, keys, credentials, throttle: new LoginThrottle(), audit, metrics });
+  const tokens = new TokenService({
+    config,
+    db,
+    policies,
+    keys,
+    credentials,
+    throttle: new LoginThrottle(),
+    audit,
+    metrics,
+  });
   const queue = options.queue ? new BuildQueue(config.redisUrl) : undefined;
   const dispatcher = queue ? new Dispatcher(db, config, credentials, queue, log) : undefined;
   const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log, queue, metrics) : undefined;
-  if (queue) metrics.onScrape("queue", () => queue.queue.getJobCounts("waiting", "active", "delayed", "failed", "completed") as Promise<Record<string, number>>);
+  if (queue)
+    metrics.onScrape(
+      "queue",
+      () =>
+        queue.queue.getJobCounts("waiting", "active", "delayed", "failed", "completed") as Promise<
+          Record<string, number>
+        >,
+    );
   dispatcher?.wake();
   // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
   void dispatcher?.reconcile();
@@ -44,7 +69,14 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
       },
     },
   ];
-  if (queue) readiness.push({ name: "redis", check: async () => ((await queue.ping().catch(() => false)) ? { ok: true } : { ok: false, detail: `no answer from ${redactUrl(config.redisUrl)}` }) });
+  if (queue)
+    readiness.push({
+      name: "redis",
+      check: async () =>
+        (await queue.ping().catch(() => false))
+          ? { ok: true }
+          : { ok: false, detail: `no answer from ${redactUrl(config.redisUrl)}` },
+    });
   return {
     config,
     db,

@@ -65,8 +65,10 @@ export class DomainError extends Error {
   }
 }
 
-export const notFound = (what: string, name: string, code: ErrorCode) => new DomainError(code, `${what} "${name}" does not exist`);
+export const notFound = (what: string, name: string, code: ErrorCode) =>
+  new DomainError(code, `${what} "${name}" does not exist`);
 
 export const conflict = (code: ErrorCode, message: string) => new DomainError(code, message);
 
-export const invalid = (field: string, message: string) => new DomainError("InvalidParameter", `${field}: ${message}`, { field });
+export const invalid = (field: string, message: string) =>
+  new DomainError("InvalidParameter", `${field}: ${message}`, { field });

@@ -17,7 +17,8 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   // Loaded only where a worker runs: dockerode and its gRPC stack cost an API-only process ~25 MB.
-  const worker = config.role === "api" ? undefined : (await import("../workers/build-worker.ts")).startBuildWorker(config, log);
+  const worker =
+    config.role === "api" ? undefined : (await import("../workers/build-worker.ts")).startBuildWorker(config, log);
   if (worker) log.info({ concurrency: config.workerConcurrency }, "build worker started");
   if (config.role === "worker") {
     const stopWorker = () => void worker!.close().finally(() => process.exit(0));
@@ -29,7 +30,10 @@ async function main(): Promise<void> {
   const deps = await createDeps(config, log, { queue: true });
   const app = createServer(deps);
   const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
-    log.info({ address: info.address, port: info.port, dataDir: config.dataDir, regions: config.regions.map((r) => r.id) }, "kiln api listening");
+    log.info(
+      { address: info.address, port: info.port, dataDir: config.dataDir, regions: config.regions.map((r) => r.id) },
+      "kiln api listening",
+    );
   });
 
   const stop = (signal: string) => {

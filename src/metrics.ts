@@ -22,7 +22,12 @@ export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "kiln_" });
   const registers = [registry];
-  const httpRequests = new Counter({ name: "kiln_http_requests_total", help: "HTTP requests by route and status", labelNames: ["method", "route", "status"] as const, registers });
+  const httpRequests = new Counter({
+    name: "kiln_http_requests_total",
+    help: "HTTP requests by route and status",
+    labelNames: ["method", "route", "status"] as const,
+    registers,
+  });
   const httpDuration = new Histogram({
     name: "kiln_http_request_duration_seconds",
     help: "HTTP request duration by route",
@@ -30,7 +35,8 @@ export function createMetrics(): Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
     registers,
   });
-  const readers: Partial<Record<"builds" | "queue", () => Promise<Record<string, number>> | Record<string, number>>> = {};
+  const readers: Partial<Record<"builds" | "queue", () => Promise<Record<string, number>> | Record<string, number>>> =
+    {};
   const gauge = (name: string, help: string, label: string, key: "builds" | "queue") =>
     new Gauge({
       name,
@@ -55,12 +61,43 @@ export function createMetrics(): Metrics {
     registry,
     httpRequests,
     httpDuration,
-    webhookDeliveries: new Counter({ name: "kiln_webhook_deliveries_total", help: "Webhook deliveries by provider and outcome", labelNames: ["provider", "outcome"] as const, registers }),
-    tokenScopes: new Counter({ name: "kiln_registry_token_scopes_total", help: "Registry token scopes by outcome (granted, partial, denied)", labelNames: ["outcome"] as const, registers }),
-    failedLogins: new Counter({ name: "kiln_registry_failed_logins_total", help: "Failed or throttled registry logins", registers }),
-    buildWait: new Histogram({ name: "kiln_build_wait_seconds", help: "From queued to a worker starting the build", buckets: [0.05, 0.1, 0.2, 0.5, 1, 5, 15, 60, 300], registers }),
-    buildDuration: new Histogram({ name: "kiln_build_duration_seconds", help: "From start to end of a build, by final status", labelNames: ["status"] as const, buckets: DURATIONS, registers }),
-    stageDuration: new Histogram({ name: "kiln_build_stage_duration_seconds", help: "Duration of each build stage", labelNames: ["stage"] as const, buckets: DURATIONS, registers }),
+    webhookDeliveries: new Counter({
+      name: "kiln_webhook_deliveries_total",
+      help: "Webhook deliveries by provider and outcome",
+      labelNames: ["provider", "outcome"] as const,
+      registers,
+    }),
+    tokenScopes: new Counter({
+      name: "kiln_registry_token_scopes_total",
+      help: "Registry token scopes by outcome (granted, partial, denied)",
+      labelNames: ["outcome"] as const,
+      registers,
+    }),
+    failedLogins: new Counter({
+      name: "kiln_registry_failed_logins_total",
+      help: "Failed or throttled registry logins",
+      registers,
+    }),
+    buildWait: new Histogram({
+      name: "kiln_build_wait_seconds",
+      help: "From queued to a worker starting the build",
+      buckets: [0.05, 0.1, 0.2, 0.5, 1, 5, 15, 60, 300],
+      registers,
+    }),
+    buildDuration: new Histogram({
+      name: "kiln_build_duration_seconds",
+      help: "From start to end of a build, by final status",
+      labelNames: ["status"] as const,
+      buckets: DURATIONS,
+      registers,
+    }),
+    stageDuration: new Histogram({
+      name: "kiln_build_stage_duration_seconds",
+      help: "Duration of each build stage",
+      labelNames: ["stage"] as const,
+      buckets: DURATIONS,
+      registers,
+    }),
     onScrape(name, read) {
       readers[name] = read;
     },

@@ -7,8 +7,12 @@ export const NAMESPACE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export const POLICY_NAME = /^[A-Za-z0-9][A-Za-z0-9-]{0,127}$/;
 
-export const aliasSchema = z.string().regex(ALIAS, "must be 3–32 characters: a lower-case letter, then lower-case letters, digits or '-'");
-export const userNameSchema = z.string().regex(USER_NAME, "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit");
+export const aliasSchema = z
+  .string()
+  .regex(ALIAS, "must be 3–32 characters: a lower-case letter, then lower-case letters, digits or '-'");
+export const userNameSchema = z
+  .string()
+  .regex(USER_NAME, "must be 1–64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit");
 export const groupNameSchema = userNameSchema;
 export const namespaceNameSchema = z
   .string()

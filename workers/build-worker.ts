@@ -34,7 +34,8 @@ export function layout(job: Pick<BuildJob, "dockerfile" | "context">): { context
   const full = posix.join((dir as { path: string }).path, (name as { path: string }).path);
   const ctx = (context as { path: string }).path;
   const inside = ctx === "" ? full : posix.relative(ctx, full);
-  if (inside.startsWith("..")) throw new DeterministicError(`the Dockerfile ${full} is outside the build context ${ctx || "/"}`);
+  if (inside.startsWith(".."))
+    throw new DeterministicError(`the Dockerfile ${full} is outside the build context ${ctx || "/"}`);
   return { context: ctx, dockerfile: inside };
 }
 
@@ -47,7 +48,9 @@ function extract(mirror: string, treeish: string, dest: string): Promise<void> {
     git.stderr.on("data", (d) => (err += d));
     tar.stderr!.on("data", (d) => (err += d));
     git.stdout.pipe(tar.stdin!);
-    tar.on("close", (code) => (code === 0 ? resolve() : reject(new DeterministicError(`could not read ${treeish}: ${err.trim()}`))));
+    tar.on("close", (code) =>
+      code === 0 ? resolve() : reject(new DeterministicError(`could not read ${treeish}: ${err.trim()}`)),
+    );
     git.on("error", reject);
   });
 }
@@ -62,7 +65,10 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     // A cancel (or a newer build superseding this one) arrives as a key in Redis.
     const abort = new AbortController();
     const watch = setInterval(() => {
-      redis.exists(cancelKey(data.buildId)).then((n) => n > 0 && abort.abort(), () => {});
+      redis.exists(cancelKey(data.buildId)).then(
+        (n) => n > 0 && abort.abort(),
+        () => {},
+      );
     }, 1000);
     let timedOut = false;
     const deadline = setTimeout(() => {
@@ -87,7 +93,9 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     let imageId: string | undefined;
     try {
       await stage("fetch");
-      const creds = data.gitCredentials ? (JSON.parse(unseal(config.secretKey, data.gitCredentials)) as GitCredentials) : undefined;
+      const creds = data.gitCredentials
+        ? (JSON.parse(unseal(config.secretKey, data.gitCredentials)) as GitCredentials)
+        : undefined;
       const { mirror, commit } = await mirrors.fetch(data.cloneUrl, data.ref, data.commit, creds);
       log(`commit ${commit}`);
       const where = layout(data);
@@ -95,12 +103,28 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
 
       await stage("build");
       const auth = JSON.parse(unseal(config.secretKey, data.auth)) as { username: string; password: string };
-      const labels = { ...data.labels, "org.opencontainers.image.revision": commit, "org.opencontainers.image.created": new Date().toISOString(), "kiln.build.id": data.buildId };
-      const spec = { contextDir: workDir, dockerfile: where.dockerfile, buildArgs: data.buildArgs, target: data.target, noCache: data.noCache, labels, cacheNamespace: data.cacheNamespace, registry: { host: data.image.registry, login: auth } };
+      const labels = {
+        ...data.labels,
+        "org.opencontainers.image.revision": commit,
+        "org.opencontainers.image.created": new Date().toISOString(),
+        "kiln.build.id": data.buildId,
+      };
+      const spec = {
+        contextDir: workDir,
+        dockerfile: where.dockerfile,
+        buildArgs: data.buildArgs,
+        target: data.target,
+        noCache: data.noCache,
+        labels,
+        cacheNamespace: data.cacheNamespace,
+        registry: { host: data.image.registry, login: auth },
+      };
       const dockerfile = prepareDockerfile(workDir, where.dockerfile, log);
       await admitImages(referencedImages(dockerfile, data.buildArgs), data.image.registry, auth);
       imageId = await buildImage(docker, spec, log, abort.signal).catch(async (err) => {
-        throw err instanceof BaseImageError && !canceled() ? await explainRefusedBase(err, data.image.registry, auth) : err;
+        throw err instanceof BaseImageError && !canceled()
+          ? await explainRefusedBase(err, data.image.registry, auth)
+          : err;
       });
       if (canceled()) throw new DeterministicError(stopReason());
       await tagImage(docker, imageId, names);
@@ -143,13 +167,17 @@ export function startBuildWorker(config: Config, log: Logger): Worker<BuildJob, 
   const commands = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   commands.on("error", () => {});
   const cache = new CacheKeeper(docker, config.buildCacheBytes, log);
-  const worker = new Worker<BuildJob, BuildResult>(QUEUE_NAME, createProcessor(config, docker, mirrors, commands, cache), {
-    connection,
-    concurrency: config.workerConcurrency,
-    // A worker killed mid-build stops renewing its lock; another takes the job up after this long.
-    lockDuration: config.workerLockSeconds * 1000,
-    stalledInterval: config.workerLockSeconds * 1000,
-  });
+  const worker = new Worker<BuildJob, BuildResult>(
+    QUEUE_NAME,
+    createProcessor(config, docker, mirrors, commands, cache),
+    {
+      connection,
+      concurrency: config.workerConcurrency,
+      // A worker killed mid-build stops renewing its lock; another takes the job up after this long.
+      lockDuration: config.workerLockSeconds * 1000,
+      stalledInterval: config.workerLockSeconds * 1000,
+    },
+  );
   worker.on("closed", () => commands.disconnect());
   worker.on("failed", (job, err) => log.warn({ build: job?.id, err: err.message }, "build failed"));
   worker.on("completed", (job) => log.info({ build: job.id }, "build succeeded"));

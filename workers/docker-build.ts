@@ -22,7 +22,11 @@ interface DockerEvent {
 class StreamError extends Error {}
 
 /** Follows a Docker JSON stream to its end; an `error` event in it rejects with Docker's message. */
-function follow(docker: Docker, stream: NodeJS.ReadableStream, onEvent: (event: DockerEvent) => void): Promise<DockerEvent[]> {
+function follow(
+  docker: Docker,
+  stream: NodeJS.ReadableStream,
+  onEvent: (event: DockerEvent) => void,
+): Promise<DockerEvent[]> {
   return new Promise((resolve, reject) => {
     docker.modem.followProgress(
       stream,
@@ -65,7 +69,8 @@ function dockerfilePath(contextDir: string, dockerfile: string): string {
   } catch {
     throw new DeterministicError(`the Dockerfile ${dockerfile} is not in the build context`);
   }
-  if (!real.startsWith(realpathSync(contextDir) + sep)) throw new DeterministicError(`the Dockerfile ${dockerfile} points outside the build context`);
+  if (!real.startsWith(realpathSync(contextDir) + sep))
+    throw new DeterministicError(`the Dockerfile ${dockerfile} points outside the build context`);
   return real;
 }
 
@@ -98,8 +103,15 @@ function buildFailure(progress: BuildProgress, streamMessage: string): Error {
  * Builds the context directory on the engine's BuildKit (`version: "2"`, with a session Kiln
  * answers) and returns the image id; BuildKit's status stream becomes readable lines as it comes.
  */
-export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<string> {
-  const session = await openSession(docker, { loginFor: (host) => (host === spec.registry.host ? spec.registry.login : undefined) });
+export async function buildImage(
+  docker: Docker,
+  spec: BuildSpec,
+  onLine: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<string> {
+  const session = await openSession(docker, {
+    loginFor: (host) => (host === spec.registry.host ? spec.registry.login : undefined),
+  });
   const progress = new BuildProgress(onLine);
   let imageId: string | undefined;
   try {
@@ -134,7 +146,11 @@ export async function buildImage(docker: Docker, spec: BuildSpec, onLine: (line:
   } catch (err) {
     progress.end();
     if (signal?.aborted) throw err;
-    throw err instanceof StreamError ? buildFailure(progress, err.message) : NO_SPACE.test((err as Error).message) ? new DiskFullError(`the worker's disk is full: ${(err as Error).message}`) : err;
+    throw err instanceof StreamError
+      ? buildFailure(progress, err.message)
+      : NO_SPACE.test((err as Error).message)
+        ? new DiskFullError(`the worker's disk is full: ${(err as Error).message}`)
+        : err;
   } finally {
     session.close();
   }
@@ -162,7 +178,11 @@ export async function untagImage(docker: Docker, imageId: string, names: string[
       .getImage(name)
       .inspect()
       .catch(() => undefined);
-    if (current?.Id === imageId) await docker.getImage(name).remove({ noprune: true }).catch(() => {});
+    if (current?.Id === imageId)
+      await docker
+        .getImage(name)
+        .remove({ noprune: true })
+        .catch(() => {});
   }
 }
 
@@ -171,7 +191,12 @@ export async function pruneBuildCache(docker: Docker, keepBytes: number): Promis
   // dockerode's pruneBuilder drops its options, which would empty the whole cache: dial it ourselves.
   const answer = await new Promise<{ SpaceReclaimed?: number }>((resolve, reject) => {
     docker.modem.dial(
-      { path: "/build/prune?", method: "POST", options: { "keep-storage": keepBytes }, statusCodes: { 200: true, 500: "server error" } },
+      {
+        path: "/build/prune?",
+        method: "POST",
+        options: { "keep-storage": keepBytes },
+        statusCodes: { 200: true, 500: "server error" },
+      },
       (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result as { SpaceReclaimed?: number })),
     );
   });
@@ -179,7 +204,12 @@ export async function pruneBuildCache(docker: Docker, keepBytes: number): Promis
 }
 
 /** Pushes one name with the build credential; returns the manifest digest and size the registry reported. */
-export async function pushImage(docker: Docker, name: string, auth: { username: string; password: string; serveraddress: string }, onLine: (line: string) => void): Promise<{ digest?: string; size?: number }> {
+export async function pushImage(
+  docker: Docker,
+  name: string,
+  auth: { username: string; password: string; serveraddress: string },
+  onLine: (line: string) => void,
+): Promise<{ digest?: string; size?: number }> {
   const [repo, tag] = splitName(name);
   const stream = await docker.getImage(name).push({ tag, authconfig: auth });
   let events: DockerEvent[];
@@ -191,11 +221,14 @@ export async function pushImage(docker: Docker, name: string, auth: { username: 
     // The registry's refusal names no secret; it is the push user's policy speaking. Anything
     // else (a registry that is down or answers 5xx) may pass: BullMQ retries with backoff.
     const message = (err as Error).message;
-    if (/denied|unauthorized|authentication required|insufficient_scope/i.test(message)) throw new DeterministicError(`push of ${repo}:${tag} denied: ${message}`);
+    if (/denied|unauthorized|authentication required|insufficient_scope/i.test(message))
+      throw new DeterministicError(`push of ${repo}:${tag} denied: ${message}`);
     if (NO_SPACE.test(message)) throw new DiskFullError(`the worker's disk is full: ${message}`);
     throw new Error(`push of ${repo}:${tag} failed: ${message}`);
   }
-  const aux = events.map((e) => e.aux).find((a): a is { Digest: string; Size?: number } => typeof a === "object" && !!a.Digest);
+  const aux = events
+    .map((e) => e.aux)
+    .find((a): a is { Digest: string; Size?: number } => typeof a === "object" && !!a.Digest);
   return { digest: aux?.Digest, size: aux?.Size };
 }
 

@@ -13,12 +13,15 @@ export function referencedImages(dockerfile: string, buildArgs: Record<string, s
   let seenFrom = false;
   // As the Dockerfile frontend expands: an unset variable is empty; `${V:-word}`, `${V:+word}`.
   const expand = (text: string) =>
-    text.replace(/\$\{(\w+)(?::([-+])([^}]*))?\}|\$(\w+)/g, (_whole, name: string, op: string, word: string, bare: string) => {
-      const value = globals[name ?? bare] ?? "";
-      if (op === "-") return value || word;
-      if (op === "+") return value ? word : "";
-      return value;
-    });
+    text.replace(
+      /\$\{(\w+)(?::([-+])([^}]*))?\}|\$(\w+)/g,
+      (_whole, name: string, op: string, word: string, bare: string) => {
+        const value = globals[name ?? bare] ?? "";
+        if (op === "-") return value || word;
+        if (op === "+") return value ? word : "";
+        return value;
+      },
+    );
   const add = (ref: string) => {
     const image = expand(ref);
     if (image && !stages.has(image.toLowerCase()) && image !== "scratch" && !/^\d+$/.test(image)) images.add(image);
@@ -32,7 +35,8 @@ export function referencedImages(dockerfile: string, buildArgs: Record<string, s
         if (seenFrom) break;
         for (const word of words) {
           const [name, value] = word.split(/=(.*)/s) as [string, string | undefined];
-          globals[name] = buildArgs[name] ?? (value === undefined ? globals[name] ?? "" : value.replace(/^"(.*)"$/, "$1"));
+          globals[name] =
+            buildArgs[name] ?? (value === undefined ? (globals[name] ?? "") : value.replace(/^"(.*)"$/, "$1"));
         }
         break;
       case "FROM": {

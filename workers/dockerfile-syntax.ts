@@ -24,7 +24,8 @@ export function chooseFrontend(text: string): SyntaxChoice {
   const at = lines.slice(0, end).findIndex((line) => DIRECTIVE.exec(line)![1]!.toLowerCase() === "syntax");
   if (at === -1) return { text };
   const image = DIRECTIVE.exec(lines[at]!)![2]!;
-  if (!DOCKER_FRONTEND.test(image)) return { text, note: `# syntax=${image}: BuildKit pulls this frontend image before it reads the Dockerfile` };
+  if (!DOCKER_FRONTEND.test(image))
+    return { text, note: `# syntax=${image}: BuildKit pulls this frontend image before it reads the Dockerfile` };
   const directives = lines.slice(0, end).filter((_, i) => i !== at);
   return {
     text: [...directives, "", ...lines.slice(end)].join("\n"),

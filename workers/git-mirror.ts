@@ -13,12 +13,17 @@ export interface GitCredentials {
  * What git prints when the server refuses the credentials or does not know the repository: asking
  * again would be refused again, so the build fails at once instead of retrying.
  */
-const REFUSED = /Authentication failed|could not read Username|terminal prompts disabled|The requested URL returned error: (401|403|404)|Repository not found|does not appear to be a git repository/i;
+const REFUSED =
+  /Authentication failed|could not read Username|terminal prompts disabled|The requested URL returned error: (401|403|404)|Repository not found|does not appear to be a git repository/i;
 
 /** Runs git with arguments that never come from a ref or URL where an option could hide. */
 function git(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("git", args, { cwd: opts.cwd, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("git", args, {
+      cwd: opts.cwd,
+      env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -36,7 +41,11 @@ function git(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {
 function credentialEnv(creds?: GitCredentials): NodeJS.ProcessEnv {
   if (!creds) return {};
   const basic = Buffer.from(`${creds.username ?? "x-access-token"}:${creds.token}`).toString("base64");
-  return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraHeader", GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` };
+  return {
+    GIT_CONFIG_COUNT: "1",
+    GIT_CONFIG_KEY_0: "http.extraHeader",
+    GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+  };
 }
 
 /**
@@ -62,21 +71,36 @@ export class GitMirrors {
   }
 
   /** Fetches the mirror and resolves `commit` (or, without one, the head of `ref`). */
-  async fetch(url: string, ref: string, commit: string | null, creds?: GitCredentials): Promise<{ mirror: string; commit: string }> {
+  async fetch(
+    url: string,
+    ref: string,
+    commit: string | null,
+    creds?: GitCredentials,
+  ): Promise<{ mirror: string; commit: string }> {
     const mirror = join(this.root, `${createHash("sha256").update(url).digest("hex").slice(0, 32)}.git`);
     return this.locked(mirror, async () => {
       if (!existsSync(mirror)) {
         await git(["init", "--quiet", "--bare", mirror]);
         await git(["-C", mirror, "remote", "add", "--mirror=fetch", "origin", "--", url]);
       }
-      await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], { env: credentialEnv(creds) }).catch((err: Error) => {
+      await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], {
+        env: credentialEnv(creds),
+      }).catch((err: Error) => {
         // A fetch that ran out of disk leaves loose objects behind that keep the disk full: the
         // mirror is only a cache, so it goes, and the next build fetches it anew.
         if (DiskFullError.matches(err)) rmSync(mirror, { recursive: true, force: true });
         throw err;
       });
       const wanted = commit ?? ref;
-      const resolved = await git(["-C", mirror, "rev-parse", "--verify", "--quiet", "--end-of-options", `${wanted}^{commit}`]).catch(() => {
+      const resolved = await git([
+        "-C",
+        mirror,
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        `${wanted}^{commit}`,
+      ]).catch(() => {
         throw new DeterministicError(`${commit ? `commit ${commit}` : `ref ${ref}`} is not in ${redactUrl(url)}`);
       });
       return { mirror, commit: resolved };
@@ -86,7 +110,9 @@ export class GitMirrors {
 
 /** `git archive` of one tree, as a tar stream on stdout. */
 export function archive(mirror: string, treeish: string) {
-  return spawn("git", ["-C", mirror, "archive", "--format=tar", "--end-of-options", treeish], { stdio: ["ignore", "pipe", "pipe"] });
+  return spawn("git", ["-C", mirror, "archive", "--format=tar", "--end-of-options", treeish], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 export function redactUrl(url: string): string {

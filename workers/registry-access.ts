@@ -39,9 +39,16 @@ export async function pullDenial(host: string, repository: string, login: Regist
  * A base image that the registry refused to the build credential: the build fails at once,
  * naming the image and, for a Kiln registry, the policy decision behind the refusal.
  */
-export async function explainRefusedBase(err: BaseImageError, registry: string, login: RegistryLogin): Promise<DeterministicError> {
+export async function explainRefusedBase(
+  err: BaseImageError,
+  registry: string,
+  login: RegistryLogin,
+): Promise<DeterministicError> {
   const ref = err.image.replace(/^docker\.io\//, "");
-  if (!ref.startsWith(`${registry}/`)) return new DeterministicError(`base image ${ref} was refused by its registry (Kiln pulls it anonymously): ${err.message}`);
+  if (!ref.startsWith(`${registry}/`))
+    return new DeterministicError(
+      `base image ${ref} was refused by its registry (Kiln pulls it anonymously): ${err.message}`,
+    );
   const why = await pullDenial(registry, repositoryOf(ref, registry), login).catch(() => undefined);
   return new DeterministicError(`base image ${ref} may not be pulled by this build: ${why ?? err.message}`);
 }
@@ -63,5 +70,8 @@ export async function admitImages(images: string[], registry: string, login: Reg
 }
 
 function repositoryOf(image: string, registry: string): string {
-  return image.slice(registry.length + 1).replace(/@.*$/, "").replace(/:[^/]*$/, "");
+  return image
+    .slice(registry.length + 1)
+    .replace(/@.*$/, "")
+    .replace(/:[^/]*$/, "");
 }

@@ -27,7 +27,16 @@ export async function startKiln(env: Record<string, string>) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   const server = spawn("bin/kiln-server", nodeArgs, {
-    env: { ...process.env, PORT: String(port), KILN_DATA_DIR: dataDir, KILN_ROLE: "api", KILN_ADMIN_TOKEN: ADMIN, LOG_LEVEL: "warn", KILN_REGIONS: "local=127.0.0.1:5000", ...env },
+    env: {
+      ...process.env,
+      PORT: String(port),
+      KILN_DATA_DIR: dataDir,
+      KILN_ROLE: "api",
+      KILN_ADMIN_TOKEN: ADMIN,
+      LOG_LEVEL: "warn",
+      KILN_REGIONS: "local=127.0.0.1:5000",
+      ...env,
+    },
     stdio: ["ignore", "inherit", "inherit"],
   });
   for (let i = 0; ; i++) {
@@ -41,7 +50,11 @@ export async function startKiln(env: Record<string, string>) {
   }
 
   async function call(method: string, path: string, token: string, body?: unknown): Promise<any> {
-    const init = { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) };
+    const init = {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    };
     // A request racing the server's close of an idle keep-alive socket is sent once more.
     const res = await fetch(base + path, init).catch(() => fetch(base + path, init));
     if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
@@ -49,7 +62,8 @@ export async function startKiln(env: Record<string, string>) {
   }
 
   /** Peak resident memory of the Kiln process so far (VmHWM), in MB. */
-  const peakRssMb = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  const peakRssMb = () =>
+    Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
   async function stop(): Promise<void> {
     server.kill("SIGTERM");

@@ -22,8 +22,17 @@ const REPOSITORY = "acs:cr:{region}:{accountId}:repository/{ns}/{repo}";
 /** `{build.*}`: the repository of the build named by the path's `{id}`, looked up in the caller's account. */
 const BUILD = "acs:cr:{build.region}:{accountId}:repository/{build.ns}/{build.repo}";
 const ram = (kind: "user" | "group" | "policy", name: string) => `acs:ram:*:{accountId}:${kind}/${name}`;
-const cr = (action: string, resource: string, perItem = false): AccessRule => ({ auth: "policy", action: `cr:${action}`, resource, perItem });
-const ramRule = (action: string, resource: string): AccessRule => ({ auth: "policy", action: `ram:${action}`, resource });
+const cr = (action: string, resource: string, perItem = false): AccessRule => ({
+  auth: "policy",
+  action: `cr:${action}`,
+  resource,
+  perItem,
+});
+const ramRule = (action: string, resource: string): AccessRule => ({
+  auth: "policy",
+  action: `ram:${action}`,
+  resource,
+});
 
 export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /healthz": { auth: "none", why: "liveness probe" },
@@ -36,8 +45,14 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "POST /api/v1/accounts": { auth: "admin" },
   "POST /api/v1/sessions": { auth: "none", why: "the credentials are the body" },
   "DELETE /api/v1/sessions/current": { auth: "self" },
-  "GET /auth/token": { auth: "none", why: "Docker token protocol: Basic credentials or anonymous, each scope decided by policy" },
-  "POST /auth/token": { auth: "none", why: "Docker token protocol: refresh token or password grant, each scope decided by policy" },
+  "GET /auth/token": {
+    auth: "none",
+    why: "Docker token protocol: Basic credentials or anonymous, each scope decided by policy",
+  },
+  "POST /auth/token": {
+    auth: "none",
+    why: "Docker token protocol: refresh token or password grant, each scope decided by policy",
+  },
   "POST /registry/events": { auth: "registry-events" },
   "GET /api/v1/audit": { auth: "root" },
   "POST /api/v1/auth/authorization-token": cr("GetAuthorizationToken", "acs:cr:{region}:{accountId}:*"),
@@ -77,7 +92,10 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "DELETE /api/v1/namespaces/{ns}": cr("DeleteNamespace", NAMESPACE),
 
   "GET /api/v1/regions/{region}/repositories": cr("ListRepository", REPOSITORY, true),
-  "POST /api/v1/regions/{region}/repositories": cr("CreateRepository", REPOSITORY.replace("{ns}/{repo}", "{body.namespace}/{body.name}")),
+  "POST /api/v1/regions/{region}/repositories": cr(
+    "CreateRepository",
+    REPOSITORY.replace("{ns}/{repo}", "{body.namespace}/{body.name}"),
+  ),
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("GetRepository", REPOSITORY),
   "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("UpdateRepository", REPOSITORY),
   "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}": cr("DeleteRepository", REPOSITORY),
@@ -87,8 +105,14 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules": cr("ListRepositoryBuildRule", REPOSITORY),
   "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules": cr("CreateRepositoryBuildRule", REPOSITORY),
   "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/test": cr("ListRepositoryBuildRule", REPOSITORY),
-  "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": cr("UpdateRepositoryBuildRule", REPOSITORY),
-  "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": cr("DeleteRepositoryBuildRule", REPOSITORY),
+  "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": cr(
+    "UpdateRepositoryBuildRule",
+    REPOSITORY,
+  ),
+  "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": cr(
+    "DeleteRepositoryBuildRule",
+    REPOSITORY,
+  ),
   "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("BuildRepositoryByRule", REPOSITORY),
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("ListRepositoryBuild", REPOSITORY),
   "GET /api/v1/builds/{id}": cr("GetRepositoryBuildRecord", BUILD),
@@ -102,12 +126,31 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
   "POST /console/login": { auth: "none", why: "the credentials are the form; it calls POST /api/v1/sessions" },
   "POST /console/logout": { auth: "console", why: "ends the cookie's session through DELETE /api/v1/sessions/current" },
   ...Object.fromEntries(
-    ["/console", "/console/me", "/console/namespaces", "/console/regions/{region}/repositories", "/console/regions/{region}/repositories/{ns}/{repo}", "/console/builds/{id}", "/console/access", "/console/access/users", "/console/access/users/{name}", "/console/access/groups", "/console/access/policies", "/console/access/simulator"].map((page) => [
+    [
+      "/console",
+      "/console/me",
+      "/console/namespaces",
+      "/console/regions/{region}/repositories",
+      "/console/regions/{region}/repositories/{ns}/{repo}",
+      "/console/builds/{id}",
+      "/console/access",
+      "/console/access/users",
+      "/console/access/users/{name}",
+      "/console/access/groups",
+      "/console/access/policies",
+      "/console/access/simulator",
+    ].map((page) => [
       `GET ${page}`,
-      { auth: "console", why: "a console page: it shows what the API's routes answer the signed-in caller" } satisfies AccessRule,
+      {
+        auth: "console",
+        why: "a console page: it shows what the API's routes answer the signed-in caller",
+      } satisfies AccessRule,
     ]),
   ),
-  "POST /hooks/{hookId}": { auth: "none", why: "verified by the provider's signature or token against the binding's secret" },
+  "POST /hooks/{hookId}": {
+    auth: "none",
+    why: "verified by the provider's signature or token against the binding's secret",
+  },
 };
 
 /** `GET /api/v1/namespaces/{ns}` → `GET /api/v1/namespaces/:ns`, as Hono registers it. */

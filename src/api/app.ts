@@ -24,13 +24,19 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** `Statement[0].Condition` style paths, as the policy engine writes them. */
 function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), "");
+  return path.reduce<string>(
+    (acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)),
+    "",
+  );
 }
 
 function validationError(error: ZodError, target: string): DomainError {
   const issues = error.issues.map((i) =>
     i.code === "unrecognized_keys"
-      ? { field: fieldPath([...i.path, i.keys[0]!]), message: `unknown field${i.keys.length > 1 ? `s ${i.keys.map((k) => `"${k}"`).join(", ")}` : ""}` }
+      ? {
+          field: fieldPath([...i.path, i.keys[0]!]),
+          message: `unknown field${i.keys.length > 1 ? `s ${i.keys.map((k) => `"${k}"`).join(", ")}` : ""}`,
+        }
       : { field: fieldPath(i.path) || target, message: i.message },
   );
   const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ");
@@ -44,7 +50,8 @@ function validationError(error: ZodError, target: string): DomainError {
  * counted by Hono's middleware as they stream in.
  */
 function limitBody(maxSize: number): MiddlewareHandler {
-  const tooLarge = (c: Context) => c.json({ error: "PayloadTooLarge", message: `the request body is larger than ${maxSize} bytes` }, 413);
+  const tooLarge = (c: Context) =>
+    c.json({ error: "PayloadTooLarge", message: `the request body is larger than ${maxSize} bytes` }, 413);
   const counting = bodyLimit({ maxSize, onError: tooLarge });
   return (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return next();
@@ -89,7 +96,11 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
-    info: { title: "Kiln", version: "0.1.0", description: "Container image builds and registry authorization with RAM-style policies" },
+    info: {
+      title: "Kiln",
+      version: "0.1.0",
+      description: "Container image builds and registry authorization with RAM-style policies",
+    },
   });
   docsPage(app);
   return app;
@@ -98,8 +109,10 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
 function errorResponse(deps: Deps, err: Error, c: Context): Response {
   if (err instanceof DomainError) return c.json(err.toJSON(), statusOf(err), err.headers);
   if (err instanceof HTTPException) {
-    if (err.status === 400) return c.json({ error: "MalformedJSON", message: `the request body is not valid JSON (${err.message})` }, 400);
-    if (err.status === 415) return c.json({ error: "UnsupportedMediaType", message: "send the body as application/json" }, 415);
+    if (err.status === 400)
+      return c.json({ error: "MalformedJSON", message: `the request body is not valid JSON (${err.message})` }, 400);
+    if (err.status === 415)
+      return c.json({ error: "UnsupportedMediaType", message: "send the body as application/json" }, 415);
     return c.json({ error: "HttpError", message: err.message }, err.status);
   }
   deps.log.error({ err, method: c.req.method, path: c.req.path }, "unhandled error");

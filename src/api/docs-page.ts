@@ -6,7 +6,10 @@ import type { Hono } from "hono";
 /** Swagger UI from the swagger-ui-dist package, served by Kiln (no CDN: the machine may be offline). */
 const require = createRequire(import.meta.url);
 const DIST = dirname(require.resolve("swagger-ui-dist/package.json"));
-const ASSETS: Record<string, string> = { "swagger-ui.css": "text/css; charset=utf-8", "swagger-ui-bundle.js": "text/javascript; charset=utf-8" };
+const ASSETS: Record<string, string> = {
+  "swagger-ui.css": "text/css; charset=utf-8",
+  "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+};
 
 const PAGE = `<!DOCTYPE html>
 <html lang="en">

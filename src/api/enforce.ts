@@ -24,7 +24,10 @@ export function callerToken(c: Context): string | undefined {
   if (header) return header;
   const cookie = sessionFromCookie(c);
   if (cookie && !SAFE_METHODS.has(c.req.method) && c.req.header(CONSOLE_HEADER) === undefined) {
-    throw new DomainError("CsrfRejected", `a call signed in by the console cookie must send the ${CONSOLE_HEADER} header`);
+    throw new DomainError(
+      "CsrfRejected",
+      `a call signed in by the console cookie must send the ${CONSOLE_HEADER} header`,
+    );
   }
   return cookie;
 }
@@ -37,14 +40,16 @@ export function authenticate(deps: Deps, rule: AccessRule): MiddlewareHandler<Ap
       const token = bearer(c);
       if (!token) throw unauthorized("this call needs an Authorization: Bearer token");
       const expected = rule.auth === "admin" ? deps.config.adminToken : deps.config.registryEventsToken;
-      if (!constantTimeEqual(token, expected)) throw unauthorized(`the ${rule.auth === "admin" ? "admin" : "registry events"} token is wrong`);
+      if (!constantTimeEqual(token, expected))
+        throw unauthorized(`the ${rule.auth === "admin" ? "admin" : "registry events"} token is wrong`);
       return next();
     }
     const token = callerToken(c);
     if (!token) throw unauthorized("this call needs an Authorization: Bearer token (or the console's session cookie)");
     const principal = await resolveBearer(deps.db, token);
     if (!principal) throw unauthorized("the token is invalid or has expired");
-    if (rule.auth === "root" && principal.kind !== "root") throw new DomainError("AccessDenied", "only the account's root may do this", { decision: "RootOnly" });
+    if (rule.auth === "root" && principal.kind !== "root")
+      throw new DomainError("AccessDenied", "only the account's root may do this", { decision: "RootOnly" });
     c.set("principal", principal);
     return next();
   };
@@ -59,14 +64,22 @@ export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void 
   let build: ReturnType<typeof findBuild> | undefined;
   const buildOf = () => (build ??= findBuild(deps.db, principal.accountId, c.req.param("id") ?? ""));
   const fill = (extra: Record<string, string>) => {
-    const filled = fillResource(rule.resource, principal.accountId, (key) => extra[key] ?? lookup(c, key, region, buildOf));
+    const filled = fillResource(
+      rule.resource,
+      principal.accountId,
+      (key) => extra[key] ?? lookup(c, key, region, buildOf),
+    );
     if ("missing" in filled) throw new Error(`access table: no value for {${filled.missing}} in ${rule.resource}`);
     return filled.resource;
   };
   if (rule.perItem) {
     const decide = authorizerFor(deps.policies, principal);
     c.set("filterAllowed", (items, partsOf) =>
-      principal.kind === "root" ? items : items.filter((item) => decide({ action: rule.action, resource: fill(partsOf(item)), context }).decision === "Allow"),
+      principal.kind === "root"
+        ? items
+        : items.filter(
+            (item) => decide({ action: rule.action, resource: fill(partsOf(item)), context }).decision === "Allow",
+          ),
     );
     return;
   }
@@ -90,12 +103,19 @@ function resolveRegion(deps: Deps, c: Context<AppEnv>, template: string): string
   return asked;
 }
 
-function lookup(c: Context, key: string, region: string | undefined, buildOf: () => ReturnType<typeof findBuild>): string | undefined {
+function lookup(
+  c: Context,
+  key: string,
+  region: string | undefined,
+  buildOf: () => ReturnType<typeof findBuild>,
+): string | undefined {
   if (key === "region") return region;
   if (key.startsWith("build.")) {
     const build = buildOf();
     const [ns, repo] = build.repository.split("/");
-    return ({ "build.region": build.region, "build.ns": ns, "build.repo": repo } as Record<string, string | undefined>)[key];
+    return ({ "build.region": build.region, "build.ns": ns, "build.repo": repo } as Record<string, string | undefined>)[
+      key
+    ];
   }
   if (key.startsWith("body.")) {
     const body = (c.req as unknown as { valid(t: "json"): Record<string, unknown> }).valid("json");

@@ -10,7 +10,12 @@ export type App = OpenAPIHono<AppEnv>;
  * Registers an OpenAPI route with its entry of the access table: authentication before the
  * zod validators, authorization after them (so resources may name validated body fields).
  */
-export function addRoute<R extends RouteConfig>(app: App, deps: Deps, route: R, handler: RouteHandler<R, AppEnv>): void {
+export function addRoute<R extends RouteConfig>(
+  app: App,
+  deps: Deps,
+  route: R,
+  handler: RouteHandler<R, AppEnv>,
+): void {
   const key = `${route.method.toUpperCase()} ${route.path}`;
   const rule = ACCESS_TABLE[key];
   if (!rule) throw new Error(`${key} has no entry in the access table; every route must say what it needs`);

@@ -3,12 +3,12 @@ import { BuildViewSchema, RuleViewSchema } from "../builds/schemas.ts";
 import { namespaceNameSchema, repositoryNameSchema } from "../names.ts";
 
 /** Schemas shared by several route groups. */
-export const ErrorSchema = z
-  .object({ error: z.string(), message: z.string() })
-  .catchall(z.unknown())
-  .openapi("Error");
+export const ErrorSchema = z.object({ error: z.string(), message: z.string() }).catchall(z.unknown()).openapi("Error");
 
-const errorResponse = (description: string) => ({ content: { "application/json": { schema: ErrorSchema } }, description });
+const errorResponse = (description: string) => ({
+  content: { "application/json": { schema: ErrorSchema } },
+  description,
+});
 
 export const errorResponses = {
   400: errorResponse("Invalid input: the message names the field"),

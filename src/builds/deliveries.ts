@@ -18,18 +18,39 @@ const queries = perDb((db) => ({
   seen: db
     .select()
     .from(deliveries)
-    .where(and(eq(deliveries.bindingId, sql.placeholder("bindingId")), eq(deliveries.providerDeliveryId, sql.placeholder("deliveryId"))))
+    .where(
+      and(
+        eq(deliveries.bindingId, sql.placeholder("bindingId")),
+        eq(deliveries.providerDeliveryId, sql.placeholder("deliveryId")),
+      ),
+    )
     .prepare(),
   insert: db
     .insert(deliveries)
-    .values({ bindingId: sql.placeholder("bindingId"), providerDeliveryId: sql.placeholder("deliveryId"), outcome: sql.placeholder("outcome"), reason: sql.placeholder("reason"), buildIds: [] })
+    .values({
+      bindingId: sql.placeholder("bindingId"),
+      providerDeliveryId: sql.placeholder("deliveryId"),
+      outcome: sql.placeholder("outcome"),
+      reason: sql.placeholder("reason"),
+      buildIds: [],
+    })
     .returning({ id: deliveries.id })
     .prepare(),
   // The placeholder bypasses the json column's encoder: it takes the JSON text.
-  setBuilds: db.update(deliveries).set({ buildIds: sql<string[]>`${sql.placeholder("buildIds")}` }).where(eq(deliveries.id, sql.placeholder("id"))).prepare(),
+  setBuilds: db
+    .update(deliveries)
+    .set({ buildIds: sql<string[]>`${sql.placeholder("buildIds")}` })
+    .where(eq(deliveries.id, sql.placeholder("id")))
+    .prepare(),
 }));
 
-export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRow, deliveryId: string, normalized: Normalized): DeliveryView {
+export function acceptDelivery(
+  db: Db,
+  policies: PolicyStore,
+  binding: BindingRow,
+  deliveryId: string,
+  normalized: Normalized,
+): DeliveryView {
   const q = queries(db);
   return db.transaction((tx) => {
     const t = tx as unknown as Db;
@@ -53,12 +74,28 @@ export function acceptDelivery(db: Db, policies: PolicyStore, binding: BindingRo
       else reason = reasons.join("; ") || "nothing to build";
     }
     const row = q.insert.get({ bindingId: binding.id, deliveryId, outcome, reason: reason ?? null })!;
-    const made = recordBuilds(t, policies, planned.map((p) => ({ ...p, deliveryId: row.id })));
+    const made = recordBuilds(
+      t,
+      policies,
+      planned.map((p) => ({ ...p, deliveryId: row.id })),
+    );
     if (made.length) q.setBuilds.run({ id: row.id, buildIds: JSON.stringify(made.map((b) => b.id)) });
     return answer(deliveryId, outcome, reason ?? null, made.map(buildView), false);
   });
 }
 
-function answer(deliveryId: string, outcome: DeliveryOutcome, reason: string | null, builds: BuildView[], redelivery: boolean): DeliveryView {
-  return { deliveryId, outcome, ...(reason ? { reason } : {}), builds, ...(redelivery ? { redelivery: true as const } : {}) };
+function answer(
+  deliveryId: string,
+  outcome: DeliveryOutcome,
+  reason: string | null,
+  builds: BuildView[],
+  redelivery: boolean,
+): DeliveryView {
+  return {
+    deliveryId,
+    outcome,
+    ...(reason ? { reason } : {}),
+    builds,
+    ...(redelivery ? { redelivery: true as const } : {}),
+  };
 }

@@ -22,7 +22,11 @@ const queries = perDb((db) => ({
     .orderBy(asc(builds.queuedAt))
     .limit(sql.placeholder("limit"))
     .prepare(),
-  markEnqueued: db.update(builds).set({ enqueuedAt: sql<string>`${sql.placeholder("at")}` }).where(eq(builds.id, sql.placeholder("id"))).prepare(),
+  markEnqueued: db
+    .update(builds)
+    .set({ enqueuedAt: sql<string>`${sql.placeholder("at")}` })
+    .where(eq(builds.id, sql.placeholder("id")))
+    .prepare(),
   /** Builds that ended (superseded, canceled) while their job may still wait in Redis. */
   ended: db
     .select({ id: builds.id })
@@ -30,7 +34,11 @@ const queries = perDb((db) => ({
     .where(and(inArray(builds.status, ["superseded", "canceled"]), isNotNull(builds.enqueuedAt)))
     .limit(sql.placeholder("limit"))
     .prepare(),
-  markWithdrawn: db.update(builds).set({ enqueuedAt: null }).where(eq(builds.id, sql.placeholder("id"))).prepare(),
+  markWithdrawn: db
+    .update(builds)
+    .set({ enqueuedAt: null })
+    .where(eq(builds.id, sql.placeholder("id")))
+    .prepare(),
 }));
 
 /**
@@ -95,18 +103,30 @@ export class Dispatcher {
 
   private async pass(): Promise<void> {
     try {
-      await this.withdraw(queries(this.db).ended.all({ limit: BATCH }).map((b) => b.id));
+      await this.withdraw(
+        queries(this.db)
+          .ended.all({ limit: BATCH })
+          .map((b) => b.id),
+      );
     } catch {
       return; // Redis is down; the next pass tries again
     }
     for (;;) {
       const outbox = queries(this.db).outbox.all({ limit: BATCH });
       if (outbox.length === 0) return;
-      for (const build of outbox.map(({ build, ns, repo, region }) => ({ ...build, repository: `${ns}/${repo}`, region }))) {
+      for (const build of outbox.map(({ build, ns, repo, region }) => ({
+        ...build,
+        repository: `${ns}/${repo}`,
+        region,
+      }))) {
         try {
           await this.queue.enqueue(jobFor(this.db, this.config, this.credentials, build));
         } catch (err) {
-          if (!this.redisWasDown) this.log.warn({ err: (err as Error).message }, "build queue unreachable; builds stay queued until it is back");
+          if (!this.redisWasDown)
+            this.log.warn(
+              { err: (err as Error).message },
+              "build queue unreachable; builds stay queued until it is back",
+            );
           this.redisWasDown = true;
           return;
         }
@@ -125,7 +145,11 @@ export class Dispatcher {
    * while this API was not listening take the job's outcome.
    */
   async reconcile(): Promise<number> {
-    const open = this.db.select({ id: builds.id, status: builds.status }).from(builds).where(and(inArray(builds.status, ACTIVE_BUILD_STATUSES), isNotNull(builds.enqueuedAt))).all();
+    const open = this.db
+      .select({ id: builds.id, status: builds.status })
+      .from(builds)
+      .where(and(inArray(builds.status, ACTIVE_BUILD_STATUSES), isNotNull(builds.enqueuedAt)))
+      .all();
     const lost: string[] = [];
     try {
       for (const { id, status } of open) {
@@ -136,7 +160,8 @@ export class Dispatcher {
         }
         const state = await job.getState();
         if (state === "completed") finishBuild(this.db, id, outcomeOf(job.returnvalue as BuildResult | null));
-        else if (state === "failed") finishBuild(this.db, id, { status: "failed", error: job.failedReason ?? "the build failed" });
+        else if (state === "failed")
+          finishBuild(this.db, id, { status: "failed", error: job.failedReason ?? "the build failed" });
       }
     } catch {
       return 0; // Redis is down: nothing can be learned now

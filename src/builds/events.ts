@@ -43,7 +43,9 @@ export class BuildEvents {
     this.events.on("error", () => {});
     const q = queries(db);
     const now = () => new Date().toISOString();
-    const timing = (id: string) => db.$client.prepare("select queued_at as queuedAt, started_at as startedAt from builds where id = ?").get(id) as { queuedAt: string; startedAt: string | null } | undefined;
+    const timing = (id: string) =>
+      db.$client.prepare("select queued_at as queuedAt, started_at as startedAt from builds where id = ?").get(id) as
+        { queuedAt: string; startedAt: string | null } | undefined;
     const endStage = (id: string) => {
       const current = this.stages.get(id);
       if (current) metrics.stageDuration.observe({ stage: current.stage }, (Date.now() - current.since) / 1000);

@@ -16,7 +16,13 @@ function readOrNothing(db: Db, queue: BuildQueue | undefined, id: string, offset
 }
 
 /** One page of a build's log from line `offset`, and whether the build has ended. */
-export async function logPage(db: Db, queue: BuildQueue | undefined, accountId: string, id: string, offset: number): Promise<LogPage & { ended: boolean }> {
+export async function logPage(
+  db: Db,
+  queue: BuildQueue | undefined,
+  accountId: string,
+  id: string,
+  offset: number,
+): Promise<LogPage & { ended: boolean }> {
   const page = await readOrNothing(db, queue, id, offset);
   return { ...page, ended: hasEnded(db, accountId, id) };
 }

@@ -56,17 +56,31 @@ export interface BuildResult {
  * of its tags. A missing or partial result still ends the build.
  */
 export function outcomeOf(result: Partial<BuildResult> | null | undefined): BuildOutcome {
-  return { status: result?.notMovedBack?.length ? "superseded" : "succeeded", digest: result?.digest ?? null, size: result?.size ?? null, commit: result?.commit ?? null };
+  return {
+    status: result?.notMovedBack?.length ? "superseded" : "succeeded",
+    digest: result?.digest ?? null,
+    size: result?.size ?? null,
+    commit: result?.commit ?? null,
+  };
 }
 
-export function jobFor(db: Db, config: Config, credentials: RegistryCredentials, build: BuildRow & { repository: string; region: string }): BuildJob {
+export function jobFor(
+  db: Db,
+  config: Config,
+  credentials: RegistryCredentials,
+  build: BuildRow & { repository: string; region: string },
+): BuildJob {
   const binding = bindingOfRepository(db, build.repositoryId);
   if (!binding) throw new Error(`build ${build.id}: its repository is no longer bound`);
   const rule = build.ruleId === null ? undefined : ruleById(db, build.ruleId);
   const registry = config.regions.find((r) => r.id === build.region)!.registry;
   const pushUser = principalOf(db, build.accountId, binding.pushUserId);
   if (!pushUser) throw new Error(`build ${build.id}: its push user no longer exists`);
-  const credential = credentials.issueBuildCredential(pushUser, `${build.region}:${build.repository}`, config.buildTimeoutSeconds + 600);
+  const credential = credentials.issueBuildCredential(
+    pushUser,
+    `${build.region}:${build.repository}`,
+    config.buildTimeoutSeconds + 600,
+  );
   return {
     buildId: build.id,
     cloneUrl: build.cloneUrl,
@@ -77,7 +91,10 @@ export function jobFor(db: Db, config: Config, credentials: RegistryCredentials,
     buildArgs: rule?.buildArgs ?? {},
     target: rule?.target ?? null,
     noCache: rule?.noCache ?? false,
-    labels: { "org.opencontainers.image.source": binding.repoUrl, ...(build.commit ? { "org.opencontainers.image.revision": build.commit } : {}) },
+    labels: {
+      "org.opencontainers.image.source": binding.repoUrl,
+      ...(build.commit ? { "org.opencontainers.image.revision": build.commit } : {}),
+    },
     image: { registry, repository: build.repository, tags: build.tags },
     cacheNamespace: `kiln-${build.accountId}-${build.repository.split("/")[0]}`,
     auth: seal(config.secretKey, JSON.stringify({ username: credential.username, password: credential.password })),

@@ -14,7 +14,13 @@ export interface LogPage {
 }
 
 /** Lines from `offset` on: from SQLite once the build has ended, else from the job's log in Redis. */
-export async function readLog(db: Db, queue: BuildQueue | undefined, buildId: string, offset: number, limit = 1000): Promise<LogPage> {
+export async function readLog(
+  db: Db,
+  queue: BuildQueue | undefined,
+  buildId: string,
+  offset: number,
+  limit = 1000,
+): Promise<LogPage> {
   const stored = db.select().from(buildLogs).where(eq(buildLogs.buildId, buildId)).get();
   if (stored) {
     const lines = stored.lines.slice(offset, offset + limit);
@@ -30,5 +36,8 @@ export async function keepLog(db: Db, queue: BuildQueue, buildId: string): Promi
   const { logs, count } = await queue.queue.getJobLogs(buildId, 0, MAX_LOG_LINES - 1);
   const truncated = count > MAX_LOG_LINES;
   const lines = truncated ? [...logs, `[log truncated: ${count - MAX_LOG_LINES} more lines were not kept]`] : logs;
-  db.insert(buildLogs).values({ buildId, lines, truncated }).onConflictDoUpdate({ target: buildLogs.buildId, set: { lines, truncated } }).run();
+  db.insert(buildLogs)
+    .values({ buildId, lines, truncated })
+    .onConflictDoUpdate({ target: buildLogs.buildId, set: { lines, truncated } })
+    .run();
 }

@@ -17,7 +17,9 @@ import type { ManualBuild } from "./schemas.ts";
 export function manualPlans(db: Db, binding: BindingRow, input: ManualBuild): BuildPlan[] {
   const explicit = parseRef(input.ref);
   const name = explicit?.name ?? input.ref;
-  const rules = input.ruleIds ? input.ruleIds.map((id) => findRule(db, binding.repositoryId, id)) : listRules(db, binding.repositoryId).filter((r) => r.enabled);
+  const rules = input.ruleIds
+    ? input.ruleIds.map((id) => findRule(db, binding.repositoryId, id))
+    : listRules(db, binding.repositoryId).filter((r) => r.enabled);
   const target = targetOf(db, binding.repositoryId);
   const plans: BuildPlan[] = [];
   const reasons: string[] = [];
@@ -29,9 +31,16 @@ export function manualPlans(db: Db, binding: BindingRow, input: ManualBuild): Bu
       continue;
     }
     const ref = `refs/${kind === "branch" ? "heads" : "tags"}/${name}`;
-    plans.push(planFor(target, binding, rule, { trigger: "manual", ref, commit: input.commit ?? null, tags: outcome.tags }));
+    plans.push(
+      planFor(target, binding, rule, { trigger: "manual", ref, commit: input.commit ?? null, tags: outcome.tags }),
+    );
   }
-  if (plans.length === 0) throw new DomainError("NoRuleMatches", `no build rule builds "${input.ref}": ${reasons.join("; ") || "the repository has no build rules"}`, { reasons });
+  if (plans.length === 0)
+    throw new DomainError(
+      "NoRuleMatches",
+      `no build rule builds "${input.ref}": ${reasons.join("; ") || "the repository has no build rules"}`,
+      { reasons },
+    );
   return plans;
 }
 
@@ -47,10 +56,16 @@ export function startManualBuilds(db: Db, policies: PolicyStore, binding: Bindin
  */
 export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id: string) {
   const old = findBuild(db, accountId, id);
-  if (ACTIVE_BUILD_STATUSES.includes(old.status)) throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
+  if (ACTIVE_BUILD_STATUSES.includes(old.status))
+    throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
   const binding = findBinding(db, old.repositoryId, old.repository);
   const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
-  const plan = planFor(targetOf(db, old.repositoryId), binding, rule, { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags });
+  const plan = planFor(targetOf(db, old.repositoryId), binding, rule, {
+    trigger: "retry",
+    ref: old.ref,
+    commit: old.commit,
+    tags: old.tags,
+  });
   const [made] = db.transaction((tx) => recordBuilds(tx as unknown as Db, policies, [plan]));
   return made!;
 }
@@ -63,7 +78,13 @@ export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id:
 export function testRules(db: Db, repositoryId: number, input: { ref: string; commit?: string }) {
   const explicit = parseRef(input.ref);
   return listRules(db, repositoryId).flatMap((rule) => {
-    const outcome = matchRule(rule, { kind: explicit?.kind ?? rule.sourceType, name: explicit?.name ?? input.ref, commit: input.commit ?? "0000000000000000000000000000000000000000" });
-    return outcome.matched ? [{ ruleId: rule.id, tags: outcome.tags, refused: outcome.refused.map((r) => r.reason) }] : [];
+    const outcome = matchRule(rule, {
+      kind: explicit?.kind ?? rule.sourceType,
+      name: explicit?.name ?? input.ref,
+      commit: input.commit ?? "0000000000000000000000000000000000000000",
+    });
+    return outcome.matched
+      ? [{ ruleId: rule.id, tags: outcome.tags, refused: outcome.refused.map((r) => r.reason) }]
+      : [];
   });
 }

@@ -17,7 +17,12 @@ export interface RepositoryTarget {
 
 const queries = perDb((db) => ({
   target: db
-    .select({ accountId: repositories.accountId, region: repositories.region, ns: namespaces.name, repo: repositories.name })
+    .select({
+      accountId: repositories.accountId,
+      region: repositories.region,
+      ns: namespaces.name,
+      repo: repositories.name,
+    })
     .from(repositories)
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
     .where(eq(repositories.id, sql.placeholder("id")))
@@ -34,10 +39,15 @@ export function targetOf(db: Db, repositoryId: number): RepositoryTarget {
  * pushed code repository, each rule a Dockerfile variant of its own. The clone URL is always the
  * binding's, never one from the payload. Reasons say why nothing was built.
  */
-export function plansForPush(db: Db, bindings: BindingRow[], event: PushEvent): { plans: BuildPlan[]; reasons: string[] } {
+export function plansForPush(
+  db: Db,
+  bindings: BindingRow[],
+  event: PushEvent,
+): { plans: BuildPlan[]; reasons: string[] } {
   const plans: BuildPlan[] = [];
   const reasons: string[] = [];
-  if (event.kind !== "branch" && event.kind !== "tag") return { plans, reasons: [`${event.kind} events build nothing`] };
+  if (event.kind !== "branch" && event.kind !== "tag")
+    return { plans, reasons: [`${event.kind} events build nothing`] };
   for (const binding of bindings) {
     const target = targetOf(db, binding.repositoryId);
     if (!binding.autoBuild) {
@@ -51,17 +61,35 @@ export function plansForPush(db: Db, bindings: BindingRow[], event: PushEvent): 
     const rules = listRules(db, binding.repositoryId);
     if (rules.length === 0) reasons.push(`${target.repository}: no build rules`);
     for (const rule of rules) {
-      const outcome = matchRule(rule, { kind: event.kind, name: event.name, commit: event.commit, changedFiles: event.changedFiles, headCommitMessage: event.headCommitMessage });
+      const outcome = matchRule(rule, {
+        kind: event.kind,
+        name: event.name,
+        commit: event.commit,
+        changedFiles: event.changedFiles,
+        headCommitMessage: event.headCommitMessage,
+      });
       if (!outcome.matched) {
         reasons.push(`${target.repository} rule ${rule.id}: ${outcome.reason}`);
         continue;
       }
-      plans.push(planFor(target, binding, rule, { trigger: "webhook", ref: event.ref, commit: event.commit, tags: outcome.tags }));
+      plans.push(
+        planFor(target, binding, rule, {
+          trigger: "webhook",
+          ref: event.ref,
+          commit: event.commit,
+          tags: outcome.tags,
+        }),
+      );
     }
   }
   return { plans, reasons };
 }
 
-export function planFor(target: RepositoryTarget, binding: BindingRow, rule: RuleRow | null, build: { trigger: BuildPlan["trigger"]; ref: string; commit: string | null; tags: string[] }): BuildPlan {
+export function planFor(
+  target: RepositoryTarget,
+  binding: BindingRow,
+  rule: RuleRow | null,
+  build: { trigger: BuildPlan["trigger"]; ref: string; commit: string | null; tags: string[] },
+): BuildPlan {
   return { ...target, ruleId: rule?.id ?? null, cloneUrl: binding.repoUrl, pushUserId: binding.pushUserId, ...build };
 }

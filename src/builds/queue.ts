@@ -16,7 +16,12 @@ export class BuildQueue {
   readonly queue: Queue;
 
   constructor(redisUrl: string) {
-    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: false, lazyConnect: false, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    this.connection = new Redis(redisUrl, {
+      maxRetriesPerRequest: null,
+      enableOfflineQueue: false,
+      lazyConnect: false,
+      retryStrategy: (n) => Math.min(n * 200, 2000),
+    });
     // An unreachable Redis is reported through readiness and the dispatcher, not as an unhandled error.
     this.connection.on("error", () => {});
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection });

@@ -56,19 +56,42 @@ export function buildView(row: BuildRow & { repository: string; region: string }
  */
 const queries = perDb((db) => {
   const active = inArray(builds.status, ACTIVE);
-  const sameTarget = and(eq(builds.repositoryId, sql.placeholder("repositoryId")), eq(builds.ref, sql.placeholder("ref")), active);
+  const sameTarget = and(
+    eq(builds.repositoryId, sql.placeholder("repositoryId")),
+    eq(builds.ref, sql.placeholder("ref")),
+    active,
+  );
   const superseded = { status: "superseded" as const, finishedAt: sql<string>`${sql.placeholder("now")}` };
   const p = (name: string) => sql.placeholder(name);
   return {
-    userName: db.select({ name: users.name }).from(users).where(eq(users.id, p("id"))).prepare(),
-    supersedeRule: db.update(builds).set(superseded).where(and(sameTarget, eq(builds.ruleId, p("ruleId")))).prepare(),
+    userName: db
+      .select({ name: users.name })
+      .from(users)
+      .where(eq(users.id, p("id")))
+      .prepare(),
+    supersedeRule: db
+      .update(builds)
+      .set(superseded)
+      .where(and(sameTarget, eq(builds.ruleId, p("ruleId"))))
+      .prepare(),
     supersedeAny: db.update(builds).set(superseded).where(sameTarget).prepare(),
     insert: db
       .insert(builds)
       .values({
-        id: p("id"), accountId: p("accountId"), repositoryId: p("repositoryId"), ruleId: p("ruleId"), trigger: p("trigger"), ref: p("ref"),
-        commit: p("commit"), cloneUrl: p("cloneUrl"), tags: p("tags"), status: p("status"), error: p("error"), deliveryId: p("deliveryId"),
-        queuedAt: p("queuedAt"), finishedAt: p("finishedAt"),
+        id: p("id"),
+        accountId: p("accountId"),
+        repositoryId: p("repositoryId"),
+        ruleId: p("ruleId"),
+        trigger: p("trigger"),
+        ref: p("ref"),
+        commit: p("commit"),
+        cloneUrl: p("cloneUrl"),
+        tags: p("tags"),
+        status: p("status"),
+        error: p("error"),
+        deliveryId: p("deliveryId"),
+        queuedAt: p("queuedAt"),
+        finishedAt: p("finishedAt"),
       })
       .returning()
       .prepare(),
@@ -79,7 +102,11 @@ export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): stri
   const user = queries(db).userName.get({ id: plan.pushUserId });
   const [ns, repo] = plan.repository.split("/") as [string, string];
   const resource = arn.repository(plan.region, plan.accountId, ns, repo);
-  const result = authorize(policies, { kind: "user", userId: plan.pushUserId }, { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } });
+  const result = authorize(
+    policies,
+    { kind: "user", userId: plan.pushUserId },
+    { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } },
+  );
   if (result.decision === "Allow") return undefined;
   return `push user "${user?.name}" may not cr:PushRepository on ${resource} (${result.decision}: ${denialReason(result)})`;
 }
@@ -88,7 +115,11 @@ export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): stri
  * Records builds inside the caller's transaction: each supersedes the older queued or running
  * builds of the same (repository, rule, ref); a build whose push user is denied is born failed.
  */
-export function recordBuilds(db: Db, policies: PolicyStore, plans: BuildPlan[]): (BuildRow & { repository: string; region: string })[] {
+export function recordBuilds(
+  db: Db,
+  policies: PolicyStore,
+  plans: BuildPlan[],
+): (BuildRow & { repository: string; region: string })[] {
   const now = new Date().toISOString();
   const q = queries(db);
   return plans.map((plan) => {
@@ -127,10 +158,20 @@ const outcomes = perDb((db) => {
   return {
     ended: db
       .update(builds)
-      .set({ status: sql`${p("status")}`, digest: sql`${p("digest")}`, size: sql`${p("size")}`, commit: sql`coalesce(${builds.commit}, ${p("commit")})`, finishedAt: sql`${p("now")}` })
+      .set({
+        status: sql`${p("status")}`,
+        digest: sql`${p("digest")}`,
+        size: sql`${p("size")}`,
+        commit: sql`coalesce(${builds.commit}, ${p("commit")})`,
+        finishedAt: sql`${p("now")}`,
+      })
       .where(stillActive)
       .prepare(),
-    failed: db.update(builds).set({ status: "failed", error: sql`${p("error")}`, finishedAt: sql`${p("now")}` }).where(stillActive).prepare(),
+    failed: db
+      .update(builds)
+      .set({ status: "failed", error: sql`${p("error")}`, finishedAt: sql`${p("now")}` })
+      .where(stillActive)
+      .prepare(),
   };
 });
 
@@ -145,7 +186,14 @@ export function finishBuild(db: Db, id: string, outcome: BuildOutcome): boolean 
   const run =
     outcome.status === "failed"
       ? q.failed.run({ id, error: outcome.error, now })
-      : q.ended.run({ id, status: outcome.status, digest: outcome.digest, size: outcome.size, commit: outcome.commit, now });
+      : q.ended.run({
+          id,
+          status: outcome.status,
+          digest: outcome.digest,
+          size: outcome.size,
+          commit: outcome.commit,
+          now,
+        });
   return run.changes > 0;
 }
 
@@ -154,7 +202,11 @@ type Joined = { build: BuildRow; ns: string; repo: string; region: string };
 const flatten = (r: Joined) => ({ ...r.build, repository: `${r.ns}/${r.repo}`, region: r.region });
 
 function joined(db: Db) {
-  return db.select(withRepository).from(builds).innerJoin(repositories, eq(repositories.id, builds.repositoryId)).innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId));
+  return db
+    .select(withRepository)
+    .from(builds)
+    .innerJoin(repositories, eq(repositories.id, builds.repositoryId))
+    .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId));
 }
 
 const reads = perDb((db) => ({

@@ -22,8 +22,7 @@ export interface PushFacts {
 }
 
 export type RuleOutcome =
-  | { matched: true; tags: string[]; refused: Extract<Rendered, { ok: false }>[] }
-  | { matched: false; reason: string };
+  { matched: true; tags: string[]; refused: Extract<Rendered, { ok: false }>[] } | { matched: false; reason: string };
 
 const SKIP_MARKER = /\[(skip build|build skip)\]/i;
 
@@ -33,24 +32,29 @@ export function compileSource(source: string): (name: string) => RegExpExecArray
     const regex = new RegExp(`^(?:${source.slice(1, -1)})$`);
     return (name) => regex.exec(name);
   }
-  return (name) => (name === source ? Object.assign([name], { index: 0, input: name, groups: undefined }) as RegExpExecArray : null);
+  return (name) =>
+    name === source ? (Object.assign([name], { index: 0, input: name, groups: undefined }) as RegExpExecArray) : null;
 }
 
 /** Does a push build this rule, and with which tags? Pure. */
 export function matchRule(rule: RuleSpec, push: PushFacts): RuleOutcome {
   if (rule.enabled === false) return { matched: false, reason: "rule disabled" };
-  if (rule.sourceType !== push.kind) return { matched: false, reason: `rule builds ${rule.sourceType}es, this is a ${push.kind}` };
+  if (rule.sourceType !== push.kind)
+    return { matched: false, reason: `rule builds ${rule.sourceType}es, this is a ${push.kind}` };
   const m = compileSource(rule.source)(push.name);
   if (!m) return { matched: false, reason: `"${push.name}" does not match ${rule.source}` };
-  if (push.headCommitMessage && SKIP_MARKER.test(push.headCommitMessage)) return { matched: false, reason: "head commit message asks to skip the build" };
+  if (push.headCommitMessage && SKIP_MARKER.test(push.headCommitMessage))
+    return { matched: false, reason: "head commit message asks to skip the build" };
   if (push.changedFiles && push.changedFiles.length > 0) {
     if (rule.includePaths?.length) {
       const included = picomatch([...rule.includePaths], { dot: true });
-      if (!push.changedFiles.some((f) => included(f))) return { matched: false, reason: "no changed file matches includePaths" };
+      if (!push.changedFiles.some((f) => included(f)))
+        return { matched: false, reason: "no changed file matches includePaths" };
     }
     if (rule.excludePaths?.length) {
       const excluded = picomatch([...rule.excludePaths], { dot: true });
-      if (push.changedFiles.every((f) => excluded(f))) return { matched: false, reason: "every changed file matches excludePaths" };
+      if (push.changedFiles.every((f) => excluded(f)))
+        return { matched: false, reason: "every changed file matches excludePaths" };
     }
   }
   const tags: string[] = [];

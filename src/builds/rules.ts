@@ -61,8 +61,17 @@ function validated(input: Partial<RuleInput>): Partial<RuleInput> {
 }
 
 const queries = perDb((db) => ({
-  byRepository: db.select().from(buildRules).where(eq(buildRules.repositoryId, sql.placeholder("id"))).orderBy(asc(buildRules.id)).prepare(),
-  byId: db.select().from(buildRules).where(eq(buildRules.id, sql.placeholder("id"))).prepare(),
+  byRepository: db
+    .select()
+    .from(buildRules)
+    .where(eq(buildRules.repositoryId, sql.placeholder("id")))
+    .orderBy(asc(buildRules.id))
+    .prepare(),
+  byId: db
+    .select()
+    .from(buildRules)
+    .where(eq(buildRules.id, sql.placeholder("id")))
+    .prepare(),
 }));
 
 export function listRules(db: Db, repositoryId: number): RuleRow[] {
@@ -74,7 +83,11 @@ export function ruleById(db: Db, id: number): RuleRow | undefined {
 }
 
 export function findRule(db: Db, repositoryId: number, id: number): RuleRow {
-  const row = db.select().from(buildRules).where(and(eq(buildRules.repositoryId, repositoryId), eq(buildRules.id, id))).get();
+  const row = db
+    .select()
+    .from(buildRules)
+    .where(and(eq(buildRules.repositoryId, repositoryId), eq(buildRules.id, id)))
+    .get();
   if (!row) throw notFound("build rule", String(id), "BuildRuleNotFound");
   return row;
 }
@@ -105,7 +118,12 @@ export function createRule(db: Db, repositoryId: number, input: RuleInput): Rule
 export function updateRule(db: Db, repositoryId: number, id: number, patch: Partial<RuleInput>): RuleRow {
   findRule(db, repositoryId, id);
   const v = validated(patch);
-  return db.update(buildRules).set({ ...v, updatedAt: new Date().toISOString() }).where(eq(buildRules.id, id)).returning().get()!;
+  return db
+    .update(buildRules)
+    .set({ ...v, updatedAt: new Date().toISOString() })
+    .where(eq(buildRules.id, id))
+    .returning()
+    .get()!;
 }
 
 export function deleteRule(db: Db, repositoryId: number, id: number): void {

@@ -1,8 +1,20 @@
 import { z } from "zod";
-import { BUILD_STAGES, BUILD_STATUSES, BUILD_TRIGGERS, DELIVERY_OUTCOMES, RULE_SOURCE_TYPES, type BuildStage } from "../db/enums.ts";
+import {
+  BUILD_STAGES,
+  BUILD_STATUSES,
+  BUILD_TRIGGERS,
+  DELIVERY_OUTCOMES,
+  RULE_SOURCE_TYPES,
+  type BuildStage,
+} from "../db/enums.ts";
 
 /** The build pipeline's answers: the API names them for OpenAPI; the types below are what the views return. */
-const stageTimes = z.object(Object.fromEntries(BUILD_STAGES.map((stage) => [stage, z.string().optional()])) as Record<BuildStage, z.ZodOptional<z.ZodString>>);
+const stageTimes = z.object(
+  Object.fromEntries(BUILD_STAGES.map((stage) => [stage, z.string().optional()])) as Record<
+    BuildStage,
+    z.ZodOptional<z.ZodString>
+  >,
+);
 
 export const BuildViewSchema = z.object({
   id: z.string(),
@@ -29,12 +41,20 @@ const paths = z.array(z.string().min(1).max(256)).max(50);
 /** The fields of a new build rule; everything but the source and the tags has a default. */
 const ruleFields = {
   sourceType: z.enum(RULE_SOURCE_TYPES),
-  source: z.string().min(1).max(256).meta({ description: "An exact branch or tag name, or /regex/ matched against the whole name" }),
-  tags: z.array(z.string()).min(1).max(10).meta({ description: "Tag templates: {sourceref}, {\\1}…{\\9}, {name}, {commit}, {shortsha}, {semver.major|minor|patch}" }),
+  source: z
+    .string()
+    .min(1)
+    .max(256)
+    .meta({ description: "An exact branch or tag name, or /regex/ matched against the whole name" }),
+  tags: z.array(z.string()).min(1).max(10).meta({
+    description: "Tag templates: {sourceref}, {\\1}…{\\9}, {name}, {commit}, {shortsha}, {semver.major|minor|patch}",
+  }),
   dockerfileDir: z.string().max(1024).optional(),
   dockerfileName: z.string().max(256).optional(),
   context: z.string().max(1024).optional(),
-  buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "build arg names are identifiers"), z.string().max(4096)).optional(),
+  buildArgs: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "build arg names are identifiers"), z.string().max(4096))
+    .optional(),
   target: z.string().max(128).optional(),
   noCache: z.boolean().optional(),
   includePaths: paths.optional(),
@@ -45,14 +65,19 @@ export const RuleInputSchema = z.strictObject(ruleFields);
 export type RuleInput = z.infer<typeof RuleInputSchema>;
 /** A change to a rule: any of its fields. */
 export const RulePatchSchema = z.strictObject(
-  Object.fromEntries(Object.entries(ruleFields).map(([k, v]) => [k, v.optional()])) as { [K in keyof typeof ruleFields]: z.ZodOptional<(typeof ruleFields)[K]> },
+  Object.fromEntries(Object.entries(ruleFields).map(([k, v]) => [k, v.optional()])) as {
+    [K in keyof typeof ruleFields]: z.ZodOptional<(typeof ruleFields)[K]>;
+  },
 );
 
 /** A build asked for by a person: a ref, maybe a commit, maybe the rules to use. */
 export const ManualBuildSchema = z.strictObject({
   /** `refs/heads/x`, `refs/tags/x`, or a bare name whose kind each rule decides. */
   ref: z.string().min(1).max(256),
-  commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "must be a full hex commit id").optional(),
+  commit: z
+    .string()
+    .regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/, "must be a full hex commit id")
+    .optional(),
   ruleIds: z.array(z.number().int().positive()).min(1).max(50).optional(),
 });
 export type ManualBuild = z.infer<typeof ManualBuildSchema>;

@@ -19,7 +19,8 @@ const PLACEHOLDER = /\{([^{}]*)\}/g;
 export function templateError(template: string): string | undefined {
   if (template.length === 0 || template.length > 256) return "must be 1–256 characters";
   for (const [, key] of template.matchAll(PLACEHOLDER)) {
-    if (!/^(sourceref|commit|shortsha|semver\.(major|minor|patch)|\\[1-9]|[A-Za-z_][A-Za-z0-9_]*)$/.test(key!)) return `unknown placeholder {${key}}`;
+    if (!/^(sourceref|commit|shortsha|semver\.(major|minor|patch)|\\[1-9]|[A-Za-z_][A-Za-z0-9_]*)$/.test(key!))
+      return `unknown placeholder {${key}}`;
   }
   if (/[{}]/.test(template.replace(PLACEHOLDER, ""))) return "unbalanced braces";
   return undefined;
@@ -43,7 +44,8 @@ export function renderTag(template: string, ctx: TemplateContext): Rendered {
     if (key === "sourceref") value = ctx.name.replaceAll("/", "-");
     else if (key === "commit") value = ctx.commit;
     else if (key === "shortsha") value = ctx.commit.slice(0, 7);
-    else if (key.startsWith("semver.")) value = semver?.[{ "semver.major": 1, "semver.minor": 2, "semver.patch": 3 }[key] ?? 0];
+    else if (key.startsWith("semver."))
+      value = semver?.[{ "semver.major": 1, "semver.minor": 2, "semver.patch": 3 }[key] ?? 0];
     else if (/^\\[1-9]$/.test(key)) value = ctx.captures?.[Number(key.slice(1))];
     else value = ctx.groups?.[key];
     if (value === undefined || value === "") missing ??= `{${key}} has no value for "${ctx.name}"`;

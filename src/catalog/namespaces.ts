@@ -12,14 +12,19 @@ export function namespaceView(db: Db, row: NamespaceRow): NamespaceView {
     name: row.name,
     autoCreateRepository: row.autoCreateRepository,
     defaultVisibility: row.defaultVisibility,
-    repositoryCount: db.select({ n: count() }).from(repositories).where(eq(repositories.namespaceId, row.id)).get()?.n ?? 0,
+    repositoryCount:
+      db.select({ n: count() }).from(repositories).where(eq(repositories.namespaceId, row.id)).get()?.n ?? 0,
     createdAt: row.createdAt,
   };
 }
 
 /** Another account's namespace is reported as missing: its existence is not the caller's business. */
 export function findNamespace(db: Db, accountId: string, name: string): NamespaceRow {
-  const row = db.select().from(namespaces).where(and(eq(namespaces.accountId, accountId), eq(namespaces.name, name))).get();
+  const row = db
+    .select()
+    .from(namespaces)
+    .where(and(eq(namespaces.accountId, accountId), eq(namespaces.name, name)))
+    .get();
   if (!row) throw notFound("namespace", name, "NamespaceNotFound");
   return row;
 }
@@ -36,7 +41,12 @@ export function createNamespace(
   try {
     return db
       .insert(namespaces)
-      .values({ accountId, name: input.name, autoCreateRepository: input.autoCreateRepository ?? false, defaultVisibility: input.defaultVisibility ?? "private" })
+      .values({
+        accountId,
+        name: input.name,
+        autoCreateRepository: input.autoCreateRepository ?? false,
+        defaultVisibility: input.defaultVisibility ?? "private",
+      })
       .returning()
       .get();
   } catch (err) {
@@ -60,6 +70,10 @@ export function updateNamespace(
 export function deleteNamespace(db: Db, accountId: string, name: string): void {
   const row = findNamespace(db, accountId, name);
   const held = db.select({ n: count() }).from(repositories).where(eq(repositories.namespaceId, row.id)).get()?.n ?? 0;
-  if (held > 0) throw conflict("NamespaceNotEmpty", `namespace "${name}" still holds ${held} repositor${held === 1 ? "y" : "ies"}; delete its repositories first`);
+  if (held > 0)
+    throw conflict(
+      "NamespaceNotEmpty",
+      `namespace "${name}" still holds ${held} repositor${held === 1 ? "y" : "ies"}; delete its repositories first`,
+    );
   db.delete(namespaces).where(eq(namespaces.id, row.id)).run();
 }

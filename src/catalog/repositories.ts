@@ -27,7 +27,10 @@ export function repositoryView(row: RepositoryRecord, registryHost: string): Rep
 }
 
 const withNamespace = { repo: repositories, namespace: namespaces.name };
-const flatten = (r: { repo: RepositoryRow; namespace: string }): RepositoryRecord => ({ ...r.repo, namespace: r.namespace });
+const flatten = (r: { repo: RepositoryRow; namespace: string }): RepositoryRecord => ({
+  ...r.repo,
+  namespace: r.namespace,
+});
 
 /** Repositories of the account in one region: another region's are not visible here. */
 export function listRepositories(db: Db, accountId: string, region: string, namespace?: string): RepositoryRecord[] {
@@ -35,7 +38,13 @@ export function listRepositories(db: Db, accountId: string, region: string, name
     .select(withNamespace)
     .from(repositories)
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
-    .where(and(eq(repositories.accountId, accountId), eq(repositories.region, region), namespace ? eq(namespaces.name, namespace) : undefined))
+    .where(
+      and(
+        eq(repositories.accountId, accountId),
+        eq(repositories.region, region),
+        namespace ? eq(namespaces.name, namespace) : undefined,
+      ),
+    )
     .orderBy(asc(namespaces.name), asc(repositories.name))
     .all()
     .map(flatten);
@@ -48,10 +57,24 @@ const queries = perDb((db) => {
       .select(withNamespace)
       .from(repositories)
       .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
-      .where(and(eq(repositories.accountId, p("accountId")), eq(repositories.region, p("region")), eq(namespaces.name, p("namespace")), eq(repositories.name, p("name"))))
+      .where(
+        and(
+          eq(repositories.accountId, p("accountId")),
+          eq(repositories.region, p("region")),
+          eq(namespaces.name, p("namespace")),
+          eq(repositories.name, p("name")),
+        ),
+      )
       .prepare(),
     tags: db
-      .select({ tag: tags.tag, digest: tags.digest, mediaType: tags.mediaType, size: tags.size, pushedBy: tags.pushedBy, pushedAt: tags.pushedAt })
+      .select({
+        tag: tags.tag,
+        digest: tags.digest,
+        mediaType: tags.mediaType,
+        size: tags.size,
+        pushedBy: tags.pushedBy,
+        pushedAt: tags.pushedAt,
+      })
       .from(tags)
       .where(eq(tags.repositoryId, p("repositoryId")))
       .orderBy(desc(tags.pushedAt), asc(tags.tag))
@@ -59,7 +82,13 @@ const queries = perDb((db) => {
   };
 });
 
-export function findRepository(db: Db, accountId: string, region: string, namespace: string, name: string): RepositoryRecord {
+export function findRepository(
+  db: Db,
+  accountId: string,
+  region: string,
+  namespace: string,
+  name: string,
+): RepositoryRecord {
   const row = queries(db).find.get({ accountId, region, namespace, name });
   if (!row) throw notFound("repository", `${namespace}/${name}`, "RepositoryNotFound");
   return flatten(row);
@@ -88,7 +117,11 @@ export function createRepository(
       .get();
     return { ...row, namespace: ns.name };
   } catch (err) {
-    if (isUniqueViolation(err)) throw conflict("RepositoryAlreadyExists", `repository "${input.namespace}/${input.name}" already exists in ${region}`);
+    if (isUniqueViolation(err))
+      throw conflict(
+        "RepositoryAlreadyExists",
+        `repository "${input.namespace}/${input.name}" already exists in ${region}`,
+      );
     throw err;
   }
 }
@@ -102,7 +135,12 @@ export function updateRepository(
   patch: { visibility?: Visibility; summary?: string; description?: string },
 ): RepositoryRecord {
   const row = findRepository(db, accountId, region, namespace, name);
-  const updated = db.update(repositories).set({ ...patch, updatedAt: new Date().toISOString() }).where(eq(repositories.id, row.id)).returning().get()!;
+  const updated = db
+    .update(repositories)
+    .set({ ...patch, updatedAt: new Date().toISOString() })
+    .where(eq(repositories.id, row.id))
+    .returning()
+    .get()!;
   return { ...updated, namespace };
 }
 

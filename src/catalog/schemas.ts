@@ -4,7 +4,13 @@ import { VISIBILITIES } from "../db/enums.ts";
 /** The catalog's answers: the API names them for OpenAPI; the types below are what the views return. */
 export const VisibilitySchema = z.enum(VISIBILITIES);
 
-export const NamespaceViewSchema = z.object({ name: z.string(), autoCreateRepository: z.boolean(), defaultVisibility: VisibilitySchema, repositoryCount: z.number(), createdAt: z.string() });
+export const NamespaceViewSchema = z.object({
+  name: z.string(),
+  autoCreateRepository: z.boolean(),
+  defaultVisibility: VisibilitySchema,
+  repositoryCount: z.number(),
+  createdAt: z.string(),
+});
 export type NamespaceView = z.infer<typeof NamespaceViewSchema>;
 
 export const RepositoryViewSchema = z.object({
@@ -20,9 +26,21 @@ export const RepositoryViewSchema = z.object({
 });
 export type RepositoryView = z.infer<typeof RepositoryViewSchema>;
 
-export const TagViewSchema = z.object({ tag: z.string(), digest: z.string(), mediaType: z.string().nullable(), size: z.number().nullable(), pushedBy: z.string().nullable(), pushedAt: z.string() });
+export const TagViewSchema = z.object({
+  tag: z.string(),
+  digest: z.string(),
+  mediaType: z.string().nullable(),
+  size: z.number().nullable(),
+  pushedBy: z.string().nullable(),
+  pushedAt: z.string(),
+});
 export type TagView = z.infer<typeof TagViewSchema>;
 
 /** The docker commands a repository page shows. */
-export const DockerCommandsSchema = z.object({ login: z.string(), pull: z.string(), tag: z.string(), push: z.string() });
+export const DockerCommandsSchema = z.object({
+  login: z.string(),
+  pull: z.string(),
+  tag: z.string(),
+  push: z.string(),
+});
 export type DockerCommands = z.infer<typeof DockerCommandsSchema>;

@@ -28,7 +28,11 @@ export function consoleApi(app: Hono<any>, c: Context, token: string | undefined
     const agent = c.req.header("user-agent");
     if (agent) headers["user-agent"] = agent;
     if (body !== undefined) headers["content-type"] = "application/json";
-    const res = await app.request(new URL(path, c.req.url).href, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, c.env);
+    const res = await app.request(
+      new URL(path, c.req.url).href,
+      { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
+      c.env,
+    );
     const data = (await res.json().catch(() => undefined)) as unknown;
     if (res.ok) return { ok: true, status: res.status, data: data as T };
     const error = (data ?? { error: "HttpError", message: `${res.status} ${res.statusText}` }) as ApiErrorBody;

@@ -20,7 +20,10 @@ function assetsDir(): string {
   throw new Error(`the console's assets were not found near ${here}`);
 }
 
-const TYPES: Record<string, string> = { "console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8" };
+const TYPES: Record<string, string> = {
+  "console.js": "text/javascript; charset=utf-8",
+  "console.css": "text/css; charset=utf-8",
+};
 
 export function serveAssets(app: Hono<any>): void {
   const dir = assetsDir();

@@ -36,7 +36,11 @@ export function consoleApp(deps: Deps, api: Hono<any>): Hono<ConsoleEnv> {
     const form = await c.req.parseBody();
     const loginName = String(form.loginName ?? "");
     const next = localPath(String(form.next ?? ""));
-    const answer = await consoleApi(api, c, undefined).send<{ token: string; expiresAt: string; mustSetRegistryPassword: boolean }>("POST", "/api/v1/sessions", {
+    const answer = await consoleApi(api, c, undefined).send<{
+      token: string;
+      expiresAt: string;
+      mustSetRegistryPassword: boolean;
+    }>("POST", "/api/v1/sessions", {
       loginName,
       password: String(form.password ?? ""),
     });
@@ -47,7 +51,10 @@ export function consoleApp(deps: Deps, api: Hono<any>): Hono<ConsoleEnv> {
     const secure = new URL(c.req.url).protocol === "https:" || deps.config.publicUrl.startsWith("https:");
     setSessionCookie(c, answer.data.token, answer.data.expiresAt, secure);
     const after = next ?? "/console/namespaces";
-    return c.redirect(answer.data.mustSetRegistryPassword ? `/console/me?next=${encodeURIComponent(after)}` : after, 303);
+    return c.redirect(
+      answer.data.mustSetRegistryPassword ? `/console/me?next=${encodeURIComponent(after)}` : after,
+      303,
+    );
   });
 
   app.post("/logout", async (c) => {
@@ -59,16 +66,28 @@ export function consoleApp(deps: Deps, api: Hono<any>): Hono<ConsoleEnv> {
 
   app.use("*", signedIn(deps, api));
   app.get("/", (c) => c.redirect("/console/namespaces", 303));
-  app.get("/me", async (c) => c.html(await MePage({ session: c.get("session"), next: localPath(c.req.query("next")) })));
+  app.get("/me", async (c) =>
+    c.html(await MePage({ session: c.get("session"), next: localPath(c.req.query("next")) })),
+  );
   app.get("/namespaces", async (c) => c.html(await NamespacesPage({ session: c.get("session") })));
   app.get("/regions/:region/repositories", async (c) =>
-    c.html(await RepositoriesPage({ session: c.get("session"), region: c.req.param("region"), namespace: c.req.query("namespace") || undefined })),
+    c.html(
+      await RepositoriesPage({
+        session: c.get("session"),
+        region: c.req.param("region"),
+        namespace: c.req.query("namespace") || undefined,
+      }),
+    ),
   );
-  app.get("/regions/:region/repositories/:ns/:repo", async (c) => c.html(await RepositoryPage({ session: c.get("session"), at: c.req.param() })));
+  app.get("/regions/:region/repositories/:ns/:repo", async (c) =>
+    c.html(await RepositoryPage({ session: c.get("session"), at: c.req.param() })),
+  );
   app.get("/builds/:id", async (c) => c.html(await BuildPage({ session: c.get("session"), id: c.req.param("id") })));
   app.get("/access", (c) => c.redirect("/console/access/users", 303));
   app.get("/access/users", async (c) => c.html(await UsersPage({ session: c.get("session") })));
-  app.get("/access/users/:name", async (c) => c.html(await UserPage({ session: c.get("session"), name: c.req.param("name") })));
+  app.get("/access/users/:name", async (c) =>
+    c.html(await UserPage({ session: c.get("session"), name: c.req.param("name") })),
+  );
   app.get("/access/groups", async (c) => c.html(await GroupsPage({ session: c.get("session") })));
   app.get("/access/policies", async (c) => c.html(await PoliciesPage({ session: c.get("session") })));
   app.get("/access/simulator", async (c) => c.html(await SimulatorPage({ session: c.get("session") })));

@@ -11,7 +11,13 @@ export type ResourceParts = Readonly<Record<string, string | undefined>>;
  * same policies as the API; a part that is not known yet (the name of a namespace still to be
  * created) asks whether any Allow names the action at all. The API decides the real call.
  */
-export function permits(principal: Principal, policiesOf: (userId: number) => readonly Policy[], routeKey: string, parts: ResourceParts, context: RequestContext): boolean {
+export function permits(
+  principal: Principal,
+  policiesOf: (userId: number) => readonly Policy[],
+  routeKey: string,
+  parts: ResourceParts,
+  context: RequestContext,
+): boolean {
   const rule = ACCESS_TABLE[routeKey];
   if (!rule) throw new Error(`the console asked about ${routeKey}, which the access table does not list`);
   switch (rule.auth) {

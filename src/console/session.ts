@@ -37,7 +37,8 @@ export function signedIn(deps: Deps, api: Hono<any>): MiddlewareHandler<ConsoleE
       principal,
       loginName: loginNameOf(principal),
       api: consoleApi(api, c, token),
-      can: (routeKey, parts = {}) => permits(principal, policiesOf, routeKey, parts, contextFor(parts.region ?? parts["build.region"])),
+      can: (routeKey, parts = {}) =>
+        permits(principal, policiesOf, routeKey, parts, contextFor(parts.region ?? parts["build.region"])),
       regions: deps.config.regions.map((r) => r.id),
       defaultRegion: deps.config.defaultRegion,
     });

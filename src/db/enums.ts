@@ -12,7 +12,8 @@ export const ACTIVE_BUILD_STATUSES: readonly BuildStatus[] = ["queued", "running
 /** What a running build is doing, in order. */
 export const BUILD_STAGES = ["fetch", "build", "push"] as const;
 export type BuildStage = (typeof BUILD_STAGES)[number];
-export const isBuildStage = (value: unknown): value is BuildStage => (BUILD_STAGES as readonly unknown[]).includes(value);
+export const isBuildStage = (value: unknown): value is BuildStage =>
+  (BUILD_STAGES as readonly unknown[]).includes(value);
 
 export const BUILD_TRIGGERS = ["webhook", "manual", "retry"] as const;
 export type BuildTrigger = (typeof BUILD_TRIGGERS)[number];

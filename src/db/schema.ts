@@ -1,8 +1,21 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { BUILD_STAGES, BUILD_STATUSES, BUILD_TRIGGERS, DELIVERY_OUTCOMES, POLICY_TYPES, PRINCIPAL_TYPES, RULE_SOURCE_TYPES, VISIBILITIES, type BuildStage } from "./enums.ts";
+import {
+  BUILD_STAGES,
+  BUILD_STATUSES,
+  BUILD_TRIGGERS,
+  DELIVERY_OUTCOMES,
+  POLICY_TYPES,
+  PRINCIPAL_TYPES,
+  RULE_SOURCE_TYPES,
+  VISIBILITIES,
+  type BuildStage,
+} from "./enums.ts";
 
-const createdAt = () => text("created_at").notNull().default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
+const createdAt = () =>
+  text("created_at")
+    .notNull()
+    .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
 
 /** A main account. Its root logs in as `alias`. */
 export const accounts = sqliteTable("accounts", {
@@ -19,7 +32,9 @@ export const users = sqliteTable(
   "users",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     displayName: text("display_name"),
     passwordHash: text("password_hash"),
@@ -34,7 +49,9 @@ export const groups = sqliteTable(
   "groups",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     description: text("description"),
     createdAt: createdAt(),
@@ -45,8 +62,12 @@ export const groups = sqliteTable(
 export const groupMembers = sqliteTable(
   "group_members",
   {
-    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
-    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    groupId: integer("group_id")
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.groupId, t.userId] }), index("group_members_user").on(t.userId)],
@@ -73,7 +94,9 @@ export const policyAttachments = sqliteTable(
   "policy_attachments",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    policyId: integer("policy_id").notNull().references(() => policies.id, { onDelete: "cascade" }),
+    policyId: integer("policy_id")
+      .notNull()
+      .references(() => policies.id, { onDelete: "cascade" }),
     principalType: text("principal_type", { enum: PRINCIPAL_TYPES }).notNull(),
     principalId: integer("principal_id").notNull(),
     createdAt: createdAt(),
@@ -89,7 +112,9 @@ export const accessKeys = sqliteTable(
   "access_keys",
   {
     id: text("id").primaryKey(),
-    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     userId: integer("user_id").references(() => users.id, { onDelete: "cascade" }),
     secretHash: text("secret_hash").notNull(),
     description: text("description"),
@@ -104,7 +129,9 @@ export const sessions = sqliteTable(
   "sessions",
   {
     id: text("id").primaryKey(),
-    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     userId: integer("user_id").references(() => users.id, { onDelete: "cascade" }),
     secretHash: text("secret_hash").notNull(),
     expiresAt: text("expires_at").notNull(),
@@ -116,7 +143,9 @@ export const sessions = sqliteTable(
 /** Namespace names are unique across the instance: they are the first path part of every image. */
 export const namespaces = sqliteTable("namespaces", {
   id: integer("id").primaryKey({ autoIncrement: true }),
-  accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+  accountId: text("account_id")
+    .notNull()
+    .references(() => accounts.id, { onDelete: "cascade" }),
   name: text("name").notNull().unique(),
   autoCreateRepository: integer("auto_create_repository", { mode: "boolean" }).notNull().default(false),
   defaultVisibility: text("default_visibility", { enum: VISIBILITIES }).notNull().default("private"),
@@ -127,9 +156,13 @@ export const repositories = sqliteTable(
   "repositories",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
     region: text("region").notNull(),
-    namespaceId: integer("namespace_id").notNull().references(() => namespaces.id),
+    namespaceId: integer("namespace_id")
+      .notNull()
+      .references(() => namespaces.id),
     name: text("name").notNull(),
     visibility: text("visibility", { enum: VISIBILITIES }).notNull(),
     summary: text("summary"),
@@ -145,7 +178,9 @@ export const tags = sqliteTable(
   "tags",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     tag: text("tag").notNull(),
     digest: text("digest").notNull(),
     mediaType: text("media_type"),
@@ -153,7 +188,10 @@ export const tags = sqliteTable(
     pushedBy: text("pushed_by"),
     pushedAt: text("pushed_at").notNull(),
   },
-  (t) => [uniqueIndex("tags_repository_tag").on(t.repositoryId, t.tag), index("tags_repository_digest").on(t.repositoryId, t.digest)],
+  (t) => [
+    uniqueIndex("tags_repository_tag").on(t.repositoryId, t.tag),
+    index("tags_repository_digest").on(t.repositoryId, t.digest),
+  ],
 );
 
 /** Every push and delete the registry reported, also for repositories Kiln does not know. */
@@ -210,14 +248,21 @@ export const sourceBindings = sqliteTable(
   "source_bindings",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
-    repositoryId: integer("repository_id").notNull().unique().references(() => repositories.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .unique()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     hookId: text("hook_id").notNull().unique(),
     provider: text("provider").notNull(),
     repoUrl: text("repo_url").notNull(),
     /** host/path, lower-cased, without `.git`: what "the same code repository" means. */
     repoKey: text("repo_key").notNull(),
-    pushUserId: integer("push_user_id").notNull().references(() => users.id),
+    pushUserId: integer("push_user_id")
+      .notNull()
+      .references(() => users.id),
     autoBuild: integer("auto_build", { mode: "boolean" }).notNull().default(true),
     branchFilter: text("branch_filter"),
     webhookSecretSealed: text("webhook_secret_sealed").notNull(),
@@ -232,7 +277,9 @@ export const buildRules = sqliteTable(
   "build_rules",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     sourceType: text("source_type", { enum: RULE_SOURCE_TYPES }).notNull(),
     source: text("source").notNull(),
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
@@ -256,7 +303,9 @@ export const deliveries = sqliteTable(
   "deliveries",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    bindingId: integer("binding_id").notNull().references(() => sourceBindings.id, { onDelete: "cascade" }),
+    bindingId: integer("binding_id")
+      .notNull()
+      .references(() => sourceBindings.id, { onDelete: "cascade" }),
     providerDeliveryId: text("provider_delivery_id").notNull(),
     outcome: text("outcome", { enum: DELIVERY_OUTCOMES }).notNull(),
     reason: text("reason"),
@@ -271,8 +320,12 @@ export const builds = sqliteTable(
   "builds",
   {
     id: text("id").primaryKey(),
-    accountId: text("account_id").notNull().references(() => accounts.id, { onDelete: "cascade" }),
-    repositoryId: integer("repository_id").notNull().references(() => repositories.id, { onDelete: "cascade" }),
+    accountId: text("account_id")
+      .notNull()
+      .references(() => accounts.id, { onDelete: "cascade" }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
     ruleId: integer("rule_id").references(() => buildRules.id, { onDelete: "set null" }),
     trigger: text("trigger", { enum: BUILD_TRIGGERS }).notNull(),
     ref: text("ref").notNull(),
@@ -303,7 +356,9 @@ export const builds = sqliteTable(
 
 /** A finished build's log, copied out of Redis so that it outlives the job. */
 export const buildLogs = sqliteTable("build_logs", {
-  buildId: text("build_id").primaryKey().references(() => builds.id, { onDelete: "cascade" }),
+  buildId: text("build_id")
+    .primaryKey()
+    .references(() => builds.id, { onDelete: "cascade" }),
   lines: text("lines", { mode: "json" }).$type<string[]>().notNull(),
   truncated: integer("truncated", { mode: "boolean" }).notNull().default(false),
 });

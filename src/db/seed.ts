@@ -11,11 +11,20 @@ import { policies } from "./schema.ts";
 export function seedSystemPolicies(db: BetterSQLite3Database<typeof schema>): void {
   for (const p of SYSTEM_POLICIES) {
     const document = JSON.stringify(p.document);
-    const row = db.select().from(policies).where(and(isNull(policies.accountId), eq(policies.name, p.name))).get();
+    const row = db
+      .select()
+      .from(policies)
+      .where(and(isNull(policies.accountId), eq(policies.name, p.name)))
+      .get();
     if (!row) {
-      db.insert(policies).values({ accountId: null, name: p.name, type: "System", description: p.description, document }).run();
+      db.insert(policies)
+        .values({ accountId: null, name: p.name, type: "System", description: p.description, document })
+        .run();
     } else if (row.document !== document) {
-      db.update(policies).set({ document, description: p.description, version: row.version + 1, updatedAt: new Date().toISOString() }).where(eq(policies.id, row.id)).run();
+      db.update(policies)
+        .set({ document, description: p.description, version: row.version + 1, updatedAt: new Date().toISOString() })
+        .where(eq(policies.id, row.id))
+        .run();
     }
   }
 }

@@ -50,7 +50,11 @@ export function denialReason(result: EvaluationResult): string {
  * `{accountId}` is the principal's account, every other `{key}` comes from `valueOf`, in order.
  * Stops at the first part without a value and names it.
  */
-export function fillResource(template: string, accountId: string, valueOf: (key: string) => string | undefined): { resource: string } | { missing: string } {
+export function fillResource(
+  template: string,
+  accountId: string,
+  valueOf: (key: string) => string | undefined,
+): { resource: string } | { missing: string } {
   let missing: string | undefined;
   const resource = template.replace(/\{([^}]+)\}/g, (_m, key: string) => {
     if (missing !== undefined) return "";

@@ -6,14 +6,22 @@ import { groupMembers, groups, users } from "../db/schema.ts";
 type GroupRow = typeof groups.$inferSelect;
 
 export function findGroup(db: Db, accountId: string, name: string): GroupRow {
-  const row = db.select().from(groups).where(and(eq(groups.accountId, accountId), eq(groups.name, name))).get();
+  const row = db
+    .select()
+    .from(groups)
+    .where(and(eq(groups.accountId, accountId), eq(groups.name, name)))
+    .get();
   if (!row) throw notFound("group", name, "GroupNotFound");
   return row;
 }
 
 export function createGroup(db: Db, accountId: string, input: { name: string; description?: string }): GroupRow {
   try {
-    return db.insert(groups).values({ accountId, name: input.name, description: input.description ?? null }).returning().get();
+    return db
+      .insert(groups)
+      .values({ accountId, name: input.name, description: input.description ?? null })
+      .returning()
+      .get();
   } catch (err) {
     if (isUniqueViolation(err)) throw conflict("GroupAlreadyExists", `group "${input.name}" already exists`);
     throw err;

@@ -47,17 +47,27 @@ export function listPolicies(db: Db, accountId: string, type?: PolicyType): Poli
 
 /** A custom policy of the account, else a system policy of that name (or the one `type` names). */
 export function findPolicy(db: Db, accountId: string, name: string, type?: PolicyType): PolicyRow {
-  const rows = db.select().from(policies).where(and(visibleTo(accountId), eq(policies.name, name))).all();
+  const rows = db
+    .select()
+    .from(policies)
+    .where(and(visibleTo(accountId), eq(policies.name, name)))
+    .all();
   const row = rows.find((r) => (type ? r.type === type : r.type === "Custom")) ?? (type ? undefined : rows[0]);
   if (!row) throw notFound("policy", name, "PolicyNotFound");
   return row;
 }
 
 export function attachmentCount(db: Db, policyId: number): number {
-  return db.select({ n: count() }).from(policyAttachments).where(eq(policyAttachments.policyId, policyId)).get()?.n ?? 0;
+  return (
+    db.select({ n: count() }).from(policyAttachments).where(eq(policyAttachments.policyId, policyId)).get()?.n ?? 0
+  );
 }
 
-export function createPolicy(db: Db, accountId: string, input: { name: string; document: unknown; description?: string }): PolicyRow {
+export function createPolicy(
+  db: Db,
+  accountId: string,
+  input: { name: string; document: unknown; description?: string },
+): PolicyRow {
   const parsed = parseDocument(input.document);
   if (listPolicies(db, accountId, "System").some((p) => p.name === input.name)) {
     throw conflict("PolicyAlreadyExists", `"${input.name}" is the name of a system policy`);
@@ -65,7 +75,13 @@ export function createPolicy(db: Db, accountId: string, input: { name: string; d
   try {
     return db
       .insert(policies)
-      .values({ accountId, name: input.name, type: "Custom", description: input.description ?? null, document: JSON.stringify(parsed.document) })
+      .values({
+        accountId,
+        name: input.name,
+        type: "Custom",
+        description: input.description ?? null,
+        document: JSON.stringify(parsed.document),
+      })
       .returning()
       .get();
   } catch (err) {
@@ -77,7 +93,8 @@ export function createPolicy(db: Db, accountId: string, input: { name: string; d
 export function deletePolicy(db: Db, accountId: string, name: string): PolicyRow {
   const row = findPolicy(db, accountId, name, "Custom");
   const uses = attachmentCount(db, row.id);
-  if (uses > 0) throw conflict("PolicyInUse", `policy "${name}" is attached to ${uses} user(s) or group(s); detach it first`);
+  if (uses > 0)
+    throw conflict("PolicyInUse", `policy "${name}" is attached to ${uses} user(s) or group(s); detach it first`);
   db.delete(policies).where(eq(policies.id, row.id)).run();
   return row;
 }
@@ -89,7 +106,13 @@ export function attachPolicy(db: Db, policyId: number, principalType: PrincipalT
 export function detachPolicy(db: Db, policyId: number, principalType: PrincipalType, principalId: number): boolean {
   const result = db
     .delete(policyAttachments)
-    .where(and(eq(policyAttachments.policyId, policyId), eq(policyAttachments.principalType, principalType), eq(policyAttachments.principalId, principalId)))
+    .where(
+      and(
+        eq(policyAttachments.policyId, policyId),
+        eq(policyAttachments.principalType, principalType),
+        eq(policyAttachments.principalId, principalId),
+      ),
+    )
     .run();
   return result.changes > 0;
 }

@@ -21,7 +21,10 @@ export class PolicyStore {
 
   constructor(db: Db) {
     const userId = sql.placeholder("userId");
-    const groupsOfUser = db.select({ id: groupMembers.groupId }).from(groupMembers).where(eq(groupMembers.userId, userId));
+    const groupsOfUser = db
+      .select({ id: groupMembers.groupId })
+      .from(groupMembers)
+      .where(eq(groupMembers.userId, userId));
     this.attachedToUser = db
       .selectDistinct({ id: policies.id, version: policies.version, name: policies.name })
       .from(policyAttachments)
@@ -33,8 +36,16 @@ export class PolicyStore {
         ),
       )
       .prepare();
-    this.documentOf = db.select({ document: policies.document }).from(policies).where(eq(policies.id, sql.placeholder("id"))).prepare();
-    this.generation = db.select({ value: iamGeneration.value }).from(iamGeneration).where(eq(iamGeneration.id, 1)).prepare();
+    this.documentOf = db
+      .select({ document: policies.document })
+      .from(policies)
+      .where(eq(policies.id, sql.placeholder("id")))
+      .prepare();
+    this.generation = db
+      .select({ value: iamGeneration.value })
+      .from(iamGeneration)
+      .where(eq(iamGeneration.id, 1))
+      .prepare();
   }
 
   compile(row: Pick<PolicyRow, "id" | "version" | "name" | "document">): Policy {

@@ -14,7 +14,13 @@ export async function login(db: Db, loginName: string, password: string) {
   const { alias, userName } = parseLoginName(loginName);
   const account = db.select().from(accounts).where(eq(accounts.alias, alias)).get();
   const user =
-    account && userName !== undefined ? db.select().from(users).where(and(eq(users.accountId, account.id), eq(users.name, userName))).get() : undefined;
+    account && userName !== undefined
+      ? db
+          .select()
+          .from(users)
+          .where(and(eq(users.accountId, account.id), eq(users.name, userName)))
+          .get()
+      : undefined;
   const storedHash = userName === undefined ? account?.passwordHash : user?.passwordHash;
   if (!account || !storedHash) {
     await verifySecret(await (decoyHash ??= hashSecret("decoy-password-0")), password);

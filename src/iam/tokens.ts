@@ -12,10 +12,17 @@ import { constantTimeEqual, hashSecret, randomId, randomSecret, sha256, verifySe
 const TOKEN = /^(kak|kss)_([a-z0-9]{16})_([A-Za-z0-9_-]{43})$/;
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 
-export async function issueAccessKey(db: Db, accountId: string, userId: number | null, description?: string): Promise<{ id: string; token: string }> {
+export async function issueAccessKey(
+  db: Db,
+  accountId: string,
+  userId: number | null,
+  description?: string,
+): Promise<{ id: string; token: string }> {
   const id = randomId();
   const secret = randomSecret();
-  db.insert(accessKeys).values({ id, accountId, userId, secretHash: await hashSecret(secret), description }).run();
+  db.insert(accessKeys)
+    .values({ id, accountId, userId, secretHash: await hashSecret(secret), description })
+    .run();
   return { id, token: `kak_${id}_${secret}` };
 }
 
@@ -23,7 +30,9 @@ export function issueSession(db: Db, accountId: string, userId: number | null): 
   const id = randomId();
   const secret = randomSecret();
   const expiresAt = new Date(Date.now() + SESSION_TTL_MS).toISOString();
-  db.insert(sessions).values({ id, accountId, userId, secretHash: sha256(secret), expiresAt }).run();
+  db.insert(sessions)
+    .values({ id, accountId, userId, secretHash: sha256(secret), expiresAt })
+    .run();
   return { token: `kss_${id}_${secret}`, expiresAt };
 }
 
@@ -38,7 +47,8 @@ export async function resolveBearer(db: Db, token: string): Promise<Principal | 
     return principalOf(db, key.accountId, key.userId);
   }
   const session = queries(db).session.get({ id });
-  if (!session || Date.parse(session.expiresAt) <= Date.now() || !constantTimeEqual(session.secretHash, sha256(secret))) return undefined;
+  if (!session || Date.parse(session.expiresAt) <= Date.now() || !constantTimeEqual(session.secretHash, sha256(secret)))
+    return undefined;
   return principalOf(db, session.accountId, session.userId);
 }
 
@@ -53,9 +63,21 @@ export function revokeSession(db: Db, token: string): boolean {
 }
 
 const queries = perDb((db) => ({
-  session: db.select().from(sessions).where(eq(sessions.id, sql.placeholder("id"))).prepare(),
-  alias: db.select({ alias: accounts.alias }).from(accounts).where(eq(accounts.id, sql.placeholder("id"))).prepare(),
-  userName: db.select({ name: users.name }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
+  session: db
+    .select()
+    .from(sessions)
+    .where(eq(sessions.id, sql.placeholder("id")))
+    .prepare(),
+  alias: db
+    .select({ alias: accounts.alias })
+    .from(accounts)
+    .where(eq(accounts.id, sql.placeholder("id")))
+    .prepare(),
+  userName: db
+    .select({ name: users.name })
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .prepare(),
 }));
 
 export function principalOf(db: Db, accountId: string, userId: number | null): Principal | undefined {

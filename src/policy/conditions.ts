@@ -28,7 +28,8 @@ function typed<T>(parse: (s: string) => T | undefined, kind: string, cmp: (req: 
   return (values: string[], path: string): ValueTest => {
     const parsed = values.map((raw, i) => {
       const value = parse(raw);
-      if (value === undefined) throw new PolicyError(values.length > 1 ? `${path}[${i}]` : path, `"${raw}" is not ${kind}`);
+      if (value === undefined)
+        throw new PolicyError(values.length > 1 ? `${path}[${i}]` : path, `"${raw}" is not ${kind}`);
       return value;
     });
     return (v) => {
@@ -59,7 +60,8 @@ function socketAddressOf(v: string): SocketAddress | null {
 const ipAddress = (values: string[], path: string): ValueTest => {
   const list = new BlockList();
   values.forEach((raw, i) => {
-    if (!addNetwork(list, raw)) throw new PolicyError(values.length > 1 ? `${path}[${i}]` : path, `"${raw}" is not an IP address or CIDR block`);
+    if (!addNetwork(list, raw))
+      throw new PolicyError(values.length > 1 ? `${path}[${i}]` : path, `"${raw}" is not an IP address or CIDR block`);
   });
   return (v) => {
     const addr = socketAddressOf(v);

@@ -86,7 +86,11 @@ function validateStatement(raw: unknown, path: string): StatementDocument {
   }
   const [actionKey, actions] = exactlyOne(raw, "Action", "NotAction", path);
   actions.forEach((a, i) => {
-    if (!ACTION.test(a)) throw new PolicyError(itemPath(path, actionKey, i, actions), `"${a}" is not an action (service:Name, wildcards allowed)`);
+    if (!ACTION.test(a))
+      throw new PolicyError(
+        itemPath(path, actionKey, i, actions),
+        `"${a}" is not an action (service:Name, wildcards allowed)`,
+      );
   });
   out[actionKey] = actions;
   const [resourceKey, resources] = exactlyOne(raw, "Resource", "NotResource", path);
@@ -134,7 +138,10 @@ function validateCondition(v: unknown, path: string): Record<string, Record<stri
     const opPath = join(path, operator);
     if (!operatorSpec(operator)) {
       const hint = Object.keys(OPERATORS).find((o) => o.toLowerCase() === operator.toLowerCase());
-      throw new PolicyError(opPath, hint ? `unknown condition operator (did you mean "${hint}"?)` : "unknown condition operator");
+      throw new PolicyError(
+        opPath,
+        hint ? `unknown condition operator (did you mean "${hint}"?)` : "unknown condition operator",
+      );
     }
     if (!isObject(block)) throw new PolicyError(opPath, "must be an object of condition keys");
     if (Object.keys(block).length === 0) throw new PolicyError(opPath, "must hold at least one condition key");
@@ -164,7 +171,9 @@ function conditionValues(v: unknown, path: string): string[] {
 function compileStatement(s: StatementDocument, index: number): CompiledStatement {
   const path = `Statement[${index}]`;
   const conditions = Object.entries(s.Condition ?? {}).flatMap(([operator, block]) =>
-    Object.entries(block).map(([key, values]) => compileCondition(operator, key, values, `${path}.Condition.${operator}`)),
+    Object.entries(block).map(([key, values]) =>
+      compileCondition(operator, key, values, `${path}.Condition.${operator}`),
+    ),
   );
   return {
     index,

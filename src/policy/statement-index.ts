@@ -28,7 +28,8 @@ export function buildStatementIndex(statements: readonly CompiledStatement[]): S
   const frequency = new Map<string, number>();
   for (const s of statements) {
     if (s.resourceNegated) continue;
-    for (const p of s.resourcePatterns) for (const t of new Set(framedTokens(p))) frequency.set(t, (frequency.get(t) ?? 0) + 1);
+    for (const p of s.resourcePatterns)
+      for (const t of new Set(framedTokens(p))) frequency.set(t, (frequency.get(t) ?? 0) + 1);
   }
   const always: CompiledStatement[] = [];
   const byToken = new Map<string, CompiledStatement[]>();

@@ -72,7 +72,10 @@ function segmentMatcher(p: string): Matcher {
   }
   const head = segment(parts[0]!);
   const tail = segment(parts[parts.length - 1]!);
-  const middle = parts.slice(1, -1).filter((s) => s.length > 0).map(segment);
+  const middle = parts
+    .slice(1, -1)
+    .filter((s) => s.length > 0)
+    .map(segment);
   const min = parts.reduce((n, s) => n + s.length, 0);
   return (v) => {
     if (v.length < min || !segmentAt(head, v, 0) || !segmentAt(tail, v, v.length - tail.text.length)) return false;

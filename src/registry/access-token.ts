@@ -11,7 +11,10 @@ export const ACCESS_TOKEN_SECONDS = 300;
  * A registry bearer token as distribution's `registry/auth/token` verifies it: ES256, `x5c`
  * chained to the CA in `rootcertbundle`, `aud` the service (region) as a plain string.
  */
-export function signAccessToken(keys: SigningKeys, input: { subject: string; service: string; access: Scope[] }): { token: string; issuedAt: Date } {
+export function signAccessToken(
+  keys: SigningKeys,
+  input: { subject: string; service: string; access: Scope[] },
+): { token: string; issuedAt: Date } {
   const now = Math.floor(Date.now() / 1000);
   const claims = {
     iss: TOKEN_ISSUER,

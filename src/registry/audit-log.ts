@@ -23,8 +23,16 @@ export class AuditLog {
     this.insert = db
       .insert(auditEvents)
       .values({
-        accountId: p("accountId"), actor: p("actor"), sourceIp: p("sourceIp"), event: p("event"), resource: p("resource"),
-        requested: p("requested"), granted: p("granted"), outcome: p("outcome"), reason: p("reason"), at: p("at"),
+        accountId: p("accountId"),
+        actor: p("actor"),
+        sourceIp: p("sourceIp"),
+        event: p("event"),
+        resource: p("resource"),
+        requested: p("requested"),
+        granted: p("granted"),
+        outcome: p("outcome"),
+        reason: p("reason"),
+        at: p("at"),
       })
       .prepare();
   }
@@ -39,7 +47,16 @@ export class AuditLog {
     const batch = this.pending;
     this.pending = [];
     this.db.transaction((tx) => {
-      for (const row of batch) this.insert.run({ accountId: null, sourceIp: null, resource: null, requested: null, granted: null, reason: null, ...row });
+      for (const row of batch)
+        this.insert.run({
+          accountId: null,
+          sourceIp: null,
+          resource: null,
+          requested: null,
+          granted: null,
+          reason: null,
+          ...row,
+        });
     });
   }
 

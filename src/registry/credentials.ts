@@ -37,7 +37,11 @@ export class RegistryCredentials {
       temporary: derive("kiln registry temporary credential"),
       build: derive("kiln registry build credential"),
     };
-    this.accountByAlias = db.select().from(accounts).where(eq(accounts.alias, sql.placeholder("alias"))).prepare();
+    this.accountByAlias = db
+      .select()
+      .from(accounts)
+      .where(eq(accounts.alias, sql.placeholder("alias")))
+      .prepare();
     this.userByName = db
       .select({ accountId: accounts.id, user: users })
       .from(users)
@@ -64,12 +68,30 @@ export class RegistryCredentials {
   }
 
   /** A password for one build's push: the push user's, for one repository, for the build's time. */
-  issueBuildCredential(principal: Principal, repository: string, ttlSeconds: number): { username: string; password: string; expiresAt: Date } {
+  issueBuildCredential(
+    principal: Principal,
+    repository: string,
+    ttlSeconds: number,
+  ): { username: string; password: string; expiresAt: Date } {
     const found = this.lookup(loginNameOf(principal));
     if (!found) throw new Error("the push user no longer exists");
     const now = Math.floor(Date.now() / 1000);
-    const jwt = signHs256({ typ: "build", pwt: found.passwordChangedAt ?? "", sub: loginNameOf(principal), repo: repository, iat: now, exp: now + ttlSeconds }, this.keys.build);
-    return { username: loginNameOf(principal), password: `kbld.${jwt}`, expiresAt: new Date((now + ttlSeconds) * 1000) };
+    const jwt = signHs256(
+      {
+        typ: "build",
+        pwt: found.passwordChangedAt ?? "",
+        sub: loginNameOf(principal),
+        repo: repository,
+        iat: now,
+        exp: now + ttlSeconds,
+      },
+      this.keys.build,
+    );
+    return {
+      username: loginNameOf(principal),
+      password: `kbld.${jwt}`,
+      expiresAt: new Date((now + ttlSeconds) * 1000),
+    };
   }
 
   async withRefreshToken(token: string): Promise<Principal | undefined> {
@@ -78,11 +100,18 @@ export class RegistryCredentials {
     return found ? this.verify("refresh", token, found) : undefined;
   }
 
-  async issue(kind: "refresh" | "temporary", principal: Principal, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+  async issue(
+    kind: "refresh" | "temporary",
+    principal: Principal,
+    ttlSeconds: number,
+  ): Promise<{ token: string; expiresAt: Date }> {
     const found = this.lookup(loginNameOf(principal));
     if (!found) throw new Error("the principal no longer exists");
     const now = Math.floor(Date.now() / 1000);
-    const jwt = signHs256({ typ: kind, pwt: found.passwordChangedAt ?? "", sub: loginNameOf(principal), iat: now, exp: now + ttlSeconds }, this.keys[kind]);
+    const jwt = signHs256(
+      { typ: kind, pwt: found.passwordChangedAt ?? "", sub: loginNameOf(principal), iat: now, exp: now + ttlSeconds },
+      this.keys[kind],
+    );
     return { token: kind === "temporary" ? `ktmp.${jwt}` : jwt, expiresAt: new Date((now + ttlSeconds) * 1000) };
   }
 

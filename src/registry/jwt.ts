@@ -20,7 +20,11 @@ export function signHs256(payload: Record<string, unknown>, key: Uint8Array): st
 }
 
 /** The payload of a valid, unexpired HS256 token, else undefined. */
-export function verifyHs256(token: string, key: Uint8Array, nowSeconds = Math.floor(Date.now() / 1000)): Record<string, unknown> | undefined {
+export function verifyHs256(
+  token: string,
+  key: Uint8Array,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): Record<string, unknown> | undefined {
   const parts = token.split(".");
   if (parts.length !== 3) return undefined;
   const [header, payload, signature] = parts as [string, string, string];

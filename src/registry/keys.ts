@@ -26,7 +26,10 @@ export interface SigningKeys {
 
 async function pkcs8Pem(key: CryptoKey): Promise<string> {
   const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
-  return `-----BEGIN PRIVATE KEY-----\n${der.toString("base64").replace(/(.{64})/g, "$1\n").trim()}\n-----END PRIVATE KEY-----\n`;
+  return `-----BEGIN PRIVATE KEY-----\n${der
+    .toString("base64")
+    .replace(/(.{64})/g, "$1\n")
+    .trim()}\n-----END PRIVATE KEY-----\n`;
 }
 
 function writeSecret(path: string, text: string): void {
@@ -48,7 +51,10 @@ async function createCa(dir: string): Promise<void> {
     notAfter: new Date(Date.now() + CA_DAYS * DAY),
     keys,
     signingAlgorithm: ALG,
-    extensions: [new x509.BasicConstraintsExtension(true, 0, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true)],
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    ],
   });
   writeFileSync(join(dir, "ca.pem"), cert.toString("pem") + "\n");
   writeSecret(join(dir, "ca.key"), await pkcs8Pem(keys.privateKey));
@@ -67,7 +73,10 @@ async function createSigningCert(dir: string): Promise<void> {
     signingKey: caKey,
     publicKey: keys.publicKey,
     signingAlgorithm: ALG,
-    extensions: [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+    ],
   });
   writeFileSync(join(dir, "signing.pem"), cert.toString("pem") + "\n");
   writeSecret(join(dir, "signing.key"), await pkcs8Pem(keys.privateKey));
@@ -79,7 +88,9 @@ export async function loadSigningKeys(dataDir: string): Promise<SigningKeys> {
   mkdirSync(dir, { recursive: true });
   if (!existsSync(join(dir, "ca.pem")) || !existsSync(join(dir, "ca.key"))) await createCa(dir);
   const signingPath = join(dir, "signing.pem");
-  const stale = () => new x509.X509Certificate(readFileSync(signingPath, "utf8")).notAfter.getTime() - Date.now() < RENEW_BEFORE_DAYS * DAY;
+  const stale = () =>
+    new x509.X509Certificate(readFileSync(signingPath, "utf8")).notAfter.getTime() - Date.now() <
+    RENEW_BEFORE_DAYS * DAY;
   if (!existsSync(signingPath) || !existsSync(join(dir, "signing.key")) || stale()) await createSigningCert(dir);
   const caPem = readFileSync(join(dir, "ca.pem"), "utf8");
   const der = (pem: string) => Buffer.from(new x509.X509Certificate(pem).rawData).toString("base64");

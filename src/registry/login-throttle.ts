@@ -42,6 +42,7 @@ export class LoginThrottle {
   }
 
   private prune(now: number): void {
-    for (const [key, times] of this.failures) if (times.every((t) => t <= now - this.windowMs)) this.failures.delete(key);
+    for (const [key, times] of this.failures)
+      if (times.every((t) => t <= now - this.windowMs)) this.failures.delete(key);
   }
 }

@@ -26,7 +26,8 @@ export function normalizeEnvelope(envelope: unknown): RegistryEvent[] {
   for (const e of events as Record<string, any>[]) {
     const target = e?.target ?? {};
     if (typeof e?.id !== "string" || typeof target.repository !== "string") continue;
-    const isManifestPush = e.action === "push" && typeof target.mediaType === "string" && MANIFEST.test(target.mediaType);
+    const isManifestPush =
+      e.action === "push" && typeof target.mediaType === "string" && MANIFEST.test(target.mediaType);
     if (!isManifestPush && e.action !== "delete") continue;
     out.push({
       id: e.id,
@@ -35,7 +36,8 @@ export function normalizeEnvelope(envelope: unknown): RegistryEvent[] {
       tag: typeof target.tag === "string" && target.tag ? target.tag : undefined,
       digest: typeof target.digest === "string" ? target.digest : undefined,
       mediaType: typeof target.mediaType === "string" ? target.mediaType : undefined,
-      size: typeof target.size === "number" ? target.size : typeof target.length === "number" ? target.length : undefined,
+      size:
+        typeof target.size === "number" ? target.size : typeof target.length === "number" ? target.length : undefined,
       actor: typeof e.actor?.name === "string" && e.actor.name ? e.actor.name : undefined,
       sourceAddr: typeof e.request?.addr === "string" ? e.request.addr : undefined,
       occurredAt: typeof e.timestamp === "string" ? new Date(e.timestamp).toISOString() : new Date().toISOString(),
@@ -60,7 +62,11 @@ function repositoryIdOf(db: Db, region: string, path: string): number | undefine
  * tags: a push sets the tag to its digest; a deletion of a digest removes every tag pointing at it.
  * Events for repositories Kiln does not know are recorded with no repository id.
  */
-export function recordEvents(db: Db, region: string, events: RegistryEvent[]): { recorded: number; unknownRepositories: number } {
+export function recordEvents(
+  db: Db,
+  region: string,
+  events: RegistryEvent[],
+): { recorded: number; unknownRepositories: number } {
   let recorded = 0;
   let unknownRepositories = 0;
   db.transaction((tx) => {
@@ -68,7 +74,20 @@ export function recordEvents(db: Db, region: string, events: RegistryEvent[]): {
       const repositoryId = repositoryIdOf(tx as unknown as Db, region, e.repository);
       const inserted = tx
         .insert(registryEvents)
-        .values({ id: e.id, region, action: e.action, repository: e.repository, repositoryId: repositoryId ?? null, tag: e.tag ?? null, digest: e.digest ?? null, mediaType: e.mediaType ?? null, size: e.size ?? null, actor: e.actor ?? null, sourceAddr: e.sourceAddr ?? null, occurredAt: e.occurredAt })
+        .values({
+          id: e.id,
+          region,
+          action: e.action,
+          repository: e.repository,
+          repositoryId: repositoryId ?? null,
+          tag: e.tag ?? null,
+          digest: e.digest ?? null,
+          mediaType: e.mediaType ?? null,
+          size: e.size ?? null,
+          actor: e.actor ?? null,
+          sourceAddr: e.sourceAddr ?? null,
+          occurredAt: e.occurredAt,
+        })
         .onConflictDoNothing()
         .run();
       if (inserted.changes === 0) continue;
@@ -78,11 +97,28 @@ export function recordEvents(db: Db, region: string, events: RegistryEvent[]): {
         continue;
       }
       if (e.action === "push" && e.tag && e.digest) {
-        const row = { repositoryId, tag: e.tag, digest: e.digest, mediaType: e.mediaType ?? null, size: e.size ?? null, pushedBy: e.actor ?? null, pushedAt: e.occurredAt };
-        tx.insert(tags).values(row).onConflictDoUpdate({ target: [tags.repositoryId, tags.tag], set: row }).run();
+        const row = {
+          repositoryId,
+          tag: e.tag,
+          digest: e.digest,
+          mediaType: e.mediaType ?? null,
+          size: e.size ?? null,
+          pushedBy: e.actor ?? null,
+          pushedAt: e.occurredAt,
+        };
+        tx.insert(tags)
+          .values(row)
+          .onConflictDoUpdate({ target: [tags.repositoryId, tags.tag], set: row })
+          .run();
       } else if (e.action === "delete") {
-        if (e.tag) tx.delete(tags).where(and(eq(tags.repositoryId, repositoryId), eq(tags.tag, e.tag))).run();
-        else if (e.digest) tx.delete(tags).where(and(eq(tags.repositoryId, repositoryId), eq(tags.digest, e.digest))).run();
+        if (e.tag)
+          tx.delete(tags)
+            .where(and(eq(tags.repositoryId, repositoryId), eq(tags.tag, e.tag)))
+            .run();
+        else if (e.digest)
+          tx.delete(tags)
+            .where(and(eq(tags.repositoryId, repositoryId), eq(tags.digest, e.digest)))
+            .run();
       }
     }
   });

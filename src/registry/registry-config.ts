@@ -14,7 +14,12 @@ export interface RegistryConfigOptions {
   eventsUrl?: string;
 }
 
-export function registryConfig(config: Config, region: Region, caFile: string, options: RegistryConfigOptions = {}): Record<string, unknown> {
+export function registryConfig(
+  config: Config,
+  region: Region,
+  caFile: string,
+  options: RegistryConfigOptions = {},
+): Record<string, unknown> {
   const [regionHost, port] = splitHostPort(region.registry);
   const host = options.listenHost ?? regionHost;
   return {
@@ -27,7 +32,12 @@ export function registryConfig(config: Config, region: Region, caFile: string, o
     },
     http: { addr: `${host}:${port}`, headers: { "X-Content-Type-Options": ["nosniff"] } },
     auth: {
-      token: { realm: `${config.publicUrl}/auth/token`, service: region.id, issuer: TOKEN_ISSUER, rootcertbundle: caFile },
+      token: {
+        realm: `${config.publicUrl}/auth/token`,
+        service: region.id,
+        issuer: TOKEN_ISSUER,
+        rootcertbundle: caFile,
+      },
     },
     notifications: {
       endpoints: [

@@ -20,7 +20,10 @@ export function parseScopes(values: readonly string[]): Scope[] {
       const first = text.indexOf(":");
       const last = text.lastIndexOf(":");
       if (first <= 0 || last === first) throw new ScopeError(`scope "${text}" is not type:name:actions`);
-      const actions = text.slice(last + 1).split(",").filter(Boolean);
+      const actions = text
+        .slice(last + 1)
+        .split(",")
+        .filter(Boolean);
       scopes.push({ type: text.slice(0, first), name: text.slice(first + 1, last), actions: [...new Set(actions)] });
     }
   }

@@ -18,7 +18,8 @@ import type { SigningKeys } from "./keys.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
 import { parseScopes, ramActionOf, type Scope, ScopeError } from "./scopes.ts";
 
-export type TokenAuth = { kind: "anonymous" } | { kind: "password"; username: string; password: string } | { kind: "refresh"; token: string };
+export type TokenAuth =
+  { kind: "anonymous" } | { kind: "password"; username: string; password: string } | { kind: "refresh"; token: string };
 
 export interface TokenRequest {
   service: string | undefined;
@@ -79,7 +80,11 @@ export class TokenService {
       .from(namespaces)
       .leftJoin(
         repositories,
-        and(eq(repositories.namespaceId, namespaces.id), eq(repositories.region, sql.placeholder("region")), eq(repositories.name, sql.placeholder("repo"))),
+        and(
+          eq(repositories.namespaceId, namespaces.id),
+          eq(repositories.region, sql.placeholder("region")),
+          eq(repositories.name, sql.placeholder("repo")),
+        ),
       )
       .where(eq(namespaces.name, sql.placeholder("ns")))
       .prepare();
@@ -88,7 +93,8 @@ export class TokenService {
   async issue(req: TokenRequest): Promise<TokenAnswer> {
     const service = req.service;
     if (!service) throw new TokenError("INVALID_REQUEST", "the service parameter is required");
-    if (!this.deps.config.regions.some((r) => r.id === service)) throw new TokenError("INVALID_REQUEST", `unknown service "${service}": not a region of this Kiln`);
+    if (!this.deps.config.regions.some((r) => r.id === service))
+      throw new TokenError("INVALID_REQUEST", `unknown service "${service}": not a region of this Kiln`);
     let scopes: Scope[];
     try {
       scopes = parseScopes(req.scopes);
@@ -105,16 +111,29 @@ export class TokenService {
       // A build credential pushes to its own repository only, and pulls what the push user may pull.
       const mayAsk = only === `${service}:${scope.name}` ? ["pull", "push"] : ["pull"];
       const asked = { ...scope, actions: scope.actions.filter((a) => mayAsk.includes(a)) };
-      if (asked.actions.length === 0) return this.recorded({ ...asked, actions: [] }, scope, principal, req, `a build credential pushes only to ${only}`);
+      if (asked.actions.length === 0)
+        return this.recorded(
+          { ...asked, actions: [] },
+          scope,
+          principal,
+          req,
+          `a build credential pushes only to ${only}`,
+        );
       const reasons = new Map<string, string>();
       const granted = this.grant(asked, service, principal, req, (action, reason) => reasons.set(action, reason));
       const pullReason = reasons.get("pull");
-      if (pullReason && asked.actions.includes("pull") && !granted.actions.includes("pull")) denied.push({ scope: `${scope.type}:${scope.name}:pull`, reason: `push user ${pullReason}` });
+      if (pullReason && asked.actions.includes("pull") && !granted.actions.includes("pull"))
+        denied.push({ scope: `${scope.type}:${scope.name}:pull`, reason: `push user ${pullReason}` });
       return granted;
     });
     const subject = principal ? loginNameOf(principal) : "";
     const { token, issuedAt } = signAccessToken(this.deps.keys, { subject, service, access });
-    const answer: TokenAnswer = { token, access_token: token, expires_in: ACCESS_TOKEN_SECONDS, issued_at: issuedAt.toISOString() };
+    const answer: TokenAnswer = {
+      token,
+      access_token: token,
+      expires_in: ACCESS_TOKEN_SECONDS,
+      issued_at: issuedAt.toISOString(),
+    };
     if (req.offline && principal && req.auth.kind === "password" && only === undefined) {
       answer.refresh_token = (await this.deps.credentials.issue("refresh", principal, REFRESH_TTL_SECONDS)).token;
     }
@@ -128,8 +147,14 @@ export class TokenService {
     if (auth.kind === "refresh") {
       const principal = await this.deps.credentials.withRefreshToken(auth.token);
       if (!principal) {
-        this.audit(undefined, "refresh-token", req, { outcome: "denied", reason: "refresh token invalid, expired or revoked" });
-        throw new TokenError("UNAUTHORIZED", "the refresh token is invalid or was revoked (the registry password changed or the user was deleted); log in again");
+        this.audit(undefined, "refresh-token", req, {
+          outcome: "denied",
+          reason: "refresh token invalid, expired or revoked",
+        });
+        throw new TokenError(
+          "UNAUTHORIZED",
+          "the refresh token is invalid or was revoked (the registry password changed or the user was deleted); log in again",
+        );
       }
       return { principal };
     }
@@ -144,17 +169,31 @@ export class TokenService {
     if (!authenticated) {
       this.deps.throttle.fail(keys);
       this.deps.metrics?.failedLogins.inc();
-      this.audit(undefined, "login", req, { outcome: "denied", resource: auth.username, reason: "wrong login name or registry password" });
-      throw new TokenError("UNAUTHORIZED", `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`);
+      this.audit(undefined, "login", req, {
+        outcome: "denied",
+        resource: auth.username,
+        reason: "wrong login name or registry password",
+      });
+      throw new TokenError(
+        "UNAUTHORIZED",
+        `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`,
+      );
     }
     this.deps.throttle.succeed(keys[0]!);
     return authenticated;
   }
 
   /** The actions of one scope that the principal may have; never `*`, never the catalog. */
-  private grant(scope: Scope, region: string, principal: Principal | undefined, req: TokenRequest, why?: Denials): Scope {
+  private grant(
+    scope: Scope,
+    region: string,
+    principal: Principal | undefined,
+    req: TokenRequest,
+    why?: Denials,
+  ): Scope {
     const none = { type: scope.type, name: scope.name, actions: [] as string[] };
-    if (scope.type !== "repository") return this.recorded(none, scope, principal, req, "only repository scopes are granted");
+    if (scope.type !== "repository")
+      return this.recorded(none, scope, principal, req, "only repository scopes are granted");
     const [nsName, repoName, ...rest] = scope.name.split("/");
     if (!nsName || !repoName || rest.length > 0 || !NAMESPACE.test(nsName) || !NAMESPACE.test(repoName)) {
       return this.recorded(none, scope, principal, req, "not a namespace/repository name");
@@ -165,14 +204,28 @@ export class TokenService {
     const repo = target?.repo ?? undefined;
     const publicPull = repo?.visibility === "public" && scope.actions.includes("pull") ? ["pull"] : [];
     if (!principal || !ns || ns.accountId !== principal.accountId) {
-      if (principal && !publicPull.length) why?.("pull", `"${loginNameOf(principal)}" may not pull ${scope.name}: ${ns ? "its namespace belongs to another account" : "there is no such namespace"}`);
-      return this.recorded({ ...none, actions: publicPull }, scope, principal, req, publicPull.length ? "public repository" : "no rights here");
+      if (principal && !publicPull.length)
+        why?.(
+          "pull",
+          `"${loginNameOf(principal)}" may not pull ${scope.name}: ${ns ? "its namespace belongs to another account" : "there is no such namespace"}`,
+        );
+      return this.recorded(
+        { ...none, actions: publicPull },
+        scope,
+        principal,
+        req,
+        publicPull.length ? "public repository" : "no rights here",
+      );
     }
     const resource = arn.repository(region, principal.accountId, nsName, repoName);
     const decide = authorizerFor(this.deps.policies, principal);
     const allowed = (action: string) => {
       const result = decide({ action, resource, context: { ...req.context, "cr:Region": region } });
-      if (result.decision !== "Allow") why?.(action === "cr:PullRepository" ? "pull" : action, `"${loginNameOf(principal)}" may not ${action} on ${resource} (${result.decision}: ${denialReason(result)})`);
+      if (result.decision !== "Allow")
+        why?.(
+          action === "cr:PullRepository" ? "pull" : action,
+          `"${loginNameOf(principal)}" may not ${action} on ${resource} (${result.decision}: ${denialReason(result)})`,
+        );
       return result.decision === "Allow";
     };
     const granted = scope.actions.filter((a) => {
@@ -181,27 +234,53 @@ export class TokenService {
     });
     for (const a of publicPull) if (!granted.includes(a)) granted.push(a);
     // Pushing needs reading: docker checks which layers the registry has before it uploads.
-    if (granted.includes("push") && scope.actions.includes("pull") && !granted.includes("pull")) granted.unshift("pull");
+    if (granted.includes("push") && scope.actions.includes("pull") && !granted.includes("pull"))
+      granted.unshift("pull");
     if (!repo && granted.includes("push")) {
       if (ns.autoCreateRepository && allowed("cr:CreateRepository")) {
         createRepository(db, principal.accountId, region, { namespace: nsName, name: repoName });
       } else {
         granted.splice(granted.indexOf("push"), 1);
-        return this.recorded({ ...none, actions: granted }, scope, principal, req, `repository ${scope.name} does not exist in ${region} (auto-create is off, or cr:CreateRepository is not allowed)`);
+        return this.recorded(
+          { ...none, actions: granted },
+          scope,
+          principal,
+          req,
+          `repository ${scope.name} does not exist in ${region} (auto-create is off, or cr:CreateRepository is not allowed)`,
+        );
       }
     }
     return this.recorded({ ...none, actions: granted }, scope, principal, req);
   }
 
-  private recorded(result: Scope, asked: Scope, principal: Principal | undefined, req: TokenRequest, reason?: string): Scope {
-    const outcome = result.actions.length === asked.actions.length ? "granted" : result.actions.length ? "partial" : "denied";
+  private recorded(
+    result: Scope,
+    asked: Scope,
+    principal: Principal | undefined,
+    req: TokenRequest,
+    reason?: string,
+  ): Scope {
+    const outcome =
+      result.actions.length === asked.actions.length ? "granted" : result.actions.length ? "partial" : "denied";
     this.deps.metrics?.tokenScopes.inc({ outcome });
-    this.audit(principal, "token", req, { resource: `${asked.type}:${asked.name}`, requested: asked.actions.join(","), granted: result.actions.join(","), outcome, reason });
+    this.audit(principal, "token", req, {
+      resource: `${asked.type}:${asked.name}`,
+      requested: asked.actions.join(","),
+      granted: result.actions.join(","),
+      outcome,
+      reason,
+    });
     return result;
   }
 
-  private audit(principal: Principal | undefined, event: string, req: TokenRequest, fields: { outcome: string; resource?: string; requested?: string; granted?: string; reason?: string }): void {
-    const accountId = principal?.accountId ?? (req.auth.kind === "password" ? this.accountOfLogin(req.auth.username) : undefined);
+  private audit(
+    principal: Principal | undefined,
+    event: string,
+    req: TokenRequest,
+    fields: { outcome: string; resource?: string; requested?: string; granted?: string; reason?: string },
+  ): void {
+    const accountId =
+      principal?.accountId ?? (req.auth.kind === "password" ? this.accountOfLogin(req.auth.username) : undefined);
     this.deps.audit.record({
       accountId: accountId ?? null,
       actor: principal ? loginNameOf(principal) : req.auth.kind === "password" ? req.auth.username : "anonymous",

@@ -49,7 +49,13 @@ export function findBinding(db: Db, repositoryId: number, name: string): Binding
  * Binds (or rebinds) a repository to a code repository. A new binding gets a hook id and a
  * secret, shown once; a rebind keeps both unless `rotateSecret`.
  */
-export function putBinding(db: Db, config: Config, repo: RepositoryRecord, input: BindingInput, rotateSecret = false): { row: BindingRow; secret?: string } {
+export function putBinding(
+  db: Db,
+  config: Config,
+  repo: RepositoryRecord,
+  input: BindingInput,
+  rotateSecret = false,
+): { row: BindingRow; secret?: string } {
   const url = checkRepoUrl(input.repoUrl, config.allowLocalGit);
   if (!url.ok) throw invalid("repoUrl", url.reason);
   if (input.branchFilter !== undefined) {
@@ -77,7 +83,13 @@ export function putBinding(db: Db, config: Config, repo: RepositoryRecord, input
     ? db.update(sourceBindings).set(values).where(eq(sourceBindings.id, existing.id)).returning().get()!
     : db
         .insert(sourceBindings)
-        .values({ ...values, accountId: repo.accountId, repositoryId: repo.id, hookId: randomId(24), webhookSecretSealed: values.webhookSecretSealed! })
+        .values({
+          ...values,
+          accountId: repo.accountId,
+          repositoryId: repo.id,
+          hookId: randomId(24),
+          webhookSecretSealed: values.webhookSecretSealed!,
+        })
         .returning()
         .get();
   return { row, secret };
@@ -89,9 +101,26 @@ export function webhookSecretOf(config: Config, row: BindingRow): string {
 
 /** The other repositories of the account bound to the same code repository: one push builds them all. */
 const queries = perDb((db) => ({
-  sameCode: db.select().from(sourceBindings).where(and(eq(sourceBindings.accountId, sql.placeholder("accountId")), eq(sourceBindings.repoKey, sql.placeholder("repoKey")))).prepare(),
-  byRepository: db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, sql.placeholder("id"))).prepare(),
-  byHook: db.select().from(sourceBindings).where(eq(sourceBindings.hookId, sql.placeholder("hookId"))).prepare(),
+  sameCode: db
+    .select()
+    .from(sourceBindings)
+    .where(
+      and(
+        eq(sourceBindings.accountId, sql.placeholder("accountId")),
+        eq(sourceBindings.repoKey, sql.placeholder("repoKey")),
+      ),
+    )
+    .prepare(),
+  byRepository: db
+    .select()
+    .from(sourceBindings)
+    .where(eq(sourceBindings.repositoryId, sql.placeholder("id")))
+    .prepare(),
+  byHook: db
+    .select()
+    .from(sourceBindings)
+    .where(eq(sourceBindings.hookId, sql.placeholder("hookId")))
+    .prepare(),
 }));
 
 export function bindingsOfSameCode(db: Db, row: BindingRow): BindingRow[] {
@@ -107,6 +136,14 @@ export function bindingOfHook(db: Db, hookId: string): BindingRow | undefined {
 }
 
 export function assertNotPushUser(db: Db, userId: number, userName: string): void {
-  const bound = db.select({ id: sourceBindings.id }).from(sourceBindings).where(eq(sourceBindings.pushUserId, userId)).get();
-  if (bound) throw new DomainError("UserIsPushUser", `user "${userName}" pushes the builds of a bound repository; choose another push user first`);
+  const bound = db
+    .select({ id: sourceBindings.id })
+    .from(sourceBindings)
+    .where(eq(sourceBindings.pushUserId, userId))
+    .get();
+  if (bound)
+    throw new DomainError(
+      "UserIsPushUser",
+      `user "${userName}" pushes the builds of a bound repository; choose another push user first`,
+    );
 }

@@ -35,4 +35,6 @@ export function changedFilesOf(commits: unknown): string[] | undefined {
 }
 
 export const str = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined);
-export const urls = (...candidates: unknown[]): string[] => [...new Set(candidates.filter((u): u is string => typeof u === "string" && u.length > 0))];
+export const urls = (...candidates: unknown[]): string[] => [
+  ...new Set(candidates.filter((u): u is string => typeof u === "string" && u.length > 0)),
+];

@@ -17,7 +17,10 @@ import { startKilnWithRegistries } from "../helpers/server.ts";
 function makeRepository(): ReturnType<typeof makeGitRepo> {
   const { dir, git, commit } = makeGitRepo();
   for (const variant of ["node6", "node8"]) {
-    writeFileSync(join(dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nCOPY hello.txt /hello.txt\nRUN echo ${variant} > /variant\nCMD ["/bin/sh", "-c", "cat /variant /hello.txt"]\n`);
+    writeFileSync(
+      join(dir, `Dockerfile.${variant}`),
+      `FROM ${BASE_IMAGE}\nCOPY hello.txt /hello.txt\nRUN echo ${variant} > /variant\nCMD ["/bin/sh", "-c", "cat /variant /hello.txt"]\n`,
+    );
   }
   writeFileSync(join(dir, "hello.txt"), "hello from kiln\n");
   writeFileSync(join(dir, ".dockerignore"), "secret.txt\n");
@@ -38,37 +41,88 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
   let registry: string;
   const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
   const push = (ref: string, commit: string) =>
-    fetch(hook.url, { method: "POST", headers: { authorization: `Bearer ${hook.secret}`, "content-type": "application/json" }, body: JSON.stringify({ ref, commit }) }).then((r) => r.json() as Promise<any>);
+    fetch(hook.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${hook.secret}`, "content-type": "application/json" },
+      body: JSON.stringify({ ref, commit }),
+    }).then((r) => r.json() as Promise<any>);
   const buildOf = async (id: string) => (await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body;
-  const finished = (id: string) => waitUntil(async () => ["succeeded", "failed", "canceled", "superseded"].includes((await buildOf(id)).status), () => `build ${id} did not finish`, 120_000);
+  const finished = (id: string) =>
+    waitUntil(
+      async () => ["succeeded", "failed", "canceled", "superseded"].includes((await buildOf(id)).status),
+      () => `build ${id} did not finish`,
+      120_000,
+    );
 
   beforeAll(async () => {
     await assertDockerEngine();
     await ensureBaseImage();
     redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" }, queue: true });
+    kiln = await startKilnWithRegistries(["cn-hongkong"], {
+      env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
+      queue: true,
+    });
     worker = startBuildWorker(kiln.config, createLogger("silent"));
     registry = kiln.registryOf("cn-hongkong");
-    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
+    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
+      .rootToken;
     await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
-    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "app" },
+    });
     for (const [name, document] of [
-      ["ci", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] }],
-      ["reader", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PullRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] }],
+      [
+        "ci",
+        {
+          Version: "1",
+          Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }],
+        },
+      ],
+      [
+        "reader",
+        {
+          Version: "1",
+          Statement: [{ Effect: "Allow", Action: "cr:PullRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }],
+        },
+      ],
     ] as const) {
       await kiln.call("POST", "/api/v1/users", { token: root, body: { name } });
       await kiln.call("POST", "/api/v1/policies", { token: root, body: { name: `${name}-policy`, document } });
-      await kiln.call("POST", `/api/v1/users/${name}/policies`, { token: root, body: { policyName: `${name}-policy` } });
+      await kiln.call("POST", `/api/v1/users/${name}/policies`, {
+        token: root,
+        body: { policyName: `${name}-policy` },
+      });
     }
-    await kiln.call("PUT", "/api/v1/users/reader/registry-password", { token: root, body: { password: "Reader-registry-1" } });
-    const bound = await kiln.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "ci" } });
+    await kiln.call("PUT", "/api/v1/users/reader/registry-password", {
+      token: root,
+      body: { password: "Reader-registry-1" },
+    });
+    const bound = await kiln.call("PUT", `${repoPath}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "ci" },
+    });
     expect(bound.status, JSON.stringify(bound.body)).toBe(200);
     hook = { url: bound.body.webhookUrl, secret: bound.body.webhookSecret };
     for (const variant of ["node6", "node8"]) {
-      await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", dockerfileName: `Dockerfile.${variant}`, tags: [variant] } });
+      await kiln.call("POST", `${repoPath}/build-rules`, {
+        token: root,
+        body: { sourceType: "branch", source: "main", dockerfileName: `Dockerfile.${variant}`, tags: [variant] },
+      });
     }
-    await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "tag", source: "/^v(\\d+)\\.(\\d+)\\.(\\d+)$/", dockerfileName: "Dockerfile.node8", tags: ["{\\1}.{\\2}.{\\3}", "{\\1}.{\\2}"] } });
-    const login = await docker(["login", registry, "-u", "reader@acme", "--password-stdin"], { configDir: home, input: "Reader-registry-1\n" });
+    await kiln.call("POST", `${repoPath}/build-rules`, {
+      token: root,
+      body: {
+        sourceType: "tag",
+        source: "/^v(\\d+)\\.(\\d+)\\.(\\d+)$/",
+        dockerfileName: "Dockerfile.node8",
+        tags: ["{\\1}.{\\2}.{\\3}", "{\\1}.{\\2}"],
+      },
+    });
+    const login = await docker(["login", registry, "-u", "reader@acme", "--password-stdin"], {
+      configDir: home,
+      input: "Reader-registry-1\n",
+    });
     expect(login.status, login.stderr).toBe(0);
   }, 120_000);
   afterAll(async () => {
@@ -92,7 +146,10 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
       expect(b.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
       expect(b.size).toBeGreaterThan(0);
       const began = ["fetch", "build", "push"].map((stage) => Date.parse(b.stageStartedAt[stage]));
-      expect([...began].sort((x, y) => x - y), "stages begin in order, within the build").toEqual(began);
+      expect(
+        [...began].sort((x, y) => x - y),
+        "stages begin in order, within the build",
+      ).toEqual(began);
       expect(began[0]).toBeGreaterThanOrEqual(Date.parse(b.startedAt));
       expect(began[2]).toBeLessThanOrEqual(Date.parse(b.finishedAt));
     }
@@ -103,16 +160,26 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
       expect(pulled.status, pulled.stderr).toBe(0);
       const run = await docker(["run", "--rm", image], { configDir: home });
       expect(run.stdout).toBe(`${variant}\nhello from kiln\n`);
-      const label = await docker(["inspect", "--format", '{{index .Config.Labels "org.opencontainers.image.revision"}}', image], { configDir: home });
+      const label = await docker(
+        ["inspect", "--format", '{{index .Config.Labels "org.opencontainers.image.revision"}}', image],
+        { configDir: home },
+      );
       expect(label.stdout.trim()).toBe(commit);
-      const ignored = await docker(["run", "--rm", image, "/bin/sh", "-c", "ls /secret.txt 2>&1 || true"], { configDir: home });
+      const ignored = await docker(["run", "--rm", image, "/bin/sh", "-c", "ls /secret.txt 2>&1 || true"], {
+        configDir: home,
+      });
       expect(ignored.stdout).toMatch(/No such file/);
     }
   });
 
   it("the build log has its stages and Docker's output, outlives the job, and streams as server-sent events", async () => {
-    const [build] = (await kiln.call("GET", `${repoPath}/builds`, { token: root })).body.builds.filter((b: { status: string }) => b.status === "succeeded");
-    await waitUntil(async () => (await kiln.call("GET", `/api/v1/builds/${build.id}/logs`, { token: root })).body.lines.length > 0, () => "no log");
+    const [build] = (await kiln.call("GET", `${repoPath}/builds`, { token: root })).body.builds.filter(
+      (b: { status: string }) => b.status === "succeeded",
+    );
+    await waitUntil(
+      async () => (await kiln.call("GET", `/api/v1/builds/${build.id}/logs`, { token: root })).body.lines.length > 0,
+      () => "no log",
+    );
     const page = (await kiln.call("GET", `/api/v1/builds/${build.id}/logs`, { token: root })).body;
     expect(page.ended).toBe(true);
     const stages = page.lines.filter((l: string) => l.startsWith("==> "));
@@ -127,13 +194,19 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     const { Redis } = await import("ioredis");
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue("builds", { connection });
-    await waitUntil(async () => kiln.deps.db.$client.prepare("select 1 from build_logs where build_id = ?").get(build.id) !== undefined, () => "log not kept");
+    await waitUntil(
+      async () =>
+        kiln.deps.db.$client.prepare("select 1 from build_logs where build_id = ?").get(build.id) !== undefined,
+      () => "log not kept",
+    );
     await queue.remove(build.id);
     await queue.close();
     connection.disconnect();
     expect((await kiln.call("GET", `/api/v1/builds/${build.id}/logs`, { token: root })).body.lines).toEqual(page.lines);
 
-    const sse = await fetch(`${kiln.base}/api/v1/builds/${build.id}/logs?follow=true`, { headers: { authorization: `Bearer ${root}` } });
+    const sse = await fetch(`${kiln.base}/api/v1/builds/${build.id}/logs?follow=true`, {
+      headers: { authorization: `Bearer ${root}` },
+    });
     expect(sse.headers.get("content-type")).toMatch(/text\/event-stream/);
     const text = await sse.text();
     expect(text).toContain("event: line\ndata: ==> fetch");
@@ -149,7 +222,9 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     expect(value(/^kiln_build_wait_seconds_count (\d+)$/m)).toBeGreaterThanOrEqual(2);
     // The log test removed one of the two completed jobs from Redis.
     expect(value(/^kiln_build_queue_jobs\{state="completed"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
-    expect(value(/^kiln_webhook_deliveries_total\{provider="git",outcome="accepted"\} (\d+)$/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^kiln_webhook_deliveries_total\{provider="git",outcome="accepted"\} (\d+)$/m)).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(value(/^kiln_registry_token_scopes_total\{outcome="granted"\} (\d+)$/m)).toBeGreaterThanOrEqual(2);
   });
 
@@ -160,13 +235,18 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     expect(build.tags).toEqual(["1.2.3", "1.2"]);
     await finished(build.id);
     expect((await buildOf(build.id)).status).toBe("succeeded");
-    for (const tag of ["1.2.3", "1.2"]) expect((await docker(["pull", `${registry}/alitest1/app:${tag}`], { configDir: home })).status).toBe(0);
+    for (const tag of ["1.2.3", "1.2"])
+      expect((await docker(["pull", `${registry}/alitest1/app:${tag}`], { configDir: home })).status).toBe(0);
   });
 
   it("a tag is never moved back to an older build's image: that build ends superseded", async () => {
     const { Redis } = await import("ioredis");
     const redisClient = new Redis(redis.url);
-    const before = (await docker(["inspect", "--format", "{{index .RepoDigests 0}}", `${registry}/alitest1/app:node6`], { configDir: home })).stdout.trim();
+    const before = (
+      await docker(["inspect", "--format", "{{index .RepoDigests 0}}", `${registry}/alitest1/app:node6`], {
+        configDir: home,
+      })
+    ).stdout.trim();
     // As if a build queued after the next one had already pushed node6.
     await redisClient.set(`kiln:tag-sequence:${registry}/alitest1/app:node6`, String(Date.now() + 3_600_000));
     redisClient.disconnect();
@@ -178,7 +258,11 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     expect([node6.tags, node6.status]).toEqual([["node6"], "superseded"]);
     expect([node8.tags, node8.status]).toEqual([["node8"], "succeeded"]);
     await docker(["pull", `${registry}/alitest1/app:node6`], { configDir: home });
-    const after = (await docker(["inspect", "--format", "{{index .RepoDigests 0}}", `${registry}/alitest1/app:node6`], { configDir: home })).stdout.trim();
+    const after = (
+      await docker(["inspect", "--format", "{{index .RepoDigests 0}}", `${registry}/alitest1/app:node6`], {
+        configDir: home,
+      })
+    ).stdout.trim();
     expect(after).toBe(before);
   });
 
@@ -194,33 +278,64 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
   });
 
   it("a binding whose push user lacks push rights fails with the policy explanation and pushes nothing", async () => {
-    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "locked" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "locked" },
+    });
     const locked = "/api/v1/regions/cn-hongkong/repositories/alitest1/locked";
-    const bound = await kiln.call("PUT", `${locked}/source`, { token: root, body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "reader" } });
-    await kiln.call("POST", `${locked}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", dockerfileName: "Dockerfile.node8", tags: ["denied"] } });
-    const answer = await (await fetch(bound.body.webhookUrl, { method: "POST", headers: { authorization: `Bearer ${bound.body.webhookSecret}`, "content-type": "application/json" }, body: JSON.stringify({ ref: "refs/heads/main", commit: repo.commit(), deliveryId: "locked-1" }) })).json() as { builds: { status: string; error: string; repository: string }[] };
+    const bound = await kiln.call("PUT", `${locked}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "reader" },
+    });
+    await kiln.call("POST", `${locked}/build-rules`, {
+      token: root,
+      body: { sourceType: "branch", source: "main", dockerfileName: "Dockerfile.node8", tags: ["denied"] },
+    });
+    const answer = (await (
+      await fetch(bound.body.webhookUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bound.body.webhookSecret}`, "content-type": "application/json" },
+        body: JSON.stringify({ ref: "refs/heads/main", commit: repo.commit(), deliveryId: "locked-1" }),
+      })
+    ).json()) as { builds: { status: string; error: string; repository: string }[] };
     const build = answer.builds.find((b) => b.repository === "alitest1/locked")!;
     expect(build.status).toBe("failed");
-    expect(build.error).toMatch(/push user "reader" may not cr:PushRepository on acs:cr:cn-hongkong:\d{16}:repository\/alitest1\/locked \(ImplicitDeny: no statement of its policies allows it\)/);
+    expect(build.error).toMatch(
+      /push user "reader" may not cr:PushRepository on acs:cr:cn-hongkong:\d{16}:repository\/alitest1\/locked \(ImplicitDeny: no statement of its policies allows it\)/,
+    );
     await new Promise((r) => setTimeout(r, 1500));
-    expect((await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/locked/tags", { token: root })).body.tags).toEqual([]);
+    expect(
+      (await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/locked/tags", { token: root })).body
+        .tags,
+    ).toEqual([]);
   });
 
   it("cancel stops a running build within 5 seconds, on the worker that holds it", async () => {
     // Each RUN step is a sleep no other process on this machine runs (and never cached): `ps` finds exactly it.
     const sleeps = ["node6", "node8"].map(() => `sleep 1${randomInt(100_000, 1_000_000)}`);
-    for (const [i, variant] of ["node6", "node8"].entries()) writeFileSync(join(repo.dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nRUN ${sleeps[i]}\n`);
+    for (const [i, variant] of ["node6", "node8"].entries())
+      writeFileSync(join(repo.dir, `Dockerfile.${variant}`), `FROM ${BASE_IMAGE}\nRUN ${sleeps[i]}\n`);
     repo.git("commit", "--quiet", "-am", "slow builds");
-    const ids: string[] = (await push("refs/heads/main", repo.commit())).builds.filter((b: { repository: string }) => b.repository === "alitest1/app").map((b: { id: string }) => b.id);
+    const ids: string[] = (await push("refs/heads/main", repo.commit())).builds
+      .filter((b: { repository: string }) => b.repository === "alitest1/app")
+      .map((b: { id: string }) => b.id);
     expect(ids).toHaveLength(2);
-    await waitUntil(async () => (await Promise.all(ids.map(buildOf))).every((b) => b.stage === "build"), () => "the builds did not start", 60_000);
+    await waitUntil(
+      async () => (await Promise.all(ids.map(buildOf))).every((b) => b.stage === "build"),
+      () => "the builds did not start",
+      60_000,
+    );
     const steps = async () => (await Promise.all(sleeps.map(processesWith))).flat();
     let running: ProcessInfo[] = [];
     const bothRunning = async () => {
       running = await steps();
       return sleeps.every((s) => running.some((p) => p.args.includes(s)));
     };
-    await waitUntil(bothRunning, () => `the RUN steps (${sleeps.join(", ")}) never ran: ${JSON.stringify(running)}`, 60_000);
+    await waitUntil(
+      bothRunning,
+      () => `the RUN steps (${sleeps.join(", ")}) never ran: ${JSON.stringify(running)}`,
+      60_000,
+    );
     const asked = Date.now();
     for (const id of ids) {
       const canceled = await kiln.call("POST", `/api/v1/builds/${id}/cancel`, { token: root });
@@ -231,11 +346,20 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue = new Queue("builds", { connection });
     try {
-      await waitUntil(async () => (await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.getState()))).every((s) => s === "failed"), () => "the worker did not stop", 10_000);
+      await waitUntil(
+        async () =>
+          (await Promise.all(ids.map(async (id) => (await queue.getJob(id))?.getState()))).every((s) => s === "failed"),
+        () => "the worker did not stop",
+        10_000,
+      );
       expect(Date.now() - asked).toBeLessThan(5000);
       for (const id of ids) expect((await queue.getJob(id))?.failedReason).toBe("canceled");
       // Not just the job: the step itself (BuildKit's process, or a build container) stops too.
-      await waitUntil(async () => (running = await steps()).length === 0, () => `still running after the cancel: ${running.map((p) => p.args).join("; ")}`, Math.max(0, asked + 5000 - Date.now()));
+      await waitUntil(
+        async () => (running = await steps()).length === 0,
+        () => `still running after the cancel: ${running.map((p) => p.args).join("; ")}`,
+        Math.max(0, asked + 5000 - Date.now()),
+      );
     } finally {
       await queue.close();
       connection.disconnect();

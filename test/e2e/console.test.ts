@@ -13,14 +13,32 @@ import { startRedis } from "../helpers/redis.ts";
 import { seedPushUser } from "../helpers/seed.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
-const READ_ALITEST1 = { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Resource: ["acs:cr:*:*:repository/alitest1/*"] }] };
-const LIST_ALL = { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:ListNamespace", "cr:ListRepository"], Resource: ["*"] }] };
-const CREATE_IN_ALITEST1 = { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:CreateRepository"], Resource: ["acs:cr:*:*:repository/alitest1/*"] }] };
+const READ_ALITEST1 = {
+  Version: "1",
+  Statement: [
+    {
+      Effect: "Allow",
+      Action: ["cr:Get*", "cr:List*", "cr:PullRepository"],
+      Resource: ["acs:cr:*:*:repository/alitest1/*"],
+    },
+  ],
+};
+const LIST_ALL = {
+  Version: "1",
+  Statement: [{ Effect: "Allow", Action: ["cr:ListNamespace", "cr:ListRepository"], Resource: ["*"] }],
+};
+const CREATE_IN_ALITEST1 = {
+  Version: "1",
+  Statement: [{ Effect: "Allow", Action: ["cr:CreateRepository"], Resource: ["acs:cr:*:*:repository/alitest1/*"] }],
+};
 
 /** A repository whose build prints a line a second, so that a log can be watched while it grows. */
 function makeSlowRepository() {
   const repo = makeGitRepo();
-  writeFileSync(join(repo.dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN for i in 1 2 3 4 5 6; do echo "kiln step $i"; sleep 1; done\n`);
+  writeFileSync(
+    join(repo.dir, "Dockerfile"),
+    `FROM ${BASE_IMAGE}\nRUN for i in 1 2 3 4 5 6; do echo "kiln step $i"; sleep 1; done\n`,
+  );
   repo.git("add", ".");
   repo.git("commit", "--quiet", "-m", "a slow build");
   return repo;
@@ -46,7 +64,12 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
   }
 
   /** Fills a console form (`data-testid`) and sends it; resolves once the page has reacted. */
-  async function submit(page: Page, form: string, fields: Record<string, string>, after: "reload" | "stay" | RegExp = "reload") {
+  async function submit(
+    page: Page,
+    form: string,
+    fields: Record<string, string>,
+    after: "reload" | "stay" | RegExp = "reload",
+  ) {
     const f = page.locator(`[data-testid=${form}]`);
     for (const [name, value] of Object.entries(fields)) {
       const input = f.locator(`[name="${name}"]`);
@@ -64,7 +87,10 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await root.page.fill("[data-testid=create-policy] input[name=name]", name);
     await root.page.fill("[data-testid=create-policy] textarea[name=document]", JSON.stringify(document, null, 2));
     await expect.poll(() => root.page.textContent("[data-testid=policy-editor-status]")).toMatch(/Valid policy/);
-    await Promise.all([root.page.waitForEvent("load"), root.page.click("[data-testid=create-policy] button[type=submit]")]);
+    await Promise.all([
+      root.page.waitForEvent("load"),
+      root.page.click("[data-testid=create-policy] button[type=submit]"),
+    ]);
     await root.page.goto(url("/console/access/users/dev1"));
     await submit(root.page, "attach-policy", { policyName: name });
     await root.page.waitForSelector(`[data-attached="${name}"]`);
@@ -74,11 +100,25 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await assertDockerEngine();
     await ensureBaseImage();
     redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong", "cn-beijing"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" }, queue: true });
+    kiln = await startKilnWithRegistries(["cn-hongkong", "cn-beijing"], {
+      env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
+      queue: true,
+    });
     worker = startBuildWorker(kiln.config, createLogger("silent"));
-    rootToken = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
-    expect((await kiln.call("PUT", "/api/v1/me/password", { token: rootToken, body: { password: "Root-console-1" } })).status).toBe(200);
-    expect((await kiln.call("PUT", "/api/v1/me/registry-password", { token: rootToken, body: { password: "Root-registry-1" } })).status).toBe(200);
+    rootToken = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
+      .rootToken;
+    expect(
+      (await kiln.call("PUT", "/api/v1/me/password", { token: rootToken, body: { password: "Root-console-1" } }))
+        .status,
+    ).toBe(200);
+    expect(
+      (
+        await kiln.call("PUT", "/api/v1/me/registry-password", {
+          token: rootToken,
+          body: { password: "Root-registry-1" },
+        })
+      ).status,
+    ).toBe(200);
     // The build's push user: a RAM user allowed to push to alitest1 and nothing else.
     await seedPushUser(kiln.call, rootToken, "builder");
     browser = await launchChromium();
@@ -109,12 +149,19 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await screenshot(root.page, "01-namespaces-root");
 
     await root.page.goto(url("/console/access/users"));
-    await submit(root.page, "create-user", { name: "dev1", password: "Dev1-console-1" }, /\/console\/access\/users\/dev1$/);
+    await submit(
+      root.page,
+      "create-user",
+      { name: "dev1", password: "Dev1-console-1" },
+      /\/console\/access\/users\/dev1$/,
+    );
 
     await root.page.goto(url("/console/access/policies"));
     const editor = root.page.locator("[data-testid=create-policy] textarea[name=document]");
     await editor.fill('{"Version":"1","Statement":[{"Effect":"Alow","Action":"cr:*","Resource":"*"}]}');
-    await expect.poll(() => root.page.textContent("[data-testid=policy-editor-status]")).toMatch(/Statement\[0\]\.Effect/);
+    await expect
+      .poll(() => root.page.textContent("[data-testid=policy-editor-status]"))
+      .toMatch(/Statement\[0\]\.Effect/);
     await editor.fill('{"Version":"1","Statement":[');
     await expect.poll(() => root.page.textContent("[data-testid=policy-editor-status]")).toMatch(/Not valid JSON/);
     await screenshot(root.page, "02-policy-editor-invalid");
@@ -129,12 +176,19 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await dev.page.waitForSelector("[data-testid=must-set-registry-password]");
     await screenshot(dev.page, "04-first-login-registry-password");
     await submit(dev.page, "registry-password-form", { password: "short" }, "stay");
-    await expect.poll(() => dev.page.textContent("[data-testid=registry-password-form] [data-output]")).toMatch(/password: must be at least 8 characters/);
+    await expect
+      .poll(() => dev.page.textContent("[data-testid=registry-password-form] [data-output]"))
+      .toMatch(/password: must be at least 8 characters/);
     await submit(dev.page, "registry-password-form", { password: "Dev1-registry-1" }, /\/console\/namespaces/);
     await dev.page.waitForSelector("[data-testid=no-namespaces]");
-    expect(await dev.page.locator("[data-testid=create-namespace]").count(), "a form for what the user may not do is not offered").toBe(0);
+    expect(
+      await dev.page.locator("[data-testid=create-namespace]").count(),
+      "a form for what the user may not do is not offered",
+    ).toBe(0);
     await screenshot(dev.page, "05-dev1-no-namespace");
-    const me = await kiln.call("POST", "/api/v1/sessions", { body: { loginName: "dev1@acme", password: "Dev1-console-1" } });
+    const me = await kiln.call("POST", "/api/v1/sessions", {
+      body: { loginName: "dev1@acme", password: "Dev1-console-1" },
+    });
     expect(me.body.mustSetRegistryPassword).toBe(false);
   });
 
@@ -150,19 +204,33 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await dev.page.reload();
     await submit(dev.page, "create-repository", { namespace: "other1", name: "app" }, "stay");
     const refusal = dev.page.locator("[data-testid=create-repository] [data-output]");
-    await expect.poll(() => refusal.textContent()).toMatch(/You may not do cr:CreateRepository on acs:cr:cn-hongkong:\d+:repository\/other1\/app \(no policy allows it\)/);
+    await expect
+      .poll(() => refusal.textContent())
+      .toMatch(
+        /You may not do cr:CreateRepository on acs:cr:cn-hongkong:\d+:repository\/other1\/app \(no policy allows it\)/,
+      );
     await screenshot(dev.page, "06-dev1-denied-other1");
-    await submit(dev.page, "create-repository", { namespace: "alitest1", name: "app" }, /\/repositories\/alitest1\/app$/);
+    await submit(
+      dev.page,
+      "create-repository",
+      { namespace: "alitest1", name: "app" },
+      /\/repositories\/alitest1\/app$/,
+    );
     expect(await dev.page.textContent("[data-testid=repository-name]")).toMatch(/alitest1\/app/);
     expect(await dev.page.locator("[data-testid=bind-source]").count(), "dev1 may not bind a source").toBe(0);
     expect(await dev.page.locator("[data-testid=build-now]").count(), "dev1 may not start builds").toBe(0);
-    expect(await dev.page.textContent("[data-testid=command-login]")).toBe(`docker login --username=dev1@acme ${kiln.registryOf("cn-hongkong")}`);
+    expect(await dev.page.textContent("[data-testid=command-login]")).toBe(
+      `docker login --username=dev1@acme ${kiln.registryOf("cn-hongkong")}`,
+    );
   });
 
   it("a repository lives in its region: the region switcher shows cn-beijing without it", async () => {
     await dev.page.goto(url("/console/regions/cn-hongkong/repositories"));
     await dev.page.waitForSelector('tr[data-repository="alitest1/app"]');
-    await Promise.all([dev.page.waitForURL(/\/regions\/cn-beijing\/repositories/), dev.page.selectOption("[data-testid=region-switcher]", { label: "cn-beijing" })]);
+    await Promise.all([
+      dev.page.waitForURL(/\/regions\/cn-beijing\/repositories/),
+      dev.page.selectOption("[data-testid=region-switcher]", { label: "cn-beijing" }),
+    ]);
     await dev.page.waitForSelector("[data-testid=no-repositories]");
     expect(await dev.page.locator('tr[data-repository="alitest1/app"]').count()).toBe(0);
     await screenshot(dev.page, "07-dev1-cn-beijing");
@@ -171,8 +239,18 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
 
   it("root binds a code repository (the secret is shown once), adds rules, and the rule tester says which tags a ref makes", async () => {
     await root.page.goto(url("/console/regions/cn-hongkong/repositories"));
-    await submit(root.page, "create-repository", { namespace: "alitest1", name: "test", summary: "the console's walk-through" }, /\/repositories\/alitest1\/test$/);
-    await submit(root.page, "bind-source", { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "builder" }, "stay");
+    await submit(
+      root.page,
+      "create-repository",
+      { namespace: "alitest1", name: "test", summary: "the console's walk-through" },
+      /\/repositories\/alitest1\/test$/,
+    );
+    await submit(
+      root.page,
+      "bind-source",
+      { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "builder" },
+      "stay",
+    );
     const secret = await root.page.locator("[data-testid=webhook-secret]").textContent();
     expect(secret).toMatch(/\S{20,}/);
     await Promise.all([root.page.waitForEvent("load"), root.page.click("[data-testid=bind-source] [data-reload]")]);
@@ -184,7 +262,11 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await root.page.locator("[data-testid=add-rule] input[name=noCache]").check();
     await submit(root.page, "add-rule", { sourceType: "branch", source: "main", tags: "{sourceref}, latest" });
     await root.page.click("[data-testid=add-rule-details] > summary");
-    await submit(root.page, "add-rule", { sourceType: "tag", source: "/v(\\d+)\\.(\\d+)\\.(\\d+)/", tags: "{\\1}.{\\2}, {sourceref}" });
+    await submit(root.page, "add-rule", {
+      sourceType: "tag",
+      source: "/v(\\d+)\\.(\\d+)\\.(\\d+)/",
+      tags: "{\\1}.{\\2}, {sourceref}",
+    });
     expect(await root.page.locator("[data-testid=build-rules] tr[data-rule]").count()).toBe(2);
 
     await submit(root.page, "rule-tester", { ref: "v1.4.2" }, "stay");
@@ -228,43 +310,84 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
       const row = root.page.locator(`[data-testid=tags] tr[data-tag="${tag}"]`);
       expect(await row.textContent()).toMatch(/sha256:[0-9a-f]{12}.*builder@acme/);
     }
-    expect(await root.page.locator(`[data-testid=builds] tr[data-build="${id}"] [data-status]`).textContent()).toBe("succeeded");
+    expect(await root.page.locator(`[data-testid=builds] tr[data-build="${id}"] [data-status]`).textContent()).toBe(
+      "succeeded",
+    );
     await screenshot(root.page, "10-repository");
     expect(root.errors).toEqual([]);
   });
 
   it("retry builds the same ref again, and cancel stops it", async () => {
-    const builds = (await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/test/builds", { token: rootToken })).body.builds;
+    const builds = (
+      await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/test/builds", { token: rootToken })
+    ).body.builds;
     await root.page.goto(url(`/console/builds/${builds[0].id}`));
-    await Promise.all([root.page.waitForURL((u) => !u.pathname.endsWith(builds[0].id)), root.page.click("[data-testid=retry-build] button")]);
+    await Promise.all([
+      root.page.waitForURL((u) => !u.pathname.endsWith(builds[0].id)),
+      root.page.click("[data-testid=retry-build] button"),
+    ]);
     const retried = root.page.url().split("/").pop()!;
-    expect((await kiln.call("GET", `/api/v1/builds/${retried}`, { token: rootToken })).body).toMatchObject({ trigger: "retry", ref: "refs/heads/main" });
+    expect((await kiln.call("GET", `/api/v1/builds/${retried}`, { token: rootToken })).body).toMatchObject({
+      trigger: "retry",
+      ref: "refs/heads/main",
+    });
     await root.page.click("[data-testid=cancel-build] button");
-    await waitUntil(async () => (await kiln.call("GET", `/api/v1/builds/${retried}`, { token: rootToken })).body.status === "canceled", () => "not canceled");
+    await waitUntil(
+      async () =>
+        (await kiln.call("GET", `/api/v1/builds/${retried}`, { token: rootToken })).body.status === "canceled",
+      () => "not canceled",
+    );
     await root.page.waitForSelector('[data-testid=build-status] [data-status="canceled"]', { timeout: 30_000 });
   });
 
   it("the simulator answers whether dev1 may push or pull, naming the deciding statement", async () => {
     await root.page.goto(url("/console/access/simulator"));
-    await submit(root.page, "simulator", { userName: "dev1", action: "cr:PushRepository", region: "cn-hongkong", target: "alitest1/test" }, "stay");
+    await submit(
+      root.page,
+      "simulator",
+      { userName: "dev1", action: "cr:PushRepository", region: "cn-hongkong", target: "alitest1/test" },
+      "stay",
+    );
     const decision = root.page.locator("[data-testid=simulation-decision]");
     await expect.poll(() => decision.getAttribute("data-decision")).toBe("ImplicitDeny");
-    await submit(root.page, "simulator", { userName: "dev1", action: "cr:PullRepository", region: "cn-hongkong", target: "alitest1/test" }, "stay");
+    await submit(
+      root.page,
+      "simulator",
+      { userName: "dev1", action: "cr:PullRepository", region: "cn-hongkong", target: "alitest1/test" },
+      "stay",
+    );
     await expect.poll(() => decision.getAttribute("data-decision")).toBe("Allow");
     const statements = root.page.locator("[data-testid=simulation-statements]");
-    await expect.poll(() => statements.textContent()).toMatch(/Allow by Statement\[0\] of policy alitest1-read.*cr:PullRepository/s);
+    await expect
+      .poll(() => statements.textContent())
+      .toMatch(/Allow by Statement\[0\] of policy alitest1-read.*cr:PullRepository/s);
     await screenshot(root.page, "11-simulator");
   });
 
   it("root groups users, attaches a policy to the group, and creates an access key that is shown once", async () => {
     await root.page.goto(url("/console/access/groups"));
     await root.page.fill("[data-testid=create-group] input[name=name]", "developers");
-    await Promise.all([root.page.waitForEvent("load"), root.page.click("[data-testid=create-group] button[type=submit]")]);
+    await Promise.all([
+      root.page.waitForEvent("load"),
+      root.page.click("[data-testid=create-group] button[type=submit]"),
+    ]);
     const row = root.page.locator("tr[data-group=developers]");
     await row.locator("input[name=userName]").fill("dev1");
-    await Promise.all([root.page.waitForEvent("load"), row.locator("form", { has: root.page.locator("input[name=userName]") }).locator("button").click()]);
+    await Promise.all([
+      root.page.waitForEvent("load"),
+      row
+        .locator("form", { has: root.page.locator("input[name=userName]") })
+        .locator("button")
+        .click(),
+    ]);
     await row.locator("select[name=policyName]").selectOption("AliyunContainerRegistryReadOnlyAccess");
-    await Promise.all([root.page.waitForEvent("load"), row.locator("form", { has: root.page.locator("select[name=policyName]") }).locator("button").click()]);
+    await Promise.all([
+      root.page.waitForEvent("load"),
+      row
+        .locator("form", { has: root.page.locator("select[name=policyName]") })
+        .locator("button")
+        .click(),
+    ]);
     expect(await row.textContent()).toMatch(/dev1.*AliyunContainerRegistryReadOnlyAccess/);
     const group = (await kiln.call("GET", "/api/v1/groups/developers", { token: rootToken })).body;
     expect(group).toMatchObject({ members: ["dev1"], policies: ["AliyunContainerRegistryReadOnlyAccess"] });
@@ -280,7 +403,9 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
   it("a user without ram rights is not offered access control and gets a readable 403 when opening it", async () => {
     expect(await dev.page.locator("nav.sections >> text=Access control").count()).toBe(0);
     await dev.page.goto(url("/console/access/users"));
-    expect(await dev.page.textContent("[data-testid=refusal]")).toMatch(/You may not do ram:ListUsers on acs:ram:\*:\d+:user\/\* \(no policy allows it\)/);
+    expect(await dev.page.textContent("[data-testid=refusal]")).toMatch(
+      /You may not do ram:ListUsers on acs:ram:\*:\d+:user\/\* \(no policy allows it\)/,
+    );
   });
 
   it("logging out ends the session: the old cookie opens nothing", async () => {

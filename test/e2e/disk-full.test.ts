@@ -32,9 +32,15 @@ describe("a full disk fails the build with a clear message and does not wedge th
   const repos = { big: sourceWith(16 * 1024 * 1024), fine: sourceWith(0) };
   const pathOf = (name: string) => `/api/v1/regions/cn-hongkong/repositories/alitest1/${name}`;
   const buildOf = async (id: string) => (await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body;
-  const build = async (name: string) => (await kiln.call("POST", `${pathOf(name)}/builds`, { token: root, body: { ref: "main" } })).body.builds[0].id as string;
+  const build = async (name: string) =>
+    (await kiln.call("POST", `${pathOf(name)}/builds`, { token: root, body: { ref: "main" } })).body.builds[0]
+      .id as string;
   const ended = async (id: string) => {
-    await waitUntil(async () => !["queued", "running"].includes((await buildOf(id)).status), () => `build ${id} did not end`, 90_000);
+    await waitUntil(
+      async () => !["queued", "running"].includes((await buildOf(id)).status),
+      () => `build ${id} did not end`,
+      90_000,
+    );
     return buildOf(id);
   };
 
@@ -43,14 +49,26 @@ describe("a full disk fails the build with a clear message and does not wedge th
     await ensureBaseImage();
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", small]);
     redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" }, queue: true });
+    kiln = await startKilnWithRegistries(["cn-hongkong"], {
+      env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
+      queue: true,
+    });
     // The worker alone keeps its git mirrors and work trees on the small disk.
     worker = startBuildWorker({ ...kiln.config, dataDir: small }, createLogger("silent"));
     ({ root } = await seedBuildableRepository(kiln.call, "big"));
-    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "fine" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "fine" },
+    });
     for (const [name, source] of Object.entries(repos)) {
-      await kiln.call("PUT", `${pathOf(name)}/source`, { token: root, body: { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "ci" } });
-      await kiln.call("POST", `${pathOf(name)}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["{sourceref}"] } });
+      await kiln.call("PUT", `${pathOf(name)}/source`, {
+        token: root,
+        body: { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "ci" },
+      });
+      await kiln.call("POST", `${pathOf(name)}/build-rules`, {
+        token: root,
+        body: { sourceType: "branch", source: "main", tags: ["{sourceref}"] },
+      });
     }
   }, 120_000);
 
@@ -67,7 +85,10 @@ describe("a full disk fails the build with a clear message and does not wedge th
     expect(failed.status).toBe("failed");
     expect(failed.error).toMatch(/^the worker's disk is full: .*No space left on device/);
     const log = (await kiln.call("GET", `/api/v1/builds/${failed.id}/logs`, { token: root })).body.lines as string[];
-    expect(log.filter((l) => l === "==> fetch"), "failed on the first attempt, without retrying").toHaveLength(1);
+    expect(
+      log.filter((l) => l === "==> fetch"),
+      "failed on the first attempt, without retrying",
+    ).toHaveLength(1);
     // The half-fetched mirror went with the failure: the disk is not left full.
     const disk = statfsSync(small);
     expect(disk.bavail / disk.blocks, "free share of the small disk").toBeGreaterThan(0.9);

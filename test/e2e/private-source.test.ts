@@ -27,12 +27,20 @@ describe("a private code repository: the binding's sealed credentials reach git,
   source.git("commit", "--quiet", "-m", "private");
 
   const bind = (token: string) =>
-    kiln.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "git", repoUrl: gitServer.url, pushUser: "ci", credentials: { username: GIT_USER, token } } });
+    kiln.call("PUT", `${repoPath}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: gitServer.url, pushUser: "ci", credentials: { username: GIT_USER, token } },
+    });
   async function buildMain() {
     const answer = await kiln.call("POST", `${repoPath}/builds`, { token: root, body: { ref: "main" } });
     expect(answer.status, JSON.stringify(answer.body)).toBe(202);
     const id: string = answer.body.builds[0].id;
-    await waitUntil(async () => !["queued", "running"].includes((await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body.status), () => `build ${id} did not end`, 90_000);
+    await waitUntil(
+      async () =>
+        !["queued", "running"].includes((await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body.status),
+      () => `build ${id} did not end`,
+      90_000,
+    );
     const build = (await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body;
     const log = (await kiln.call("GET", `/api/v1/builds/${id}/logs`, { token: root })).body.lines.join("\n");
     return { build, log };
@@ -47,7 +55,10 @@ describe("a private code repository: the binding's sealed credentials reach git,
     kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url }, queue: true });
     worker = startBuildWorker(kiln.config, createLogger("silent"));
     ({ root } = await seedBuildableRepository(kiln.call, "private"));
-    await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["{sourceref}"] } });
+    await kiln.call("POST", `${repoPath}/build-rules`, {
+      token: root,
+      body: { sourceType: "branch", source: "main", tags: ["{sourceref}"] },
+    });
   }, 120_000);
 
   afterAll(async () => {
@@ -69,7 +80,10 @@ describe("a private code repository: the binding's sealed credentials reach git,
     const { build, log } = await buildMain();
     expect([build.status, build.error]).toEqual(["succeeded", undefined]);
     expect(build.commit).toBe(source.commit());
-    expect(gitServer.requests.some((r) => r.authorization === `Basic ${secretForms[1]}`), "git sent the binding's credentials").toBe(true);
+    expect(
+      gitServer.requests.some((r) => r.authorization === `Basic ${secretForms[1]}`),
+      "git sent the binding's credentials",
+    ).toBe(true);
     for (const secret of secretForms) {
       expect(JSON.stringify(binding)).not.toContain(secret);
       expect(JSON.stringify(build)).not.toContain(secret);
@@ -84,7 +98,10 @@ describe("a private code repository: the binding's sealed credentials reach git,
     const { build, log } = await buildMain();
     expect(build.status).toBe("failed");
     expect(build.error).toMatch(/^git fetch failed: .*(Authentication failed|could not read Username|401)/);
-    expect(gitServer.requests.length - before, "one attempt: git's probe and its retry with credentials").toBeLessThanOrEqual(2);
+    expect(
+      gitServer.requests.length - before,
+      "one attempt: git's probe and its retry with credentials",
+    ).toBeLessThanOrEqual(2);
     for (const text of [build.error, log]) expect(text).not.toContain("wrong-token-000000000000");
   });
 });

@@ -7,8 +7,20 @@ import { assertDockerEngine, BASE_IMAGE, docker } from "../helpers/docker.ts";
 import { ensureBaseImage } from "../helpers/docker.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
-const READ_ALITEST1 = { Version: "1", Statement: [{ Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Effect: "Allow", Resource: ["acs:cr:*:*:repository/alitest1/*"] }] };
-const MANAGE_HK_TEST = { Version: "1", Statement: [{ Action: ["cr:*"], Effect: "Allow", Resource: ["acs:cr:cn-hongkong:*:repository/alitest1/test"] }] };
+const READ_ALITEST1 = {
+  Version: "1",
+  Statement: [
+    {
+      Action: ["cr:Get*", "cr:List*", "cr:PullRepository"],
+      Effect: "Allow",
+      Resource: ["acs:cr:*:*:repository/alitest1/*"],
+    },
+  ],
+};
+const MANAGE_HK_TEST = {
+  Version: "1",
+  Statement: [{ Action: ["cr:*"], Effect: "Allow", Resource: ["acs:cr:cn-hongkong:*:repository/alitest1/test"] }],
+};
 
 /** Each person gets a docker config dir of their own, as on their own machine. */
 const dockerHome = () => mkdtempSync(join(tmpdir(), "kiln-docker-config-"));
@@ -18,15 +30,38 @@ describe("docker login, pull and push, decided by the sub-account's policies (re
   let root: string;
   let hk: string;
   let bj: string;
-  const homes = { root: dockerHome(), reader: dockerHome(), pusher: dockerHome(), anonymous: dockerHome(), wrong: dockerHome() };
+  const homes = {
+    root: dockerHome(),
+    reader: dockerHome(),
+    pusher: dockerHome(),
+    anonymous: dockerHome(),
+    wrong: dockerHome(),
+  };
 
   async function userWith(name: string, document: unknown, registryPassword: string): Promise<void> {
     expect((await kiln.call("POST", "/api/v1/users", { token: root, body: { name } })).status).toBe(201);
-    expect((await kiln.call("POST", "/api/v1/policies", { token: root, body: { name: `${name}-policy`, document } })).status).toBe(201);
-    expect((await kiln.call("POST", `/api/v1/users/${name}/policies`, { token: root, body: { policyName: `${name}-policy` } })).status).toBe(200);
-    expect((await kiln.call("PUT", `/api/v1/users/${name}/registry-password`, { token: root, body: { password: registryPassword } })).status).toBe(200);
+    expect(
+      (await kiln.call("POST", "/api/v1/policies", { token: root, body: { name: `${name}-policy`, document } })).status,
+    ).toBe(201);
+    expect(
+      (
+        await kiln.call("POST", `/api/v1/users/${name}/policies`, {
+          token: root,
+          body: { policyName: `${name}-policy` },
+        })
+      ).status,
+    ).toBe(200);
+    expect(
+      (
+        await kiln.call("PUT", `/api/v1/users/${name}/registry-password`, {
+          token: root,
+          body: { password: registryPassword },
+        })
+      ).status,
+    ).toBe(200);
   }
-  const login = (home: string, registry: string, user: string, password: string) => docker(["login", registry, "-u", user, "--password-stdin"], { configDir: home, input: `${password}\n` });
+  const login = (home: string, registry: string, user: string, password: string) =>
+    docker(["login", registry, "-u", user, "--password-stdin"], { configDir: home, input: `${password}\n` });
   const tagAndPush = async (home: string, image: string) => {
     const tagged = await docker(["tag", BASE_IMAGE, image], { configDir: home });
     expect(tagged.status, tagged.stderr).toBe(0);
@@ -39,15 +74,20 @@ describe("docker login, pull and push, decided by the sub-account's policies (re
     kiln = await startKilnWithRegistries(["cn-hongkong", "cn-beijing"]);
     hk = kiln.registryOf("cn-hongkong");
     bj = kiln.registryOf("cn-beijing");
-    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
-    for (const name of ["alitest1", "other1"]) await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name } });
+    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
+      .rootToken;
+    for (const name of ["alitest1", "other1"])
+      await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name } });
     for (const [region, namespace, name, visibility] of [
       ["cn-hongkong", "alitest1", "test", "private"],
       ["cn-hongkong", "alitest1", "pub", "public"],
       ["cn-hongkong", "other1", "app", "private"],
       ["cn-beijing", "alitest1", "test", "private"],
     ]) {
-      const res = await kiln.call("POST", `/api/v1/regions/${region}/repositories`, { token: root, body: { namespace, name, visibility } });
+      const res = await kiln.call("POST", `/api/v1/regions/${region}/repositories`, {
+        token: root,
+        body: { namespace, name, visibility },
+      });
       expect(res.status).toBe(201);
     }
     await kiln.call("PUT", "/api/v1/me/registry-password", { token: root, body: { password: "Root-registry-1" } });
@@ -94,7 +134,8 @@ describe("docker login, pull and push, decided by the sub-account's policies (re
     expect(digest).toBeDefined();
     let tags: { tag: string; digest: string; pushedBy: string }[] = [];
     for (let i = 0; i < 50 && !tags.some((t) => t.tag === "node6"); i++) {
-      tags = (await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/test/tags", { token: root })).body.tags;
+      tags = (await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/test/tags", { token: root }))
+        .body.tags;
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(tags).toContainEqual(expect.objectContaining({ tag: "node6", digest, pushedBy: "pusher@acme" }));
@@ -122,7 +163,14 @@ describe("docker login, pull and push, decided by the sub-account's policies (re
   });
 
   it("a changed registry password revokes the stored identity token", async () => {
-    expect((await kiln.call("PUT", "/api/v1/users/pusher/registry-password", { token: root, body: { password: "Pusher-registry-2" } })).status).toBe(200);
+    expect(
+      (
+        await kiln.call("PUT", "/api/v1/users/pusher/registry-password", {
+          token: root,
+          body: { password: "Pusher-registry-2" },
+        })
+      ).status,
+    ).toBe(200);
     const stale = await tagAndPush(homes.pusher, `${hk}/alitest1/test:after-change`);
     expect(stale.status).not.toBe(0);
     expect((await login(homes.pusher, hk, "pusher@acme", "Pusher-registry-2")).status).toBe(0);
@@ -132,9 +180,29 @@ describe("docker login, pull and push, decided by the sub-account's policies (re
 
   it("every grant and denial reached the audit log", async () => {
     const res = await kiln.call("GET", "/api/v1/audit?limit=1000", { token: root });
-    const events = res.body.events as { actor: string; outcome: string; resource: string; requested: string; granted: string }[];
-    expect(events.some((e) => e.actor === "reader@acme" && e.resource === "repository:alitest1/test" && e.requested.includes("push") && !e.granted.includes("push"))).toBe(true);
-    expect(events.some((e) => e.actor === "pusher@acme" && e.resource === "repository:alitest1/test" && e.granted.includes("push"))).toBe(true);
-    expect(events.some((e) => e.actor === "reader@acme" && e.outcome === "denied" && e.resource === "reader@acme")).toBe(true);
+    const events = res.body.events as {
+      actor: string;
+      outcome: string;
+      resource: string;
+      requested: string;
+      granted: string;
+    }[];
+    expect(
+      events.some(
+        (e) =>
+          e.actor === "reader@acme" &&
+          e.resource === "repository:alitest1/test" &&
+          e.requested.includes("push") &&
+          !e.granted.includes("push"),
+      ),
+    ).toBe(true);
+    expect(
+      events.some(
+        (e) => e.actor === "pusher@acme" && e.resource === "repository:alitest1/test" && e.granted.includes("push"),
+      ),
+    ).toBe(true);
+    expect(
+      events.some((e) => e.actor === "reader@acme" && e.outcome === "denied" && e.resource === "reader@acme"),
+    ).toBe(true);
   });
 });

@@ -25,7 +25,15 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
     await assertDockerEngine();
     await ensureBaseImage();
     redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1", KILN_WORKER_LOCK_SECONDS: "3", KILN_BUILD_TIMEOUT_SECONDS: "8" }, queue: true });
+    kiln = await startKilnWithRegistries(["cn-hongkong"], {
+      env: {
+        REDIS_URL: redis.url,
+        KILN_ALLOW_LOCAL_GIT: "1",
+        KILN_WORKER_LOCK_SECONDS: "3",
+        KILN_BUILD_TIMEOUT_SECONDS: "8",
+      },
+      queue: true,
+    });
   }, 60_000);
   afterAll(async () => {
     doomed?.kill("SIGKILL");
@@ -39,36 +47,83 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
     writeFileSync(join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN sleep 4 && echo slow-${Date.now()} > /built\n`);
     git("add", ".");
     git("commit", "--quiet", "-m", "slow");
-    const root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body.rootToken;
+    const root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
+      .rootToken;
     await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
-    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "app" },
+    });
     await kiln.call("POST", "/api/v1/users", { token: root, body: { name: "ci" } });
-    await kiln.call("POST", "/api/v1/users/ci/policies", { token: root, body: { policyName: "AliyunContainerRegistryFullAccess" } });
+    await kiln.call("POST", "/api/v1/users/ci/policies", {
+      token: root,
+      body: { policyName: "AliyunContainerRegistryFullAccess" },
+    });
     const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
-    const bound = (await kiln.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "git", repoUrl: `file://${dir}`, pushUser: "ci" } })).body;
-    await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["latest"] } });
+    const bound = (
+      await kiln.call("PUT", `${repoPath}/source`, {
+        token: root,
+        body: { provider: "git", repoUrl: `file://${dir}`, pushUser: "ci" },
+      })
+    ).body;
+    await kiln.call("POST", `${repoPath}/build-rules`, {
+      token: root,
+      body: { sourceType: "branch", source: "main", tags: ["latest"] },
+    });
 
     // Worker A: its own process, sharing only Redis and the secret key with the API.
     doomed = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: ROOT,
-      env: { ...process.env, KILN_ROLE: "worker", REDIS_URL: redis.url, KILN_DATA_DIR: mkdtempSync(join(tmpdir(), "kiln-worker-")), KILN_SECRET_KEY: kiln.config.secretKey.toString("hex"), KILN_WORKER_LOCK_SECONDS: "3", LOG_LEVEL: "info" },
+      env: {
+        ...process.env,
+        KILN_ROLE: "worker",
+        REDIS_URL: redis.url,
+        KILN_DATA_DIR: mkdtempSync(join(tmpdir(), "kiln-worker-")),
+        KILN_SECRET_KEY: kiln.config.secretKey.toString("hex"),
+        KILN_WORKER_LOCK_SECONDS: "3",
+        LOG_LEVEL: "info",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     doomed.stdout!.on("data", (d) => (logs += d));
     doomed.stderr!.on("data", (d) => (logs += d));
 
-    const answer = await (await fetch(bound.webhookUrl, { method: "POST", headers: { authorization: `Bearer ${bound.webhookSecret}`, "content-type": "application/json" }, body: JSON.stringify({ ref: "refs/heads/main", commit: git("rev-parse", "HEAD") }) })).json() as { builds: { id: string }[] };
+    const answer = (await (
+      await fetch(bound.webhookUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bound.webhookSecret}`, "content-type": "application/json" },
+        body: JSON.stringify({ ref: "refs/heads/main", commit: git("rev-parse", "HEAD") }),
+      })
+    ).json()) as { builds: { id: string }[] };
     const id = answer.builds[0]!.id;
     const build = async () => (await kiln.call("GET", `/api/v1/builds/${id}`, { token: root })).body;
-    await waitUntil(async () => (await build()).stage === "build", () => `worker A never started the build: ${logs}`, 60_000);
+    await waitUntil(
+      async () => (await build()).stage === "build",
+      () => `worker A never started the build: ${logs}`,
+      60_000,
+    );
     doomed.kill("SIGKILL");
 
     // Worker B picks the stalled job up once A's lock lapses.
     survivor = startBuildWorker(kiln.config, createLogger("silent"));
-    await waitUntil(async () => (await build()).status === "succeeded", () => `the build did not finish: ${JSON.stringify(build())}`, 90_000);
+    await waitUntil(
+      async () => (await build()).status === "succeeded",
+      () => `the build did not finish: ${JSON.stringify(build())}`,
+      90_000,
+    );
     // The registry reports each manifest push; one build, one push.
-    const pushes = () => (kiln.deps.db.$client.prepare("select count(*) as n from registry_events where action = 'push' and repository = 'alitest1/app' and tag = 'latest'").get() as { n: number }).n;
-    await waitUntil(async () => pushes() >= 1, () => "the registry reported no push");
+    const pushes = () =>
+      (
+        kiln.deps.db.$client
+          .prepare(
+            "select count(*) as n from registry_events where action = 'push' and repository = 'alitest1/app' and tag = 'latest'",
+          )
+          .get() as { n: number }
+      ).n;
+    await waitUntil(
+      async () => pushes() >= 1,
+      () => "the registry reported no push",
+    );
     await new Promise((r) => setTimeout(r, 1000));
     expect(pushes()).toBe(1);
   });
@@ -78,17 +133,34 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
     writeFileSync(join(dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN sleep 60 && echo ${Date.now()}\n`);
     git("add", ".");
     git("commit", "--quiet", "-m", "too slow");
-    const root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "slowco" } })).body.rootToken;
+    const root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "slowco" } })).body
+      .rootToken;
     await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "slowns" } });
-    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "slowns", name: "app" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "slowns", name: "app" },
+    });
     await kiln.call("POST", "/api/v1/users", { token: root, body: { name: "ci" } });
-    await kiln.call("POST", "/api/v1/users/ci/policies", { token: root, body: { policyName: "AliyunContainerRegistryFullAccess" } });
+    await kiln.call("POST", "/api/v1/users/ci/policies", {
+      token: root,
+      body: { policyName: "AliyunContainerRegistryFullAccess" },
+    });
     const repoPath = "/api/v1/regions/cn-hongkong/repositories/slowns/app";
-    await kiln.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "git", repoUrl: `file://${dir}`, pushUser: "ci" } });
-    await kiln.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "main", tags: ["latest"] } });
+    await kiln.call("PUT", `${repoPath}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: `file://${dir}`, pushUser: "ci" },
+    });
+    await kiln.call("POST", `${repoPath}/build-rules`, {
+      token: root,
+      body: { sourceType: "branch", source: "main", tags: ["latest"] },
+    });
     const started = Date.now();
     const [build] = (await kiln.call("POST", `${repoPath}/builds`, { token: root, body: { ref: "main" } })).body.builds;
-    await waitUntil(async () => (await kiln.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body.status === "failed", () => "the build did not time out", 40_000);
+    await waitUntil(
+      async () => (await kiln.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body.status === "failed",
+      () => "the build did not time out",
+      40_000,
+    );
     const record = (await kiln.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body;
     expect(record.error).toBe("timed out after 8 s");
     expect(Date.now() - started).toBeLessThan(20_000);
@@ -96,10 +168,16 @@ describe("a worker killed with SIGKILL mid-build: another takes the job up and t
 
   it("on start, the API takes the outcome of jobs that finished while it was not listening", async () => {
     const db = kiln.deps.db.$client;
-    const done = db.prepare("select id, digest from builds where status = 'succeeded' limit 1").get() as { id: string; digest: string };
+    const done = db.prepare("select id, digest from builds where status = 'succeeded' limit 1").get() as {
+      id: string;
+      digest: string;
+    };
     // As if the completion event had been missed: the record still says running.
     db.prepare("update builds set status = 'running', digest = null, finished_at = null where id = ?").run(done.id);
     await kiln.deps.dispatcher!.reconcile();
-    expect(db.prepare("select status, digest from builds where id = ?").get(done.id)).toEqual({ status: "succeeded", digest: done.digest });
+    expect(db.prepare("select status, digest from builds where id = ?").get(done.id)).toEqual({
+      status: "succeeded",
+      digest: done.digest,
+    });
   });
 });

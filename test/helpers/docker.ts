@@ -38,7 +38,8 @@ export function docker(args: string[], opts: { configDir?: string; input?: strin
 
 export async function assertDockerEngine(): Promise<void> {
   const info = await docker(["info", "--format", "{{.ServerVersion}}"]);
-  if (info.status !== 0) throw new Error(`the Docker engine does not answer (start it with scripts/test.sh): ${info.stderr.trim()}`);
+  if (info.status !== 0)
+    throw new Error(`the Docker engine does not answer (start it with scripts/test.sh): ${info.stderr.trim()}`);
 }
 
 /** A base image without the internet: `docker import` of a root filesystem holding static busybox. */

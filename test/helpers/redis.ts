@@ -20,10 +20,15 @@ export async function startRedis() {
   let log = "";
 
   async function start(): Promise<void> {
-    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     child.stdout!.on("data", (d) => (log += d));
     child.stderr!.on("data", (d) => (log += d));
-    await waitUntil(() => answers(port), () => `redis-server on ${port}: ${log}`);
+    await waitUntil(
+      () => answers(port),
+      () => `redis-server on ${port}: ${log}`,
+    );
   }
 
   async function stop(): Promise<void> {

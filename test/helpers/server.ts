@@ -15,7 +15,10 @@ import { freePort, waitUntil } from "./net.ts";
  * Kiln listening on a real port, with one real distribution registry (Debian docker-registry)
  * per region, configured exactly as `kiln registry config` writes it.
  */
-export async function startKilnWithRegistries(regionIds: string[], options: { env?: Record<string, string>; queue?: boolean } = {}) {
+export async function startKilnWithRegistries(
+  regionIds: string[],
+  options: { env?: Record<string, string>; queue?: boolean } = {},
+) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
   const port = await freePort();
   const regions: string[] = [];
@@ -45,7 +48,10 @@ export async function startKilnWithRegistries(regionIds: string[], options: { en
     child.stdout!.on("data", (d) => (registryLogs[region.id] += d));
     child.stderr!.on("data", (d) => (registryLogs[region.id] += d));
     registries.set(region.id, child);
-    await waitUntil(async () => (await fetch(`http://${region.registry}/v2/`)).status === 401, () => `registry ${region.id}: ${registryLogs[region.id]}`);
+    await waitUntil(
+      async () => (await fetch(`http://${region.registry}/v2/`)).status === 401,
+      () => `registry ${region.id}: ${registryLogs[region.id]}`,
+    );
   }
   async function stopRegistry(regionId: string): Promise<void> {
     const child = registries.get(regionId);
@@ -57,11 +63,21 @@ export async function startKilnWithRegistries(regionIds: string[], options: { en
   }
   for (const region of config.regions) await startRegistry(region.id);
 
-  async function call(method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+  async function call(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
-    return answerOf(await fetch(base + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) }));
+    return answerOf(
+      await fetch(base + path, {
+        method,
+        headers,
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      }),
+    );
   }
 
   async function stop(): Promise<void> {

@@ -18,17 +18,52 @@ describe("bad input gets a clear error and changes nothing", () => {
   });
 
   it("a body that is not JSON at all: 415", async () => {
-    const res = await t.call("POST", "/api/v1/namespaces", { token: root, raw: "name=x", headers: { "content-type": "application/x-www-form-urlencoded" } });
+    const res = await t.call("POST", "/api/v1/namespaces", {
+      token: root,
+      raw: "name=x",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+    });
     expect(res.status).toBe(415);
     expect(res.body.error).toBe("UnsupportedMediaType");
   });
 
   it.each([
-    ["an unknown statement element", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*", Principal: "*" }] }, "Statement[0].Principal"],
-    ["a misspelled operator", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*", Condition: { StringEqual: { "acs:UserAgent": "x" } } }] }, "Statement[0].Condition.StringEqual"],
-    ["a misspelled operator in a later statement", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*" }, { Effect: "Deny", Action: "cr:*", Resource: "*", Condition: { IpAddres: { "acs:SourceIp": "10.0.0.0/8" } } }] }, "Statement[1].Condition.IpAddres"],
-    ["a Version other than \"1\"", { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*" }] }, "Version"],
-    ["both Action and NotAction", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", NotAction: "cr:Delete*", Resource: "*" }] }, "Statement[0].NotAction"],
+    [
+      "an unknown statement element",
+      { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*", Principal: "*" }] },
+      "Statement[0].Principal",
+    ],
+    [
+      "a misspelled operator",
+      {
+        Version: "1",
+        Statement: [
+          { Effect: "Allow", Action: "cr:*", Resource: "*", Condition: { StringEqual: { "acs:UserAgent": "x" } } },
+        ],
+      },
+      "Statement[0].Condition.StringEqual",
+    ],
+    [
+      "a misspelled operator in a later statement",
+      {
+        Version: "1",
+        Statement: [
+          { Effect: "Allow", Action: "cr:*", Resource: "*" },
+          { Effect: "Deny", Action: "cr:*", Resource: "*", Condition: { IpAddres: { "acs:SourceIp": "10.0.0.0/8" } } },
+        ],
+      },
+      "Statement[1].Condition.IpAddres",
+    ],
+    [
+      'a Version other than "1"',
+      { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*" }] },
+      "Version",
+    ],
+    [
+      "both Action and NotAction",
+      { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", NotAction: "cr:Delete*", Resource: "*" }] },
+      "Statement[0].NotAction",
+    ],
     ["an empty Statement", { Version: "1", Statement: [] }, "Statement"],
   ])("a policy with %s: 400 naming %s", async (_what, document, path) => {
     const res = await t.call("POST", "/api/v1/policies", { token: root, body: { name: "bad", document } });
@@ -39,7 +74,10 @@ describe("bad input gets a clear error and changes nothing", () => {
   });
 
   it("a policy document given as malformed JSON text: 400", async () => {
-    const res = await t.call("POST", "/api/v1/policies", { token: root, body: { name: "bad", document: '{"Version": "1", ' } });
+    const res = await t.call("POST", "/api/v1/policies", {
+      token: root,
+      body: { name: "bad", document: '{"Version": "1", ' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("MalformedPolicyDocument");
   });
@@ -49,7 +87,12 @@ describe("bad input gets a clear error and changes nothing", () => {
     ["namespace (too short)", "/api/v1/namespaces", { name: "a" }, "name"],
     ["namespace (double separator)", "/api/v1/namespaces", { name: "a--b" }, "name"],
     ["repository", "/api/v1/regions/cn-hongkong/repositories", { namespace: "alitest1", name: "UPPER" }, "name"],
-    ["repository namespace", "/api/v1/regions/cn-hongkong/repositories", { namespace: "no/slash", name: "ok" }, "namespace"],
+    [
+      "repository namespace",
+      "/api/v1/regions/cn-hongkong/repositories",
+      { namespace: "no/slash", name: "ok" },
+      "namespace",
+    ],
     ["user", "/api/v1/users", { name: "has space" }, "name"],
     ["user (leading dot)", "/api/v1/users", { name: ".hidden" }, "name"],
     ["account alias", "/api/v1/accounts", { alias: "9starts-with-digit" }, "alias"],
@@ -68,7 +111,10 @@ describe("bad input gets a clear error and changes nothing", () => {
   });
 
   it("an unknown field is refused, not ignored", async () => {
-    const res = await t.call("POST", "/api/v1/namespaces", { token: root, body: { name: "typo", autoCreateRepositroy: true } });
+    const res = await t.call("POST", "/api/v1/namespaces", {
+      token: root,
+      body: { name: "typo", autoCreateRepositroy: true },
+    });
     expect(res.status).toBe(400);
     expect(res.body.field).toBe("autoCreateRepositroy");
     expect((await t.call("GET", "/api/v1/namespaces/typo", { token: root })).status).toBe(404);
@@ -94,11 +140,32 @@ describe("bad input gets a clear error and changes nothing", () => {
     expect((await t.call("POST", "/api/v1/users", { token: root, body: { name: "twin" } })).status).toBe(409);
     const doc = { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*" }] };
     await t.call("POST", "/api/v1/policies", { token: root, body: { name: "dup", document: doc } });
-    expect((await t.call("POST", "/api/v1/policies", { token: root, body: { name: "dup", document: doc } })).status).toBe(409);
-    expect((await t.call("POST", "/api/v1/policies", { token: root, body: { name: "AliyunContainerRegistryFullAccess", document: doc } })).status).toBe(409);
-    await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "r" } });
-    expect((await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "r" } })).status).toBe(409);
-    expect((await t.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).status).toBe(409);
+    expect(
+      (await t.call("POST", "/api/v1/policies", { token: root, body: { name: "dup", document: doc } })).status,
+    ).toBe(409);
+    expect(
+      (
+        await t.call("POST", "/api/v1/policies", {
+          token: root,
+          body: { name: "AliyunContainerRegistryFullAccess", document: doc },
+        })
+      ).status,
+    ).toBe(409);
+    await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "r" },
+    });
+    expect(
+      (
+        await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+          token: root,
+          body: { namespace: "alitest1", name: "r" },
+        })
+      ).status,
+    ).toBe(409);
+    expect((await t.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).status).toBe(
+      409,
+    );
   });
 
   it("an unknown region: 404 RegionNotFound", async () => {
@@ -113,7 +180,10 @@ describe("bad input gets a clear error and changes nothing", () => {
   });
 
   it("a repository in a namespace that does not exist: 404", async () => {
-    const res = await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "nowhere", name: "x" } });
+    const res = await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "nowhere", name: "x" },
+    });
     expect(res.status).toBe(404);
     expect(res.body.error).toBe("NamespaceNotFound");
   });
@@ -138,12 +208,17 @@ describe("bad input gets a clear error and changes nothing", () => {
   });
 
   it("a wrong admin token, or a root token, cannot create accounts: 401", async () => {
-    expect((await t.call("POST", "/api/v1/accounts", { token: "wrong-admin-token-000000", body: { alias: "nope" } })).status).toBe(401);
+    expect(
+      (await t.call("POST", "/api/v1/accounts", { token: "wrong-admin-token-000000", body: { alias: "nope" } })).status,
+    ).toBe(401);
     expect((await t.call("POST", "/api/v1/accounts", { token: root, body: { alias: "nope" } })).status).toBe(401);
   });
 
   it("a body over 1 MiB: 413", async () => {
-    const res = await t.call("POST", "/api/v1/policies", { token: root, raw: JSON.stringify({ name: "big", document: "x".repeat(1024 * 1024 + 10) }) });
+    const res = await t.call("POST", "/api/v1/policies", {
+      token: root,
+      raw: JSON.stringify({ name: "big", document: "x".repeat(1024 * 1024 + 10) }),
+    });
     expect(res.status).toBe(413);
     expect(res.body.error).toBe("PayloadTooLarge");
   });

@@ -9,7 +9,13 @@ import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
 
-const pushOf = (ref: string) => JSON.stringify({ ...(examples as unknown as { name: string; examples: any[] }[]).find((e) => e.name === "push")!.examples.find((p) => p.ref === "refs/heads/master"), ref });
+const pushOf = (ref: string) =>
+  JSON.stringify({
+    ...(examples as unknown as { name: string; examples: any[] }[])
+      .find((e) => e.name === "push")!
+      .examples.find((p) => p.ref === "refs/heads/master"),
+    ref,
+  });
 
 describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
@@ -23,10 +29,19 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     const body = pushOf(ref);
     return t.call("POST", hook.path, {
       raw: body,
-      headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": `d-${++delivery}`, "x-hub-signature-256": `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}` },
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": "push",
+        "x-github-delivery": `d-${++delivery}`,
+        "x-hub-signature-256": `sha256=${createHmac("sha256", hook.secret).update(body).digest("hex")}`,
+      },
     });
   };
-  const row = (id: string) => t.deps.db.$client.prepare("select status, enqueued_at as enqueuedAt from builds where id = ?").get(id) as { status: string; enqueuedAt: string | null };
+  const row = (id: string) =>
+    t.deps.db.$client.prepare("select status, enqueued_at as enqueuedAt from builds where id = ?").get(id) as {
+      status: string;
+      enqueuedAt: string | null;
+    };
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -37,12 +52,35 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     inspect.on("error", () => {});
     root = (await t.account("acme")).token;
     await t.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
-    await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app" } });
-    await t.user(root, "ci", { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] });
-    const bound = await t.call("PUT", `${repoPath}/source`, { token: root, body: { provider: "github", repoUrl: "https://github.com/Codertocat/Hello-World.git", pushUser: "ci", credentials: { token: "ghp_private_token" } } });
+    await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "app" },
+    });
+    await t.user(root, "ci", {
+      Version: "1",
+      Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }],
+    });
+    const bound = await t.call("PUT", `${repoPath}/source`, {
+      token: root,
+      body: {
+        provider: "github",
+        repoUrl: "https://github.com/Codertocat/Hello-World.git",
+        pushUser: "ci",
+        credentials: { token: "ghp_private_token" },
+      },
+    });
     hook = { path: new URL(bound.body.webhookUrl).pathname, secret: bound.body.webhookSecret };
     for (const variant of ["node6", "node8"]) {
-      await t.call("POST", `${repoPath}/build-rules`, { token: root, body: { sourceType: "branch", source: "/.*/", dockerfileName: `Dockerfile.${variant}`, tags: [`${variant}-{sourceref}`], buildArgs: { NODE: variant } } });
+      await t.call("POST", `${repoPath}/build-rules`, {
+        token: root,
+        body: {
+          sourceType: "branch",
+          source: "/.*/",
+          dockerfileName: `Dockerfile.${variant}`,
+          tags: [`${variant}-{sourceref}`],
+          buildArgs: { NODE: variant },
+        },
+      });
     }
   });
   afterAll(async () => {
@@ -55,7 +93,10 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     const res = await send("refs/heads/main");
     expect(res.status).toBe(202);
     const ids = res.body.builds.map((b: { id: string }) => b.id);
-    await waitUntil(async () => ids.every((id: string) => row(id).enqueuedAt !== null), () => "builds were not enqueued");
+    await waitUntil(
+      async () => ids.every((id: string) => row(id).enqueuedAt !== null),
+      () => "builds were not enqueued",
+    );
     const job = await inspect.getJob(ids[0]);
     expect(job?.id).toBe(ids[0]);
     expect(job?.data).toMatchObject({
@@ -66,7 +107,10 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
       dockerfile: { dir: "/", name: "Dockerfile.node6" },
       buildArgs: { NODE: "node6" },
       image: { registry: "127.0.0.1:5000", repository: "alitest1/app", tags: ["node6-main"] },
-      labels: { "org.opencontainers.image.source": "https://github.com/Codertocat/Hello-World.git", "org.opencontainers.image.revision": "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
+      labels: {
+        "org.opencontainers.image.source": "https://github.com/Codertocat/Hello-World.git",
+        "org.opencontainers.image.revision": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+      },
     });
     expect(JSON.stringify(job?.data)).not.toContain("ghp_private_token");
     expect(JSON.parse(unseal(t.deps.config.secretKey, job!.data.gitCredentials)).token).toBe("ghp_private_token");
@@ -79,12 +123,18 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     const auth = JSON.parse(unseal(t.deps.config.secretKey, job!.data.auth)) as { username: string; password: string };
     expect(auth.username).toBe("ci@acme");
     const basic = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
-    const here = await t.call("GET", "/auth/token?service=cn-hongkong&scope=repository:alitest1/app:pull,push&scope=repository:alitest1/other:push", { headers: { authorization: basic } });
+    const here = await t.call(
+      "GET",
+      "/auth/token?service=cn-hongkong&scope=repository:alitest1/app:pull,push&scope=repository:alitest1/other:push",
+      { headers: { authorization: basic } },
+    );
     expect(decodeJwt(here.body.token).access).toEqual([
       { type: "repository", name: "alitest1/app", actions: ["pull", "push"] },
       { type: "repository", name: "alitest1/other", actions: [] },
     ]);
-    const elsewhere = await t.call("GET", "/auth/token?service=cn-beijing&scope=repository:alitest1/app:push", { headers: { authorization: basic } });
+    const elsewhere = await t.call("GET", "/auth/token?service=cn-beijing&scope=repository:alitest1/app:push", {
+      headers: { authorization: basic },
+    });
     expect(decodeJwt(elsewhere.body.token).access).toEqual([{ type: "repository", name: "alitest1/app", actions: [] }]);
   });
 
@@ -100,34 +150,58 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
       { status: "queued", enqueuedAt: null },
     ]);
     await redis.start();
-    await waitUntil(async () => ids.every((id) => row(id).enqueuedAt !== null), () => "builds were not enqueued after Redis came back", 20_000);
+    await waitUntil(
+      async () => ids.every((id) => row(id).enqueuedAt !== null),
+      () => "builds were not enqueued after Redis came back",
+      20_000,
+    );
     for (const id of ids) expect((await inspect.getJob(id))?.id).toBe(id);
   });
 
   it("jobs that a restarted Redis lost are enqueued again, once", async () => {
-    const queued = (t.deps.db.$client.prepare("select id from builds where status = 'queued'").all() as { id: string }[]).map((r) => r.id);
+    const queued = (
+      t.deps.db.$client.prepare("select id from builds where status = 'queued'").all() as { id: string }[]
+    ).map((r) => r.id);
     await redis.stop();
     await redis.start();
-    await waitUntil(async () => (await t.deps.queue!.ping().catch(() => false)) === true, () => "the API did not reconnect");
+    await waitUntil(
+      async () => (await t.deps.queue!.ping().catch(() => false)) === true,
+      () => "the API did not reconnect",
+    );
     expect(await inspect.getJob(queued[0]!)).toBeUndefined();
     expect(await t.deps.dispatcher!.reconcile()).toBe(queued.length);
-    await waitUntil(async () => (await inspect.getJobCounts("waiting")).waiting === queued.length, () => "lost jobs were not re-added");
+    await waitUntil(
+      async () => (await inspect.getJobCounts("waiting")).waiting === queued.length,
+      () => "lost jobs were not re-added",
+    );
     expect(await t.deps.dispatcher!.reconcile()).toBe(0);
   });
 
   it("a newer push of the same branch withdraws the superseded builds' jobs", async () => {
     const first = (await send("refs/heads/busy")).body.builds.map((b: { id: string }) => b.id);
-    await waitUntil(async () => first.every((id: string) => row(id).enqueuedAt !== null), () => "not enqueued");
+    await waitUntil(
+      async () => first.every((id: string) => row(id).enqueuedAt !== null),
+      () => "not enqueued",
+    );
     const second = (await send("refs/heads/busy")).body.builds.map((b: { id: string }) => b.id);
-    await waitUntil(async () => second.every((id: string) => row(id).enqueuedAt !== null), () => "not enqueued");
-    await waitUntil(async () => (await Promise.all(first.map((id: string) => inspect.getJob(id)))).every((j) => j === undefined), () => "superseded jobs stayed in the queue");
+    await waitUntil(
+      async () => second.every((id: string) => row(id).enqueuedAt !== null),
+      () => "not enqueued",
+    );
+    await waitUntil(
+      async () => (await Promise.all(first.map((id: string) => inspect.getJob(id)))).every((j) => j === undefined),
+      () => "superseded jobs stayed in the queue",
+    );
     expect(first.map((id: string) => row(id).status)).toEqual(["superseded", "superseded"]);
     for (const id of second) expect((await inspect.getJob(id))?.id).toBe(id);
   });
 
   it("canceling a queued build removes its job", async () => {
     const [build] = (await send("refs/heads/to-cancel")).body.builds;
-    await waitUntil(async () => row(build.id).enqueuedAt !== null, () => "not enqueued");
+    await waitUntil(
+      async () => row(build.id).enqueuedAt !== null,
+      () => "not enqueued",
+    );
     expect((await t.call("POST", `/api/v1/builds/${build.id}/cancel`, { token: root })).body.status).toBe("canceled");
     expect(await inspect.getJob(build.id)).toBeUndefined();
   });

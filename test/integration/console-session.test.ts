@@ -8,7 +8,11 @@ describe("console sessions: cookie sign-in, CSRF guard, logout, policy validatio
   let cookie: string;
 
   async function form(path: string, fields: Record<string, string>) {
-    return t.app.request(path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
+    return t.app.request(path, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams(fields).toString(),
+    });
   }
 
   beforeAll(async () => {
@@ -32,7 +36,11 @@ describe("console sessions: cookie sign-in, CSRF guard, logout, policy validatio
   });
 
   it("a login sets an HttpOnly SameSite=Lax cookie, leads to the registry password first, and never redirects off the site", async () => {
-    const res = await form("/console/login", { loginName: "dev1@acme", password: "Dev1-console-1", next: "//evil.example/x" });
+    const res = await form("/console/login", {
+      loginName: "dev1@acme",
+      password: "Dev1-console-1",
+      next: "//evil.example/x",
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe(`/console/me?next=${encodeURIComponent("/console/namespaces")}`);
     const setCookie = res.headers.get("set-cookie")!;
@@ -47,23 +55,53 @@ describe("console sessions: cookie sign-in, CSRF guard, logout, policy validatio
 
   it("the API reads the cookie, but a cookie-signed change without the console header is refused as CSRF", async () => {
     expect((await t.call("GET", "/api/v1/me", { headers: { cookie } })).body).toMatchObject({ loginName: "dev1@acme" });
-    const forged = await t.call("PUT", "/api/v1/me/registry-password", { headers: { cookie }, body: { password: "Forged-pass-1" } });
+    const forged = await t.call("PUT", "/api/v1/me/registry-password", {
+      headers: { cookie },
+      body: { password: "Forged-pass-1" },
+    });
     expect(forged.status).toBe(403);
     expect(forged.body.error).toBe("CsrfRejected");
-    expect((await t.call("GET", "/api/v1/me", { headers: { cookie } })).body.hasRegistryPassword, "the forged call changed nothing").toBe(false);
-    const real = await t.call("PUT", "/api/v1/me/registry-password", { headers: { cookie, "x-kiln-console": "1" }, body: { password: "Dev1-registry-1" } });
+    expect(
+      (await t.call("GET", "/api/v1/me", { headers: { cookie } })).body.hasRegistryPassword,
+      "the forged call changed nothing",
+    ).toBe(false);
+    const real = await t.call("PUT", "/api/v1/me/registry-password", {
+      headers: { cookie, "x-kiln-console": "1" },
+      body: { password: "Dev1-registry-1" },
+    });
     expect(real.status).toBe(200);
   });
 
   it("the policy editor's check names the bad element, and accepts a good document", async () => {
     const headers = { cookie, "x-kiln-console": "1" };
-    const bad = await t.call("POST", "/api/v1/policies/validate", { headers, body: { document: { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*", Condition: { IpAddres: { "acs:SourceIp": "10.0.0.0/8" } } }] } } });
+    const bad = await t.call("POST", "/api/v1/policies/validate", {
+      headers,
+      body: {
+        document: {
+          Version: "1",
+          Statement: [
+            {
+              Effect: "Allow",
+              Action: "cr:*",
+              Resource: "*",
+              Condition: { IpAddres: { "acs:SourceIp": "10.0.0.0/8" } },
+            },
+          ],
+        },
+      },
+    });
     expect(bad.status).toBe(200);
     expect(bad.body).toMatchObject({ valid: false, path: "Statement[0].Condition.IpAddres" });
     expect(bad.body.message).toMatch(/^Statement\[0\]\.Condition\.IpAddres: /);
-    const good = await t.call("POST", "/api/v1/policies/validate", { headers, body: { document: { Version: "1", Statement: [{ Effect: "Deny", Action: "cr:*", Resource: "*" }] } } });
+    const good = await t.call("POST", "/api/v1/policies/validate", {
+      headers,
+      body: { document: { Version: "1", Statement: [{ Effect: "Deny", Action: "cr:*", Resource: "*" }] } },
+    });
     expect(good.body).toEqual({ valid: true, statements: 1 });
-    expect((await t.call("POST", "/api/v1/policies/validate", { body: { document: {} } })).status, "signed-in callers only").toBe(401);
+    expect(
+      (await t.call("POST", "/api/v1/policies/validate", { body: { document: {} } })).status,
+      "signed-in callers only",
+    ).toBe(401);
   });
 
   it("logout ends the session for the API too; an access key is not a session and survives the call", async () => {
@@ -80,12 +118,22 @@ describe("console sessions: cookie sign-in, CSRF guard, logout, policy validatio
   it("what users write is shown as text, never as markup", async () => {
     await t.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
     const summary = '<img src=x onerror="alert(1)">';
-    expect((await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name: "app", summary } })).status).toBe(201);
+    expect(
+      (
+        await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+          token: root,
+          body: { namespace: "alitest1", name: "app", summary },
+        })
+      ).status,
+    ).toBe(201);
     await t.call("PUT", "/api/v1/me/password", { token: root, body: { password: "Root-console-1" } });
     await t.call("PUT", "/api/v1/me/registry-password", { token: root, body: { password: "Root-registry-1" } });
     const login = await form("/console/login", { loginName: "acme", password: "Root-console-1" });
     const rootCookie = login.headers.get("set-cookie")!.split(";")[0]!;
-    for (const path of ["/console/regions/cn-hongkong/repositories", "/console/regions/cn-hongkong/repositories/alitest1/app"]) {
+    for (const path of [
+      "/console/regions/cn-hongkong/repositories",
+      "/console/regions/cn-hongkong/repositories/alitest1/app",
+    ]) {
       const html = await (await t.app.request(path, { headers: { cookie: rootCookie } })).text();
       expect(html).toContain("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
       expect(html).not.toContain("<img");
@@ -93,7 +141,10 @@ describe("console sessions: cookie sign-in, CSRF guard, logout, policy validatio
   });
 
   it("the console's script and style are served by Kiln itself", async () => {
-    for (const [file, type] of [["console.js", "text/javascript"], ["console.css", "text/css"]]) {
+    for (const [file, type] of [
+      ["console.js", "text/javascript"],
+      ["console.css", "text/css"],
+    ]) {
       const res = await t.app.request(`/console/assets/${file}`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type")).toContain(type);

@@ -4,9 +4,16 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
-const githubPush = JSON.stringify((examples as unknown as { name: string; examples: any[] }[]).find((e) => e.name === "push")!.examples.find((p) => p.ref === "refs/heads/master"));
+const githubPush = JSON.stringify(
+  (examples as unknown as { name: string; examples: any[] }[])
+    .find((e) => e.name === "push")!
+    .examples.find((p) => p.ref === "refs/heads/master"),
+);
 const gitlabTagPush = readFileSync(new URL("../fixtures/webhooks/gitlab-tag-push.json", import.meta.url), "utf8");
-const PUSH_ALITEST1 = { Version: "1", Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }] };
+const PUSH_ALITEST1 = {
+  Version: "1",
+  Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }],
+};
 
 describe("from a git push webhook to queued builds", () => {
   let t: TestApp;
@@ -14,22 +21,44 @@ describe("from a git push webhook to queued builds", () => {
   const repoPath = (name: string) => `/api/v1/regions/cn-hongkong/repositories/alitest1/${name}`;
   const hookPath = (url: string) => new URL(url).pathname;
   const github = (path: string, secret: string, body: string, delivery: string, event = "push") =>
-    t.call("POST", path, { raw: body, headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": delivery, "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}` } });
-  const count = (table: string) => (t.deps.db.$client.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+    t.call("POST", path, {
+      raw: body,
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": delivery,
+        "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
+      },
+    });
+  const count = (table: string) =>
+    (t.deps.db.$client.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
   let hook: { path: string; secret: string };
 
   beforeAll(async () => {
     t = await startTestApp();
     root = (await t.account("acme")).token;
     await t.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
-    for (const name of ["app", "app-mirror", "other"]) await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", { token: root, body: { namespace: "alitest1", name } });
+    for (const name of ["app", "app-mirror", "other"])
+      await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+        token: root,
+        body: { namespace: "alitest1", name },
+      });
     await t.user(root, "ci", PUSH_ALITEST1);
     await t.user(root, "weak");
-    const bound = await t.call("PUT", `${repoPath("app")}/source`, { token: root, body: { provider: "github", repoUrl: "https://github.com/Codertocat/Hello-World.git", pushUser: "ci" } });
+    const bound = await t.call("PUT", `${repoPath("app")}/source`, {
+      token: root,
+      body: { provider: "github", repoUrl: "https://github.com/Codertocat/Hello-World.git", pushUser: "ci" },
+    });
     expect(bound.status).toBe(200);
     hook = { path: hookPath(bound.body.webhookUrl), secret: bound.body.webhookSecret };
-    for (const [dockerfileName, variant] of [["Dockerfile.node6", "node6"], ["Dockerfile.node8", "node8"]]) {
-      const rule = await t.call("POST", `${repoPath("app")}/build-rules`, { token: root, body: { sourceType: "branch", source: "master", dockerfileName, tags: [`${variant}-{sourceref}`] } });
+    for (const [dockerfileName, variant] of [
+      ["Dockerfile.node6", "node6"],
+      ["Dockerfile.node8", "node8"],
+    ]) {
+      const rule = await t.call("POST", `${repoPath("app")}/build-rules`, {
+        token: root,
+        body: { sourceType: "branch", source: "master", dockerfileName, tags: [`${variant}-{sourceref}`] },
+      });
       expect(rule.status).toBe(201);
     }
   });
@@ -40,13 +69,21 @@ describe("from a git push webhook to queued builds", () => {
     const again = await t.call("GET", `${repoPath("app")}/source`, { token: root });
     expect(again.body.webhookSecret).toBeUndefined();
     expect(JSON.stringify(again.body)).not.toContain(hook.secret);
-    expect(again.body).toMatchObject({ provider: "github", pushUser: "ci", autoBuild: true, webhookUrl: expect.stringContaining("/hooks/") });
+    expect(again.body).toMatchObject({
+      provider: "github",
+      pushUser: "ci",
+      autoBuild: true,
+      webhookUrl: expect.stringContaining("/hooks/"),
+    });
   });
 
   it("a forged or unsigned webhook: 401, and nothing is stored", async () => {
     const before = [count("deliveries"), count("builds")];
     expect((await github(hook.path, "not-the-secret", githubPush, "forged-1")).status).toBe(401);
-    const unsigned = await t.call("POST", hook.path, { raw: githubPush, headers: { "content-type": "application/json", "x-github-event": "push" } });
+    const unsigned = await t.call("POST", hook.path, {
+      raw: githubPush,
+      headers: { "content-type": "application/json", "x-github-event": "push" },
+    });
     expect(unsigned.status).toBe(401);
     expect(unsigned.body.error).toBe("InvalidSignature");
     expect([count("deliveries"), count("builds")]).toEqual(before);
@@ -60,7 +97,13 @@ describe("from a git push webhook to queued builds", () => {
       [["node6-master"], "queued"],
       [["node8-master"], "queued"],
     ]);
-    expect(res.body.builds[0]).toMatchObject({ repository: "alitest1/app", region: "cn-hongkong", trigger: "webhook", ref: "refs/heads/master", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" });
+    expect(res.body.builds[0]).toMatchObject({
+      repository: "alitest1/app",
+      region: "cn-hongkong",
+      trigger: "webhook",
+      ref: "refs/heads/master",
+      commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+    });
   });
 
   it("a redelivery makes nothing new and answers as the first time", async () => {
@@ -76,14 +119,26 @@ describe("from a git push webhook to queued builds", () => {
     const first = (await t.call("GET", `${repoPath("app")}/builds`, { token: root })).body.builds;
     const res = await github(hook.path, hook.secret, githubPush, "delivery-2");
     expect(res.status).toBe(202);
-    const after = await Promise.all(first.map((b: { id: string }) => t.call("GET", `/api/v1/builds/${b.id}`, { token: root })));
+    const after = await Promise.all(
+      first.map((b: { id: string }) => t.call("GET", `/api/v1/builds/${b.id}`, { token: root })),
+    );
     expect(after.map((r) => r.body.status)).toEqual(["superseded", "superseded"]);
   });
 
   it("pings, deletions and other events build nothing", async () => {
-    const ping = await github(hook.path, hook.secret, JSON.stringify({ zen: "Keep it logically awesome.", hook_id: 1 }), "ping-1", "ping");
+    const ping = await github(
+      hook.path,
+      hook.secret,
+      JSON.stringify({ zen: "Keep it logically awesome.", hook_id: 1 }),
+      "ping-1",
+      "ping",
+    );
     expect([ping.status, ping.body.outcome, ping.body.builds]).toEqual([200, "ping", []]);
-    const deleted = JSON.stringify({ ...JSON.parse(githubPush), deleted: true, after: "0000000000000000000000000000000000000000" });
+    const deleted = JSON.stringify({
+      ...JSON.parse(githubPush),
+      deleted: true,
+      after: "0000000000000000000000000000000000000000",
+    });
     const del = await github(hook.path, hook.secret, deleted, "delete-1");
     expect([del.status, del.body.outcome, del.body.builds]).toEqual([200, "ignored", []]);
     expect(del.body.reason).toMatch(/delete events build nothing/);
@@ -92,7 +147,10 @@ describe("from a git push webhook to queued builds", () => {
   });
 
   it("a body over 1 MiB: 413", async () => {
-    const res = await t.call("POST", hook.path, { raw: JSON.stringify({ pad: "x".repeat(1024 * 1024) }), headers: { "content-type": "application/json", "x-github-event": "push" } });
+    const res = await t.call("POST", hook.path, {
+      raw: JSON.stringify({ pad: "x".repeat(1024 * 1024) }),
+      headers: { "content-type": "application/json", "x-github-event": "push" },
+    });
     expect(res.status).toBe(413);
   });
 
@@ -101,35 +159,74 @@ describe("from a git push webhook to queued builds", () => {
   });
 
   it("one push builds every repository bound to the same code repository", async () => {
-    const mirror = await t.call("PUT", `${repoPath("app-mirror")}/source`, { token: root, body: { provider: "github", repoUrl: "git@github.com:codertocat/hello-world.git", pushUser: "ci" } });
-    await t.call("POST", `${repoPath("app-mirror")}/build-rules`, { token: root, body: { sourceType: "branch", source: "/mast.*/", tags: ["{sourceref}-{shortsha}"] } });
+    const mirror = await t.call("PUT", `${repoPath("app-mirror")}/source`, {
+      token: root,
+      body: { provider: "github", repoUrl: "git@github.com:codertocat/hello-world.git", pushUser: "ci" },
+    });
+    await t.call("POST", `${repoPath("app-mirror")}/build-rules`, {
+      token: root,
+      body: { sourceType: "branch", source: "/mast.*/", tags: ["{sourceref}-{shortsha}"] },
+    });
     const res = await github(hook.path, hook.secret, githubPush, "delivery-3");
-    expect(res.body.builds.map((b: { repository: string; tags: string[] }) => `${b.repository}:${b.tags.join(",")}`).sort()).toEqual([
-      "alitest1/app-mirror:master-6113728",
-      "alitest1/app:node6-master",
-      "alitest1/app:node8-master",
-    ]);
+    expect(
+      res.body.builds.map((b: { repository: string; tags: string[] }) => `${b.repository}:${b.tags.join(",")}`).sort(),
+    ).toEqual(["alitest1/app-mirror:master-6113728", "alitest1/app:node6-master", "alitest1/app:node8-master"]);
     expect(mirror.body.webhookSecret).toBeDefined();
   });
 
   it("a push user without cr:PushRepository gets a failed build that says why", async () => {
-    const bound = await t.call("PUT", `${repoPath("other")}/source`, { token: root, body: { provider: "gitlab", repoUrl: "http://example.com/jsmith/example.git", pushUser: "weak" } });
-    await t.call("POST", `${repoPath("other")}/build-rules`, { token: root, body: { sourceType: "tag", source: "/^v(\\d+)\\.(\\d+)\\.(\\d+)$/", tags: ["{\\1}.{\\2}.{\\3}", "{\\1}.{\\2}", "latest"] } });
-    const res = await t.call("POST", hookPath(bound.body.webhookUrl), { raw: gitlabTagPush, headers: { "content-type": "application/json", "x-gitlab-event": "Tag Push Hook", "x-gitlab-token": bound.body.webhookSecret } });
+    const bound = await t.call("PUT", `${repoPath("other")}/source`, {
+      token: root,
+      body: { provider: "gitlab", repoUrl: "http://example.com/jsmith/example.git", pushUser: "weak" },
+    });
+    await t.call("POST", `${repoPath("other")}/build-rules`, {
+      token: root,
+      body: {
+        sourceType: "tag",
+        source: "/^v(\\d+)\\.(\\d+)\\.(\\d+)$/",
+        tags: ["{\\1}.{\\2}.{\\3}", "{\\1}.{\\2}", "latest"],
+      },
+    });
+    const res = await t.call("POST", hookPath(bound.body.webhookUrl), {
+      raw: gitlabTagPush,
+      headers: {
+        "content-type": "application/json",
+        "x-gitlab-event": "Tag Push Hook",
+        "x-gitlab-token": bound.body.webhookSecret,
+      },
+    });
     expect(res.status).toBe(202);
     const [build] = res.body.builds;
     expect(build).toMatchObject({ tags: ["1.0.0", "1.0", "latest"], status: "failed" });
-    expect(build.error).toMatch(/push user "weak" may not cr:PushRepository on acs:cr:cn-hongkong:\d{16}:repository\/alitest1\/other \(ImplicitDeny: no statement/);
+    expect(build.error).toMatch(
+      /push user "weak" may not cr:PushRepository on acs:cr:cn-hongkong:\d{16}:repository\/alitest1\/other \(ImplicitDeny: no statement/,
+    );
   });
 
   it("a plain git server's hook: Bearer secret and {ref, commit}", async () => {
-    const bound = await t.call("PUT", `${repoPath("app")}/source`, { token: root, body: { provider: "git", repoUrl: "https://git.example.com/team/app.git", pushUser: "ci" } });
+    const bound = await t.call("PUT", `${repoPath("app")}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: "https://git.example.com/team/app.git", pushUser: "ci" },
+    });
     expect(bound.body.webhookSecret).toBeUndefined();
-    const rotated = await t.call("PUT", `${repoPath("app")}/source`, { token: root, body: { provider: "git", repoUrl: "https://git.example.com/team/app.git", pushUser: "ci", rotateSecret: true } });
+    const rotated = await t.call("PUT", `${repoPath("app")}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: "https://git.example.com/team/app.git", pushUser: "ci", rotateSecret: true },
+    });
     const body = JSON.stringify({ ref: "refs/heads/master", commit: "a".repeat(40) });
     const path = hookPath(rotated.body.webhookUrl);
-    expect((await t.call("POST", path, { raw: body, headers: { "content-type": "application/json", authorization: `Bearer ${hook.secret}` } })).status).toBe(401);
-    const res = await t.call("POST", path, { raw: body, headers: { "content-type": "application/json", authorization: `Bearer ${rotated.body.webhookSecret}` } });
+    expect(
+      (
+        await t.call("POST", path, {
+          raw: body,
+          headers: { "content-type": "application/json", authorization: `Bearer ${hook.secret}` },
+        })
+      ).status,
+    ).toBe(401);
+    const res = await t.call("POST", path, {
+      raw: body,
+      headers: { "content-type": "application/json", authorization: `Bearer ${rotated.body.webhookSecret}` },
+    });
     expect(res.status).toBe(202);
     expect(res.body.builds.filter((b: { repository: string }) => b.repository === "alitest1/app")).toHaveLength(2);
   });
@@ -151,7 +248,10 @@ describe("from a git push webhook to queued builds", () => {
 
     it("tests a ref against the rules without building", async () => {
       const builds = count("builds");
-      const res = await t.call("POST", `${repoPath("other")}/build-rules/test`, { token: root, body: { ref: "refs/tags/v2.3.4" } });
+      const res = await t.call("POST", `${repoPath("other")}/build-rules/test`, {
+        token: root,
+        body: { ref: "refs/tags/v2.3.4" },
+      });
       expect(res.body).toEqual([{ ruleId: expect.any(Number), tags: ["2.3.4", "2.3", "latest"], refused: [] }]);
       expect(count("builds")).toBe(builds);
     });
@@ -159,19 +259,33 @@ describe("from a git push webhook to queued builds", () => {
 
   describe("manual builds, cancel and retry", () => {
     it("builds a regex rule given an explicit ref", async () => {
-      const res = await t.call("POST", `${repoPath("app-mirror")}/builds`, { token: root, body: { ref: "master-2", commit: "b".repeat(40) } });
+      const res = await t.call("POST", `${repoPath("app-mirror")}/builds`, {
+        token: root,
+        body: { ref: "master-2", commit: "b".repeat(40) },
+      });
       expect(res.status).toBe(202);
-      expect(res.body.builds).toEqual([expect.objectContaining({ trigger: "manual", ref: "refs/heads/master-2", tags: ["master-2-bbbbbbb"], status: "queued" })]);
+      expect(res.body.builds).toEqual([
+        expect.objectContaining({
+          trigger: "manual",
+          ref: "refs/heads/master-2",
+          tags: ["master-2-bbbbbbb"],
+          status: "queued",
+        }),
+      ]);
     });
 
     it("a ref no rule builds: 422 with the reasons", async () => {
-      const res = await t.call("POST", `${repoPath("app")}/builds`, { token: root, body: { ref: "refs/heads/feature" } });
+      const res = await t.call("POST", `${repoPath("app")}/builds`, {
+        token: root,
+        body: { ref: "refs/heads/feature" },
+      });
       expect(res.status).toBe(422);
       expect(res.body.error).toBe("NoRuleMatches");
     });
 
     it("cancels a queued build; a finished one cannot be canceled; retry makes a new build", async () => {
-      const made = (await t.call("POST", `${repoPath("app")}/builds`, { token: root, body: { ref: "master" } })).body.builds[0];
+      const made = (await t.call("POST", `${repoPath("app")}/builds`, { token: root, body: { ref: "master" } })).body
+        .builds[0];
       const canceled = await t.call("POST", `/api/v1/builds/${made.id}/cancel`, { token: root });
       expect(canceled.body.status).toBe("canceled");
       expect((await t.call("POST", `/api/v1/builds/${made.id}/cancel`, { token: root })).status).toBe(409);
@@ -196,13 +310,18 @@ describe("from a git push webhook to queued builds", () => {
   });
 
   it("local clone URLs need KILN_ALLOW_LOCAL_GIT", async () => {
-    const res = await t.call("PUT", `${repoPath("app")}/source`, { token: root, body: { provider: "git", repoUrl: "file:///srv/git/app.git", pushUser: "ci" } });
+    const res = await t.call("PUT", `${repoPath("app")}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: "file:///srv/git/app.git", pushUser: "ci" },
+    });
     expect(res.status).toBe(400);
     expect(res.body.field).toBe("repoUrl");
   });
 
   it("secrets are sealed at rest", () => {
-    const rows = t.deps.db.$client.prepare("select webhook_secret_sealed as s from source_bindings").all() as { s: string }[];
+    const rows = t.deps.db.$client.prepare("select webhook_secret_sealed as s from source_bindings").all() as {
+      s: string;
+    }[];
     for (const r of rows) expect(r.s).toMatch(/^v1\./);
     expect(rows.map((r) => r.s).join()).not.toContain(hook.secret);
   });

@@ -3,7 +3,12 @@ import { compileSource, matchRule, type PushFacts, type RuleSpec } from "../../s
 import { renderTag, templateError } from "../../src/builds/tag-template.ts";
 
 const SHA = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
-const push = (kind: "branch" | "tag", name: string, extra: Partial<PushFacts> = {}): PushFacts => ({ kind, name, commit: SHA, ...extra });
+const push = (kind: "branch" | "tag", name: string, extra: Partial<PushFacts> = {}): PushFacts => ({
+  kind,
+  name,
+  commit: SHA,
+  ...extra,
+});
 
 describe("tag templates", () => {
   it.each([
@@ -21,11 +26,16 @@ describe("tag templates", () => {
   });
 
   it("fills positional and named captures", () => {
-    expect(renderTag("{\\1}.{\\2}-{env}", { name: "x", commit: SHA, captures: ["x", "1", "4"], groups: { env: "prod" } })).toEqual({ ok: true, tag: "1.4-prod" });
+    expect(
+      renderTag("{\\1}.{\\2}-{env}", { name: "x", commit: SHA, captures: ["x", "1", "4"], groups: { env: "prod" } }),
+    ).toEqual({ ok: true, tag: "1.4-prod" });
   });
 
   it("sanitises characters a tag cannot hold", () => {
-    expect(renderTag("{sourceref}", { name: "feat/üñí code", commit: SHA })).toEqual({ ok: true, tag: "feat-----code" });
+    expect(renderTag("{sourceref}", { name: "feat/üñí code", commit: SHA })).toEqual({
+      ok: true,
+      tag: "feat-----code",
+    });
   });
 
   it.each([
@@ -54,27 +64,100 @@ describe("tag templates", () => {
 
 describe("rule matching", () => {
   // The issue's release rule, anchors and all.
-  const release: RuleSpec = { sourceType: "tag", source: "/^v(\\d+)\\.(\\d+)\\.(\\d+)$/", tags: ["{\\1}.{\\2}.{\\3}", "{\\1}.{\\2}", "latest"] };
+  const release: RuleSpec = {
+    sourceType: "tag",
+    source: "/^v(\\d+)\\.(\\d+)\\.(\\d+)$/",
+    tags: ["{\\1}.{\\2}.{\\3}", "{\\1}.{\\2}", "latest"],
+  };
 
   it("release tagging: v1.4.2 becomes three tags", () => {
-    expect(matchRule(release, push("tag", "v1.4.2"))).toEqual({ matched: true, tags: ["1.4.2", "1.4", "latest"], refused: [] });
+    expect(matchRule(release, push("tag", "v1.4.2"))).toEqual({
+      matched: true,
+      tags: ["1.4.2", "1.4", "latest"],
+      refused: [],
+    });
   });
 
   it.each<[string, RuleSpec, PushFacts, boolean | RegExp]>([
     ["exact branch", { sourceType: "branch", source: "main", tags: ["{sourceref}"] }, push("branch", "main"), true],
-    ["exact branch, other name", { sourceType: "branch", source: "main", tags: ["x"] }, push("branch", "main2"), /does not match/],
-    ["branch rule, tag push", { sourceType: "branch", source: "main", tags: ["x"] }, push("tag", "main"), /builds branches/],
-    ["regex is a whole-name match", { sourceType: "branch", source: "/release-\\d+/", tags: ["x"] }, push("branch", "release-12-hotfix"), /does not match/],
-    ["regex matches", { sourceType: "branch", source: "/release-\\d+/", tags: ["x"] }, push("branch", "release-12"), true],
-    ["disabled", { sourceType: "branch", source: "main", tags: ["x"], enabled: false }, push("branch", "main"), /disabled/],
-    ["skip marker", { sourceType: "branch", source: "main", tags: ["x"] }, push("branch", "main", { headCommitMessage: "docs [skip build]" }), /skip/],
-    ["other skip marker", { sourceType: "branch", source: "main", tags: ["x"] }, push("branch", "main", { headCommitMessage: "WIP [Build Skip]" }), /skip/],
-    ["include hit", { sourceType: "branch", source: "main", tags: ["x"], includePaths: ["app/**"] }, push("branch", "main", { changedFiles: ["README.md", "app/src/a.js"] }), true],
-    ["include miss", { sourceType: "branch", source: "main", tags: ["x"], includePaths: ["app/**"] }, push("branch", "main", { changedFiles: ["README.md"] }), /includePaths/],
-    ["exclude all", { sourceType: "branch", source: "main", tags: ["x"], excludePaths: ["docs/**", "*.md"] }, push("branch", "main", { changedFiles: ["README.md", "docs/a.txt"] }), /excludePaths/],
-    ["exclude some", { sourceType: "branch", source: "main", tags: ["x"], excludePaths: ["docs/**"] }, push("branch", "main", { changedFiles: ["docs/a.txt", "src/b.ts"] }), true],
-    ["unknown changed files do not filter", { sourceType: "branch", source: "main", tags: ["x"], includePaths: ["app/**"] }, push("branch", "main"), true],
-    ["no valid tag at all", { sourceType: "branch", source: "main", tags: ["{semver.major}"] }, push("branch", "main"), /no valid tag/],
+    [
+      "exact branch, other name",
+      { sourceType: "branch", source: "main", tags: ["x"] },
+      push("branch", "main2"),
+      /does not match/,
+    ],
+    [
+      "branch rule, tag push",
+      { sourceType: "branch", source: "main", tags: ["x"] },
+      push("tag", "main"),
+      /builds branches/,
+    ],
+    [
+      "regex is a whole-name match",
+      { sourceType: "branch", source: "/release-\\d+/", tags: ["x"] },
+      push("branch", "release-12-hotfix"),
+      /does not match/,
+    ],
+    [
+      "regex matches",
+      { sourceType: "branch", source: "/release-\\d+/", tags: ["x"] },
+      push("branch", "release-12"),
+      true,
+    ],
+    [
+      "disabled",
+      { sourceType: "branch", source: "main", tags: ["x"], enabled: false },
+      push("branch", "main"),
+      /disabled/,
+    ],
+    [
+      "skip marker",
+      { sourceType: "branch", source: "main", tags: ["x"] },
+      push("branch", "main", { headCommitMessage: "docs [skip build]" }),
+      /skip/,
+    ],
+    [
+      "other skip marker",
+      { sourceType: "branch", source: "main", tags: ["x"] },
+      push("branch", "main", { headCommitMessage: "WIP [Build Skip]" }),
+      /skip/,
+    ],
+    [
+      "include hit",
+      { sourceType: "branch", source: "main", tags: ["x"], includePaths: ["app/**"] },
+      push("branch", "main", { changedFiles: ["README.md", "app/src/a.js"] }),
+      true,
+    ],
+    [
+      "include miss",
+      { sourceType: "branch", source: "main", tags: ["x"], includePaths: ["app/**"] },
+      push("branch", "main", { changedFiles: ["README.md"] }),
+      /includePaths/,
+    ],
+    [
+      "exclude all",
+      { sourceType: "branch", source: "main", tags: ["x"], excludePaths: ["docs/**", "*.md"] },
+      push("branch", "main", { changedFiles: ["README.md", "docs/a.txt"] }),
+      /excludePaths/,
+    ],
+    [
+      "exclude some",
+      { sourceType: "branch", source: "main", tags: ["x"], excludePaths: ["docs/**"] },
+      push("branch", "main", { changedFiles: ["docs/a.txt", "src/b.ts"] }),
+      true,
+    ],
+    [
+      "unknown changed files do not filter",
+      { sourceType: "branch", source: "main", tags: ["x"], includePaths: ["app/**"] },
+      push("branch", "main"),
+      true,
+    ],
+    [
+      "no valid tag at all",
+      { sourceType: "branch", source: "main", tags: ["{semver.major}"] },
+      push("branch", "main"),
+      /no valid tag/,
+    ],
   ])("%s", (_what, rule, facts, expected) => {
     const outcome = matchRule(rule, facts);
     if (expected === true) expect(outcome.matched).toBe(true);
@@ -82,12 +165,18 @@ describe("rule matching", () => {
   });
 
   it("keeps the good tags and reports the refused ones", () => {
-    const outcome = matchRule({ sourceType: "branch", source: "main", tags: ["{sourceref}", "{semver.major}"] }, push("branch", "main"));
+    const outcome = matchRule(
+      { sourceType: "branch", source: "main", tags: ["{sourceref}", "{semver.major}"] },
+      push("branch", "main"),
+    );
     expect(outcome).toMatchObject({ matched: true, tags: ["main"], refused: [{ template: "{semver.major}" }] });
   });
 
   it("named groups feed templates", () => {
-    const outcome = matchRule({ sourceType: "branch", source: "/(?<env>dev|prod)-(?<svc>\\w+)/", tags: ["{svc}-{env}"] }, push("branch", "prod-api"));
+    const outcome = matchRule(
+      { sourceType: "branch", source: "/(?<env>dev|prod)-(?<svc>\\w+)/", tags: ["{svc}-{env}"] },
+      push("branch", "prod-api"),
+    );
     expect(outcome).toMatchObject({ matched: true, tags: ["api-prod"] });
   });
 

@@ -10,11 +10,17 @@ const manageAlitest1 = parsePolicy({
   Version: "1",
   Statement: [
     { Effect: "Allow", Action: ["cr:*"], Resource: ["acs:cr:*:*:repository/alitest1/*"] },
-    { Effect: "Deny", Action: ["cr:CancelBuildRepository"], Resource: ["*"], Condition: { StringEquals: { "cr:Region": "cn-beijing" } } },
+    {
+      Effect: "Deny",
+      Action: ["cr:CancelBuildRepository"],
+      Resource: ["*"],
+      Condition: { StringEquals: { "cr:Region": "cn-beijing" } },
+    },
   ],
 });
 const policiesOf = (userId: number) => (userId === 7 ? [manageAlitest1] : []);
-const can = (p: Principal, route: string, parts: Record<string, string> = {}, context: Record<string, string> = {}) => permits(p, policiesOf, route, parts, context);
+const can = (p: Principal, route: string, parts: Record<string, string> = {}, context: Record<string, string> = {}) =>
+  permits(p, policiesOf, route, parts, context);
 const REPO = "/api/v1/regions/{region}/repositories/{ns}/{repo}";
 
 describe("permits: which actions the console offers, from the access table and the caller's policies", () => {
@@ -26,12 +32,22 @@ describe("permits: which actions the console offers, from the access table and t
   it("reads a build's repository from build.* parts, and the request context decides conditions", () => {
     const build = { "build.region": "cn-hongkong", "build.ns": "alitest1", "build.repo": "test" };
     expect(can(dev, "POST /api/v1/builds/{id}/cancel", build, { "cr:Region": "cn-hongkong" })).toBe(true);
-    expect(can(dev, "POST /api/v1/builds/{id}/cancel", { ...build, "build.region": "cn-beijing" }, { "cr:Region": "cn-beijing" })).toBe(false);
+    expect(
+      can(
+        dev,
+        "POST /api/v1/builds/{id}/cancel",
+        { ...build, "build.region": "cn-beijing" },
+        { "cr:Region": "cn-beijing" },
+      ),
+    ).toBe(false);
   });
 
   it("offers a create form when some Allow names the action, before the new resource's name is known", () => {
     expect(can(dev, "POST /api/v1/regions/{region}/repositories", { region: "cn-hongkong" })).toBe(true);
-    expect(can(dev, "POST /api/v1/namespaces", { region: "cn-hongkong" }), "cr:* on repositories names CreateNamespace too").toBe(true);
+    expect(
+      can(dev, "POST /api/v1/namespaces", { region: "cn-hongkong" }),
+      "cr:* on repositories names CreateNamespace too",
+    ).toBe(true);
     expect(can(dev, "POST /api/v1/users")).toBe(false);
   });
 

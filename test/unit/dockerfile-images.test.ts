@@ -17,11 +17,21 @@ describe("the images a Dockerfile names (checked against policy before a build)"
       "ARG LATE=r:5000/never/expanded",
       "FROM ${LATE}",
     ].join("\n");
-    expect(referencedImages(dockerfile, { TOOLS_TAG: "9" })).toEqual(["r:5000/tools/frontend:1", "r:5000/a/base:1", "r:5000/b/tools:9", "r:5000/c/x:2"]);
+    expect(referencedImages(dockerfile, { TOOLS_TAG: "9" })).toEqual([
+      "r:5000/tools/frontend:1",
+      "r:5000/a/base:1",
+      "r:5000/b/tools:9",
+      "r:5000/c/x:2",
+    ]);
   });
 
   it("a build arg overrides an ARG default, as BuildKit applies it", () => {
-    expect(referencedImages("ARG BASE=r:5000/a/base:1\nFROM $BASE\n", { BASE: "r:5000/other/base:2" })).toEqual(["r:5000/other/base:2"]);
-    expect(referencedImages("FROM ${UNSET:-r:5000/other1/base:1}\nFROM ${UNSET:+x}r:5000/b/c\n", {})).toEqual(["r:5000/other1/base:1", "r:5000/b/c"]);
+    expect(referencedImages("ARG BASE=r:5000/a/base:1\nFROM $BASE\n", { BASE: "r:5000/other/base:2" })).toEqual([
+      "r:5000/other/base:2",
+    ]);
+    expect(referencedImages("FROM ${UNSET:-r:5000/other1/base:1}\nFROM ${UNSET:+x}r:5000/b/c\n", {})).toEqual([
+      "r:5000/other1/base:1",
+      "r:5000/b/c",
+    ]);
   });
 });

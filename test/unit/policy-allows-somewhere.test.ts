@@ -11,7 +11,11 @@ describe("allowsSomewhere: may the console offer a form whose resource is not kn
   });
 
   it("is false for the read-only seed policy and for a Deny", () => {
-    const read = policy({ Effect: "Allow", Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Resource: "acs:cr:*:*:repository/alitest1/*" });
+    const read = policy({
+      Effect: "Allow",
+      Action: ["cr:Get*", "cr:List*", "cr:PullRepository"],
+      Resource: "acs:cr:*:*:repository/alitest1/*",
+    });
     const deny = policy({ Effect: "Deny", Action: "cr:CreateRepository", Resource: "*" });
     expect(allowsSomewhere([read, deny], "cr:CreateRepository")).toBe(false);
     expect(allowsSomewhere([read], "cr:ListNamespace")).toBe(true);

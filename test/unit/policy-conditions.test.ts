@@ -2,7 +2,10 @@ import { describe, expect, it } from "vitest";
 import { evaluate, OPERATORS, parsePolicy, type RequestContext } from "../../src/policy/index.ts";
 
 function decide(operator: string, key: string, values: unknown, context: RequestContext): string {
-  const p = parsePolicy({ Version: "1", Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*", Condition: { [operator]: { [key]: values } } }] });
+  const p = parsePolicy({
+    Version: "1",
+    Statement: [{ Effect: "Allow", Action: "cr:*", Resource: "*", Condition: { [operator]: { [key]: values } } }],
+  });
   return evaluate([p], { action: "cr:GetRepository", resource: "r", context }).decision;
 }
 const holds = (op: string, values: unknown, value: string | string[] | undefined, key = "k:x") =>
@@ -79,7 +82,15 @@ describe("condition operators", () => {
 
   it("a missing key makes positive operators false and negated ones true", () => {
     for (const op of Object.keys(OPERATORS)) {
-      const value = op.startsWith("Numeric") ? 1 : op.startsWith("Date") ? "2026-01-01" : op === "Bool" ? true : op.includes("Ip") ? "10.0.0.0/8" : "x";
+      const value = op.startsWith("Numeric")
+        ? 1
+        : op.startsWith("Date")
+          ? "2026-01-01"
+          : op === "Bool"
+            ? true
+            : op.includes("Ip")
+              ? "10.0.0.0/8"
+              : "x";
       const negated = op.includes("Not");
       expect([op, holds(op, value, undefined)]).toEqual([op, negated]);
     }
@@ -88,16 +99,21 @@ describe("condition operators", () => {
   it("ANDs keys under one operator and operators, ORs values of one key", () => {
     const p = parsePolicy({
       Version: "1",
-      Statement: [{
-        Effect: "Allow", Action: "cr:*", Resource: "*",
-        Condition: {
-          IpAddress: { "acs:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"] },
-          StringEquals: { "cr:Region": "cn-hongkong", "acs:SecureTransport": "true" },
+      Statement: [
+        {
+          Effect: "Allow",
+          Action: "cr:*",
+          Resource: "*",
+          Condition: {
+            IpAddress: { "acs:SourceIp": ["10.0.0.0/8", "192.168.0.0/16"] },
+            StringEquals: { "cr:Region": "cn-hongkong", "acs:SecureTransport": "true" },
+          },
         },
-      }],
+      ],
     });
     const base = { "acs:SourceIp": "192.168.3.4", "cr:Region": "cn-hongkong", "acs:SecureTransport": "true" };
-    const run = (context: RequestContext) => evaluate([p], { action: "cr:GetRepository", resource: "r", context }).decision;
+    const run = (context: RequestContext) =>
+      evaluate([p], { action: "cr:GetRepository", resource: "r", context }).decision;
     expect(run(base)).toBe("Allow");
     expect(run({ ...base, "acs:SourceIp": "8.8.8.8" })).toBe("ImplicitDeny");
     expect(run({ ...base, "cr:Region": "cn-beijing" })).toBe("ImplicitDeny");
@@ -113,11 +129,20 @@ describe("condition operators", () => {
       Version: "1",
       Statement: [
         { Effect: "Allow", Action: "cr:*", Resource: "*" },
-        { Effect: "Deny", Action: "cr:*", Resource: "*", Condition: { NotIpAddress: { "acs:SourceIp": "10.0.0.0/8" } } },
+        {
+          Effect: "Deny",
+          Action: "cr:*",
+          Resource: "*",
+          Condition: { NotIpAddress: { "acs:SourceIp": "10.0.0.0/8" } },
+        },
       ],
     });
-    expect(evaluate([p], { action: "cr:GetRepository", resource: "r", context: { "acs:SourceIp": "10.1.1.1" } }).decision).toBe("Allow");
-    expect(evaluate([p], { action: "cr:GetRepository", resource: "r", context: { "acs:SourceIp": "1.1.1.1" } }).decision).toBe("ExplicitDeny");
+    expect(
+      evaluate([p], { action: "cr:GetRepository", resource: "r", context: { "acs:SourceIp": "10.1.1.1" } }).decision,
+    ).toBe("Allow");
+    expect(
+      evaluate([p], { action: "cr:GetRepository", resource: "r", context: { "acs:SourceIp": "1.1.1.1" } }).decision,
+    ).toBe("ExplicitDeny");
     expect(evaluate([p], { action: "cr:GetRepository", resource: "r" }).decision).toBe("ExplicitDeny");
   });
 });

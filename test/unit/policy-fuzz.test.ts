@@ -12,8 +12,36 @@ function mulberry32(seed: number) {
   };
 }
 
-const KEYS = ["Version", "Statement", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Sid", "Bogus"];
-const STRINGS = ["1", "2", "Allow", "Deny", "cr:*", "cr:Get*", "*", "acs:cr:*:*:repository/a/*", "", "10.0.0.0/8", "2026-01-01", "true", "x:y", "?", "[", "\u0000"];
+const KEYS = [
+  "Version",
+  "Statement",
+  "Effect",
+  "Action",
+  "NotAction",
+  "Resource",
+  "NotResource",
+  "Condition",
+  "Sid",
+  "Bogus",
+];
+const STRINGS = [
+  "1",
+  "2",
+  "Allow",
+  "Deny",
+  "cr:*",
+  "cr:Get*",
+  "*",
+  "acs:cr:*:*:repository/a/*",
+  "",
+  "10.0.0.0/8",
+  "2026-01-01",
+  "true",
+  "x:y",
+  "?",
+  "[",
+  "\u0000",
+];
 const OPS = [...Object.keys(OPERATORS), "StringEqual", "IpAddres", "__proto__", "constructor"];
 
 function generator(rand: () => number) {
@@ -44,7 +72,10 @@ function generator(rand: () => number) {
     return rand() < 0.05 ? value(1) : s;
   };
   return (): unknown => {
-    const doc: Record<string, unknown> = { Version: rand() < 0.8 ? "1" : value(1), Statement: rand() < 0.05 ? value(1) : Array.from({ length: Math.floor(rand() * 4) }, statement) };
+    const doc: Record<string, unknown> = {
+      Version: rand() < 0.8 ? "1" : value(1),
+      Statement: rand() < 0.05 ? value(1) : Array.from({ length: Math.floor(rand() * 4) }, statement),
+    };
     if (rand() < 0.1) doc[pick(KEYS)] = value(1);
     return rand() < 0.05 ? JSON.stringify(doc).slice(0, Math.floor(rand() * 40)) : doc;
   };
@@ -60,11 +91,16 @@ describe("policy fuzz", () => {
       try {
         policy = parsePolicy(doc);
       } catch (err) {
-        if (!(err instanceof PolicyError)) throw new Error(`document ${i} raised ${String(err)}: ${JSON.stringify(doc)}`);
+        if (!(err instanceof PolicyError))
+          throw new Error(`document ${i} raised ${String(err)}: ${JSON.stringify(doc)}`);
         continue;
       }
       valid++;
-      const { decision } = evaluate([policy], { action: "cr:GetRepository", resource: "acs:cr:r:1:repository/a/b", context: { "k:x": "10.1.1.1" } });
+      const { decision } = evaluate([policy], {
+        action: "cr:GetRepository",
+        resource: "acs:cr:r:1:repository/a/b",
+        context: { "k:x": "10.1.1.1" },
+      });
       expect(["Allow", "ExplicitDeny", "ImplicitDeny"]).toContain(decision);
     }
     expect(valid).toBeGreaterThan(1000);

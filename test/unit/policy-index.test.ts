@@ -8,7 +8,12 @@ function reference(policies: Policy[], action: string, resource: string) {
   const lowered = action.toLowerCase();
   const hits = policies.flatMap((p) =>
     p.statements
-      .filter((s) => s.action(lowered) !== s.actionNegated && s.resource(resource) !== s.resourceNegated && s.conditions.every((c) => conditionHolds(c, {})))
+      .filter(
+        (s) =>
+          s.action(lowered) !== s.actionNegated &&
+          s.resource(resource) !== s.resourceNegated &&
+          s.conditions.every((c) => conditionHolds(c, {})),
+      )
       .map((s) => ({ policy: p.name, statement: s.index, effect: s.effect })),
   );
   const denies = hits.filter((h) => h.effect === "Deny");
@@ -18,7 +23,7 @@ function reference(policies: Policy[], action: string, resource: string) {
 }
 
 function rng(seed: number) {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  return () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
 }
 
 describe("statement index", () => {
@@ -33,7 +38,8 @@ describe("statement index", () => {
     const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)]!;
     const pieces = ["a", "b", "ab", "/", ":", "*", "?", "a/b", "b:a"];
     const pattern = () => Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(pieces)).join("");
-    const text = () => Array.from({ length: Math.floor(rand() * 6) }, () => pick(["a", "b", "ab", "/", ":", "ba"])).join("");
+    const text = () =>
+      Array.from({ length: Math.floor(rand() * 6) }, () => pick(["a", "b", "ab", "/", ":", "ba"])).join("");
     for (let round = 0; round < 100; round++) {
       const policies = Array.from({ length: 1 + Math.floor(rand() * 3) }, (_, pi) =>
         parsePolicy(
@@ -41,7 +47,12 @@ describe("statement index", () => {
             Version: "1",
             Statement: Array.from({ length: 1 + Math.floor(rand() * 8) }, () => ({
               Effect: rand() < 0.2 ? "Deny" : "Allow",
-              [rand() < 0.8 ? "Action" : "NotAction"]: pick(["cr:*", "cr:Get*", "cr:PullRepository", ["cr:List*", "cr:Push?epository"]]),
+              [rand() < 0.8 ? "Action" : "NotAction"]: pick([
+                "cr:*",
+                "cr:Get*",
+                "cr:PullRepository",
+                ["cr:List*", "cr:Push?epository"],
+              ]),
               [rand() < 0.85 ? "Resource" : "NotResource"]: Array.from({ length: 1 + Math.floor(rand() * 2) }, pattern),
             })),
           },
@@ -51,7 +62,9 @@ describe("statement index", () => {
       for (let q = 0; q < 30; q++) {
         const action = pick(["cr:GetRepository", "cr:PullRepository", "cr:PushRepository", "cr:ListNamespace"]);
         const resource = text();
-        expect(evaluate(policies, { action, resource }), `${action} ${resource}`).toEqual(reference(policies, action, resource));
+        expect(evaluate(policies, { action, resource }), `${action} ${resource}`).toEqual(
+          reference(policies, action, resource),
+        );
       }
     }
   });

@@ -5,8 +5,17 @@ import { parseScopes, ramActionOf, ScopeError } from "../../src/registry/scopes.
 describe("registry scopes", () => {
   it.each([
     [["repository:ns/repo:pull,push"], [{ type: "repository", name: "ns/repo", actions: ["pull", "push"] }]],
-    [["repository:ns/repo:pull repository:ns/other:push"], [{ type: "repository", name: "ns/repo", actions: ["pull"] }, { type: "repository", name: "ns/other", actions: ["push"] }]],
-    [["repository:localhost:5000/ns/repo:pull"], [{ type: "repository", name: "localhost:5000/ns/repo", actions: ["pull"] }]],
+    [
+      ["repository:ns/repo:pull repository:ns/other:push"],
+      [
+        { type: "repository", name: "ns/repo", actions: ["pull"] },
+        { type: "repository", name: "ns/other", actions: ["push"] },
+      ],
+    ],
+    [
+      ["repository:localhost:5000/ns/repo:pull"],
+      [{ type: "repository", name: "localhost:5000/ns/repo", actions: ["pull"] }],
+    ],
     [["registry:catalog:*"], [{ type: "registry", name: "catalog", actions: ["*"] }]],
     [["repository:ns/repo:pull,pull"], [{ type: "repository", name: "ns/repo", actions: ["pull"] }]],
     [[], []],
@@ -19,7 +28,13 @@ describe("registry scopes", () => {
   });
 
   it("maps pull, push and delete to RAM actions, and nothing else", () => {
-    expect(["pull", "push", "delete", "*", "constructor"].map(ramActionOf)).toEqual(["cr:PullRepository", "cr:PushRepository", "cr:DeleteRepositoryTag", undefined, undefined]);
+    expect(["pull", "push", "delete", "*", "constructor"].map(ramActionOf)).toEqual([
+      "cr:PullRepository",
+      "cr:PushRepository",
+      "cr:DeleteRepositoryTag",
+      undefined,
+      undefined,
+    ]);
   });
 });
 
@@ -39,13 +54,40 @@ describe("registry notification envelopes", () => {
         push("application/vnd.docker.distribution.manifest.v2+json", "node6"),
         push("application/octet-stream"),
         { ...push("application/vnd.oci.image.manifest.v1+json", "x"), action: "pull", id: "pull-1" },
-        { id: "d1", action: "delete", target: { repository: "ns/repo", digest: "sha256:abc" }, timestamp: "2026-11-28T02:00:00Z" },
+        {
+          id: "d1",
+          action: "delete",
+          target: { repository: "ns/repo", digest: "sha256:abc" },
+          timestamp: "2026-11-28T02:00:00Z",
+        },
         { nonsense: true },
       ],
     });
     expect(events).toEqual([
-      { id: "e-application/vnd.docker.distribution.manifest.v2+json", action: "push", repository: "ns/repo", tag: "node6", digest: "sha256:abc", mediaType: "application/vnd.docker.distribution.manifest.v2+json", size: 527, actor: "dev1@acme", sourceAddr: "127.0.0.1:4000", occurredAt: "2026-11-28T02:00:00.500Z" },
-      { id: "d1", action: "delete", repository: "ns/repo", tag: undefined, digest: "sha256:abc", mediaType: undefined, size: undefined, actor: undefined, sourceAddr: undefined, occurredAt: "2026-11-28T02:00:00.000Z" },
+      {
+        id: "e-application/vnd.docker.distribution.manifest.v2+json",
+        action: "push",
+        repository: "ns/repo",
+        tag: "node6",
+        digest: "sha256:abc",
+        mediaType: "application/vnd.docker.distribution.manifest.v2+json",
+        size: 527,
+        actor: "dev1@acme",
+        sourceAddr: "127.0.0.1:4000",
+        occurredAt: "2026-11-28T02:00:00.500Z",
+      },
+      {
+        id: "d1",
+        action: "delete",
+        repository: "ns/repo",
+        tag: undefined,
+        digest: "sha256:abc",
+        mediaType: undefined,
+        size: undefined,
+        actor: undefined,
+        sourceAddr: undefined,
+        occurredAt: "2026-11-28T02:00:00.000Z",
+      },
     ]);
   });
 

@@ -9,8 +9,13 @@ import type { ProviderId, PushEvent, WebhookRequest } from "../../src/sources/ty
 const SECRET = "hook-secret-0123456789";
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/webhooks/${name}`, import.meta.url));
 const githubExample = (event: string, match: (p: any) => boolean) =>
-  Buffer.from(JSON.stringify((examples as unknown as { name: string; examples: any[] }[]).find((e) => e.name === event)!.examples.find(match)));
-const hmac = (body: Buffer, encoding: "hex" | "base64" = "hex", secret = SECRET) => createHmac("sha256", secret).update(body).digest(encoding);
+  Buffer.from(
+    JSON.stringify(
+      (examples as unknown as { name: string; examples: any[] }[]).find((e) => e.name === event)!.examples.find(match),
+    ),
+  );
+const hmac = (body: Buffer, encoding: "hex" | "base64" = "hex", secret = SECRET) =>
+  createHmac("sha256", secret).update(body).digest(encoding);
 
 function request(headers: Record<string, string>, rawBody: Buffer): WebhookRequest {
   const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
@@ -21,19 +26,55 @@ function request(headers: Record<string, string>, rawBody: Buffer): WebhookReque
 function signed(provider: ProviderId, body: Buffer, event?: string): WebhookRequest {
   switch (provider) {
     case "github":
-      return request({ "X-GitHub-Event": event ?? "push", "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "X-Hub-Signature-256": `sha256=${hmac(body)}` }, body);
+      return request(
+        {
+          "X-GitHub-Event": event ?? "push",
+          "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+          "X-Hub-Signature-256": `sha256=${hmac(body)}`,
+        },
+        body,
+      );
     case "gitea":
-      return request({ "X-Gitea-Event": event ?? "push", "X-Gitea-Delivery": "f6266f16-1bf3-46a5-9ea4-602e06ead473", "X-Gitea-Signature": hmac(body), "X-GitHub-Event": "push" }, body);
+      return request(
+        {
+          "X-Gitea-Event": event ?? "push",
+          "X-Gitea-Delivery": "f6266f16-1bf3-46a5-9ea4-602e06ead473",
+          "X-Gitea-Signature": hmac(body),
+          "X-GitHub-Event": "push",
+        },
+        body,
+      );
     case "gitlab":
-      return request({ "X-Gitlab-Event": event ?? "Push Hook", "X-Gitlab-Token": SECRET, "X-Gitlab-Event-UUID": "13792a34-cac6-4fda-95a8-c58e00a3954e" }, body);
+      return request(
+        {
+          "X-Gitlab-Event": event ?? "Push Hook",
+          "X-Gitlab-Token": SECRET,
+          "X-Gitlab-Event-UUID": "13792a34-cac6-4fda-95a8-c58e00a3954e",
+        },
+        body,
+      );
     case "codeup":
       return request({ "X-Codeup-Event": event ?? "Push Hook", "X-Codeup-Token": SECRET }, body);
     case "gitee": {
       const timestamp = String(Date.now());
-      return request({ "X-Gitee-Event": event ?? "Push Hook", "X-Gitee-Token": createHmac("sha256", SECRET).update(`${timestamp}\n${SECRET}`).digest("base64"), "X-Gitee-Timestamp": timestamp }, body);
+      return request(
+        {
+          "X-Gitee-Event": event ?? "Push Hook",
+          "X-Gitee-Token": createHmac("sha256", SECRET).update(`${timestamp}\n${SECRET}`).digest("base64"),
+          "X-Gitee-Timestamp": timestamp,
+        },
+        body,
+      );
     }
     case "bitbucket":
-      return request({ "X-Event-Key": event ?? "repo:push", "X-Request-UUID": "afe3a5ae-5ad2-4c2f-9de2-4b2bd1e0f4a2", "X-Hub-Signature": `sha256=${hmac(body)}` }, body);
+      return request(
+        {
+          "X-Event-Key": event ?? "repo:push",
+          "X-Request-UUID": "afe3a5ae-5ad2-4c2f-9de2-4b2bd1e0f4a2",
+          "X-Hub-Signature": `sha256=${hmac(body)}`,
+        },
+        body,
+      );
     case "git":
       return request({ Authorization: `Bearer ${SECRET}` }, body);
   }
@@ -48,18 +89,43 @@ function eventsOf(provider: ProviderId, body: Buffer, event?: string): PushEvent
 
 describe("webhook providers normalise their published payloads", () => {
   it("GitHub branch push (octokit example)", () => {
-    const [e] = eventsOf("github", githubExample("push", (p) => p.ref === "refs/heads/master"));
-    expect(e).toMatchObject({ kind: "branch", ref: "refs/heads/master", name: "master", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246", pusher: "Codertocat" });
+    const [e] = eventsOf(
+      "github",
+      githubExample("push", (p) => p.ref === "refs/heads/master"),
+    );
+    expect(e).toMatchObject({
+      kind: "branch",
+      ref: "refs/heads/master",
+      name: "master",
+      commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+      pusher: "Codertocat",
+    });
     expect(e!.cloneUrls).toContain("https://github.com/Codertocat/Hello-World.git");
   });
 
   it("GitHub tag push and tag deletion (octokit examples)", () => {
-    expect(eventsOf("github", githubExample("push", (p) => p.ref === "refs/tags/simple-tag" && p.created))[0]).toMatchObject({ kind: "tag", name: "simple-tag" });
-    expect(eventsOf("github", githubExample("push", (p) => p.ref === "refs/tags/simple-tag" && p.deleted))[0]).toMatchObject({ kind: "delete", name: "simple-tag", commit: "" });
+    expect(
+      eventsOf(
+        "github",
+        githubExample("push", (p) => p.ref === "refs/tags/simple-tag" && p.created),
+      )[0],
+    ).toMatchObject({ kind: "tag", name: "simple-tag" });
+    expect(
+      eventsOf(
+        "github",
+        githubExample("push", (p) => p.ref === "refs/tags/simple-tag" && p.deleted),
+      )[0],
+    ).toMatchObject({ kind: "delete", name: "simple-tag", commit: "" });
   });
 
   it("GitHub ping (octokit example)", () => {
-    expect(eventsOf("github", githubExample("ping", () => true), "ping")).toEqual([{ kind: "ping", ref: "", name: "", commit: "", cloneUrls: [] }]);
+    expect(
+      eventsOf(
+        "github",
+        githubExample("ping", () => true),
+        "ping",
+      ),
+    ).toEqual([{ kind: "ping", ref: "", name: "", commit: "", cloneUrls: [] }]);
   });
 
   it("GitLab push with changed files", () => {
@@ -77,12 +143,18 @@ describe("webhook providers normalise their published payloads", () => {
   });
 
   it("GitLab tag push", () => {
-    expect(eventsOf("gitlab", fixture("gitlab-tag-push.json"), "Tag Push Hook")[0]).toMatchObject({ kind: "tag", name: "v1.0.0", commit: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7" });
+    expect(eventsOf("gitlab", fixture("gitlab-tag-push.json"), "Tag Push Hook")[0]).toMatchObject({
+      kind: "tag",
+      name: "v1.0.0",
+      commit: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7",
+    });
   });
 
   it("GitLab branch deletion", () => {
     const body = JSON.parse(fixture("gitlab-push.json").toString());
-    const deleted = Buffer.from(JSON.stringify({ ...body, after: "0000000000000000000000000000000000000000", checkout_sha: null, commits: [] }));
+    const deleted = Buffer.from(
+      JSON.stringify({ ...body, after: "0000000000000000000000000000000000000000", checkout_sha: null, commits: [] }),
+    );
     expect(eventsOf("gitlab", deleted)[0]).toMatchObject({ kind: "delete", name: "master" });
   });
 
@@ -92,12 +164,26 @@ describe("webhook providers normalise their published payloads", () => {
 
   it("Gitea push (the binding's provider decides, not the X-GitHub-* headers)", () => {
     const [e] = eventsOf("gitea", fixture("gitea-push.json"));
-    expect(e).toMatchObject({ kind: "branch", name: "develop", commit: "bffeb74224043ba2feb48d137756c8a9331c449a", headCommitMessage: undefined, pusher: "gitea" });
-    expect(e!.cloneUrls).toEqual(["http://localhost:3000/gitea/webhooks.git", "ssh://gitea@localhost:2222/gitea/webhooks.git"]);
+    expect(e).toMatchObject({
+      kind: "branch",
+      name: "develop",
+      commit: "bffeb74224043ba2feb48d137756c8a9331c449a",
+      headCommitMessage: undefined,
+      pusher: "gitea",
+    });
+    expect(e!.cloneUrls).toEqual([
+      "http://localhost:3000/gitea/webhooks.git",
+      "ssh://gitea@localhost:2222/gitea/webhooks.git",
+    ]);
   });
 
   it("Gitee push, signature mode and password mode", () => {
-    expect(eventsOf("gitee", fixture("gitee-push.json"))[0]).toMatchObject({ kind: "branch", name: "change_commitlint_config", changedFiles: ["README.md"], headCommitMessage: "Update README.md" });
+    expect(eventsOf("gitee", fixture("gitee-push.json"))[0]).toMatchObject({
+      kind: "branch",
+      name: "change_commitlint_config",
+      changedFiles: ["README.md"],
+      headCommitMessage: "Update README.md",
+    });
     const plain = request({ "X-Gitee-Event": "Push Hook", "X-Gitee-Token": SECRET }, fixture("gitee-push.json"));
     expect(receive(PROVIDERS.gitee, plain, SECRET, "h").ok).toBe(true);
   });
@@ -114,7 +200,9 @@ describe("webhook providers normalise their published payloads", () => {
 
   it("plain git post-receive hook", () => {
     const sha = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
-    expect(eventsOf("git", Buffer.from(JSON.stringify({ ref: "refs/heads/main", commit: sha })))).toEqual([{ kind: "branch", ref: "refs/heads/main", name: "main", commit: sha, cloneUrls: [], pusher: undefined }]);
+    expect(eventsOf("git", Buffer.from(JSON.stringify({ ref: "refs/heads/main", commit: sha })))).toEqual([
+      { kind: "branch", ref: "refs/heads/main", name: "main", commit: sha, cloneUrls: [], pusher: undefined },
+    ]);
   });
 });
 
@@ -138,12 +226,26 @@ describe("webhook verification comes first", () => {
   it("a stale Gitee signature is refused", () => {
     const timestamp = String(Date.now() - 2 * 3600_000);
     const token = createHmac("sha256", SECRET).update(`${timestamp}\n${SECRET}`).digest("base64");
-    expect(receive(PROVIDERS.gitee, request({ "X-Gitee-Event": "Push Hook", "X-Gitee-Token": token, "X-Gitee-Timestamp": timestamp }, body), SECRET, "h").ok).toBe(false);
+    expect(
+      receive(
+        PROVIDERS.gitee,
+        request({ "X-Gitee-Event": "Push Hook", "X-Gitee-Token": token, "X-Gitee-Timestamp": timestamp }, body),
+        SECRET,
+        "h",
+      ).ok,
+    ).toBe(false);
   });
 
   it("a verified body that is not JSON: 400", () => {
     const raw = Buffer.from("not json");
-    expect(receive(PROVIDERS.github, request({ "X-GitHub-Event": "push", "X-Hub-Signature-256": `sha256=${hmac(raw)}` }, raw), SECRET, "h")).toMatchObject({ ok: false, status: 400 });
+    expect(
+      receive(
+        PROVIDERS.github,
+        request({ "X-GitHub-Event": "push", "X-Hub-Signature-256": `sha256=${hmac(raw)}` }, raw),
+        SECRET,
+        "h",
+      ),
+    ).toMatchObject({ ok: false, status: 400 });
   });
 
   it("delivery ids: the provider's, else a hash of hook id and body", () => {
@@ -156,7 +258,16 @@ describe("webhook verification comes first", () => {
   });
 
   it("events that are not pushes are ignored with a reason", () => {
-    const r = receive(PROVIDERS.github, signed("github", githubExample("issues", () => true), "issues"), SECRET, "h");
+    const r = receive(
+      PROVIDERS.github,
+      signed(
+        "github",
+        githubExample("issues", () => true),
+        "issues",
+      ),
+      SECRET,
+      "h",
+    );
     expect(r.ok && r.normalized).toEqual({ ignored: 'GitHub event "issues" is not a push' });
   });
 });

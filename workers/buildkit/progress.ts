@@ -92,7 +92,11 @@ export class BuildProgress {
 
   private output(step: Step, line: string): void {
     // A progress bar rewrites its line with \r: only its last state is worth keeping.
-    const shown = line.split("\r").filter((part) => part.trim() !== "").pop()?.trimEnd();
+    const shown = line
+      .split("\r")
+      .filter((part) => part.trim() !== "")
+      .pop()
+      ?.trimEnd();
     if (shown) this.emit(`#${step.number} ${shown}`);
   }
 }

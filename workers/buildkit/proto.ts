@@ -28,7 +28,8 @@ message StatusResponse { repeated Vertex vertexes = 1; repeated VertexStatus sta
 
 // protobufjs' parser takes one package per call; the two halves are parsed into one root.
 const root = new protobuf.Root();
-for (const part of PROTO.split(/(?=package )/).slice(1)) protobuf.parse(`syntax = "proto3";\n${part}`, root, { keepCase: true });
+for (const part of PROTO.split(/(?=package )/).slice(1))
+  protobuf.parse(`syntax = "proto3";\n${part}`, root, { keepCase: true });
 
 export interface Timestamp {
   seconds: number;

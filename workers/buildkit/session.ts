@@ -23,11 +23,16 @@ const AUTH_SERVICE = {
   Credentials: authMethod("Credentials", "CredentialsRequest", "CredentialsResponse"),
   FetchToken: authMethod("FetchToken", "FetchTokenRequest", "FetchTokenResponse"),
   GetTokenAuthority: authMethod("GetTokenAuthority", "GetTokenAuthorityRequest", "GetTokenAuthorityResponse"),
-  VerifyTokenAuthority: authMethod("VerifyTokenAuthority", "VerifyTokenAuthorityRequest", "VerifyTokenAuthorityResponse"),
+  VerifyTokenAuthority: authMethod(
+    "VerifyTokenAuthority",
+    "VerifyTokenAuthorityRequest",
+    "VerifyTokenAuthorityResponse",
+  ),
 } satisfies grpc.ServiceDefinition;
 
 type Unary = (call: { request: Record<string, unknown> }, callback: grpc.sendUnaryData<object>) => void;
-const unimplemented: Unary = (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED, details: "not offered by Kiln" });
+const unimplemented: Unary = (_call, callback) =>
+  callback({ code: grpc.status.UNIMPLEMENTED, details: "not offered by Kiln" });
 
 /**
  * A BuildKit session on the engine (`POST /session`, upgraded to HTTP/2): the engine calls back

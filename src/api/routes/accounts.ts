@@ -19,7 +19,14 @@ const SessionSchema = z
   .object({ token: z.string(), expiresAt: z.string(), loginName: z.string(), mustSetRegistryPassword: z.boolean() })
   .openapi("Session");
 const MeSchema = z
-  .object({ accountId: z.string(), alias: z.string(), kind: z.enum(["root", "user"]), loginName: z.string(), userName: z.string().optional(), hasRegistryPassword: z.boolean() })
+  .object({
+    accountId: z.string(),
+    alias: z.string(),
+    kind: z.enum(["root", "user"]),
+    loginName: z.string(),
+    userName: z.string().optional(),
+    hasRegistryPassword: z.boolean(),
+  })
   .openapi("Me");
 const PasswordBody = z.strictObject({ password: passwordSchema });
 
@@ -52,7 +59,9 @@ export function accountRoutes(app: App, deps: Deps): void {
       path: "/api/v1/sessions",
       tags: ["accounts"],
       summary: "Log in with a console password: `alias` for root, `user@alias` for a sub-account",
-      request: { body: body(z.strictObject({ loginName: z.string().min(1).max(200), password: z.string().min(1).max(1024) })) },
+      request: {
+        body: body(z.strictObject({ loginName: z.string().min(1).max(200), password: z.string().min(1).max(1024) })),
+      },
       responses: { 200: json(SessionSchema, "A console session"), ...errorResponses },
     }),
     async (c) => {
@@ -60,36 +69,79 @@ export function accountRoutes(app: App, deps: Deps): void {
       const ip = sourceIp(c);
       const keys = [`login:${loginName}`, ...(ip ? [`ip:${ip}`] : [])];
       const wait = deps.consoleThrottle.retryAfter(keys);
-      if (wait > 0) throw new DomainError("TooManyRequests", `too many failed logins; try again in ${wait} s`, { retryAfter: wait }, { "Retry-After": String(wait) });
+      if (wait > 0)
+        throw new DomainError(
+          "TooManyRequests",
+          `too many failed logins; try again in ${wait} s`,
+          { retryAfter: wait },
+          { "Retry-After": String(wait) },
+        );
       const session = await login(db, loginName, password).catch((err: unknown) => {
         if (err instanceof DomainError && statusOf(err) === 401) deps.consoleThrottle.fail(keys);
         throw err;
       });
       deps.consoleThrottle.succeed(keys[0]!);
-      return c.json({ token: session.token, expiresAt: session.expiresAt, loginName: loginNameOf(session.principal), mustSetRegistryPassword: session.mustSetRegistryPassword }, 200);
+      return c.json(
+        {
+          token: session.token,
+          expiresAt: session.expiresAt,
+          loginName: loginNameOf(session.principal),
+          mustSetRegistryPassword: session.mustSetRegistryPassword,
+        },
+        200,
+      );
     },
   );
 
   addRoute(
     app,
     deps,
-    createRoute({ method: "delete", path: "/api/v1/sessions/current", tags: ["accounts"], summary: "Log out: end the console session that signs this call", responses: { 200: json(z.object({ revoked: z.boolean() }), "Whether a session ended (an access key is not a session)"), ...errorResponses } }),
+    createRoute({
+      method: "delete",
+      path: "/api/v1/sessions/current",
+      tags: ["accounts"],
+      summary: "Log out: end the console session that signs this call",
+      responses: {
+        200: json(z.object({ revoked: z.boolean() }), "Whether a session ended (an access key is not a session)"),
+        ...errorResponses,
+      },
+    }),
     (c) => c.json({ revoked: revokeSession(db, callerToken(c)!) }, 200),
   );
 
   addRoute(
     app,
     deps,
-    createRoute({ method: "get", path: "/api/v1/me", tags: ["accounts"], summary: "Who the token belongs to", responses: { 200: json(MeSchema, "The caller"), ...errorResponses } }),
+    createRoute({
+      method: "get",
+      path: "/api/v1/me",
+      tags: ["accounts"],
+      summary: "Who the token belongs to",
+      responses: { 200: json(MeSchema, "The caller"), ...errorResponses },
+    }),
     (c) => {
       const p = c.get("principal");
-      return c.json({ accountId: p.accountId, alias: p.alias, kind: p.kind, loginName: loginNameOf(p), userName: p.userName, hasRegistryPassword: hasRegistryPassword(db, p) }, 200);
+      return c.json(
+        {
+          accountId: p.accountId,
+          alias: p.alias,
+          kind: p.kind,
+          loginName: loginNameOf(p),
+          userName: p.userName,
+          hasRegistryPassword: hasRegistryPassword(db, p),
+        },
+        200,
+      );
     },
   );
 
   for (const [path, kind, set] of [
     ["/api/v1/me/password", "console", setConsolePassword],
-    ["/api/v1/me/registry-password", "registry (docker login; separate from the console password)", setRegistryPassword],
+    [
+      "/api/v1/me/registry-password",
+      "registry (docker login; separate from the console password)",
+      setRegistryPassword,
+    ],
   ] as const) {
     addRoute(
       app,

@@ -9,14 +9,24 @@ import { addRoute, type App } from "../route.ts";
 import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
 export const GroupSchema = z
-  .object({ name: z.string(), description: z.string().nullable(), createdAt: z.string(), members: z.array(z.string()).optional(), policies: z.array(z.string()).optional() })
+  .object({
+    name: z.string(),
+    description: z.string().nullable(),
+    createdAt: z.string(),
+    members: z.array(z.string()).optional(),
+    policies: z.array(z.string()).optional(),
+  })
   .openapi("Group");
 const GroupParam = z.object({ g: groupNameSchema });
 
 export function groupRoutes(app: App, deps: Deps): void {
   const { db } = deps;
   const tags = ["groups"];
-  const view = (g: { name: string; description: string | null; createdAt: string }) => ({ name: g.name, description: g.description, createdAt: g.createdAt });
+  const view = (g: { name: string; description: string | null; createdAt: string }) => ({
+    name: g.name,
+    description: g.description,
+    createdAt: g.createdAt,
+  });
 
   addRoute(
     app,
@@ -35,17 +45,37 @@ export function groupRoutes(app: App, deps: Deps): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "get", path: "/api/v1/groups", tags, summary: "List groups", responses: { 200: json(z.object({ groups: z.array(GroupSchema) }), "Groups"), ...errorResponses } }),
+    createRoute({
+      method: "get",
+      path: "/api/v1/groups",
+      tags,
+      summary: "List groups",
+      responses: { 200: json(z.object({ groups: z.array(GroupSchema) }), "Groups"), ...errorResponses },
+    }),
     (c) => c.json({ groups: listGroups(db, c.get("principal").accountId).map(view) }, 200),
   );
 
   addRoute(
     app,
     deps,
-    createRoute({ method: "get", path: "/api/v1/groups/{g}", tags, summary: "A group with its members and policies", request: { params: GroupParam }, responses: { 200: json(GroupSchema, "The group"), ...errorResponses } }),
+    createRoute({
+      method: "get",
+      path: "/api/v1/groups/{g}",
+      tags,
+      summary: "A group with its members and policies",
+      request: { params: GroupParam },
+      responses: { 200: json(GroupSchema, "The group"), ...errorResponses },
+    }),
     (c) => {
       const group = findGroup(db, c.get("principal").accountId, c.req.valid("param").g);
-      return c.json({ ...view(group), members: membersOf(db, group.id), policies: policiesAttachedTo(db, "group", group.id).map((p) => p.name) }, 200);
+      return c.json(
+        {
+          ...view(group),
+          members: membersOf(db, group.id),
+          policies: policiesAttachedTo(db, "group", group.id).map((p) => p.name),
+        },
+        200,
+      );
     },
   );
 
@@ -76,7 +106,10 @@ export function groupRoutes(app: App, deps: Deps): void {
       path: "/api/v1/groups/{g}/policies",
       tags,
       summary: "Attach a policy to a group; its members get it",
-      request: { params: GroupParam, body: body(z.strictObject({ policyName: policyNameSchema, policyType: PolicyTypeSchema.optional() })) },
+      request: {
+        params: GroupParam,
+        body: body(z.strictObject({ policyName: policyNameSchema, policyType: PolicyTypeSchema.optional() })),
+      },
       responses: { 200: json(OkSchema, "Attached"), ...errorResponses },
     }),
     (c) => {

@@ -1,5 +1,12 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { createNamespace, deleteNamespace, findNamespace, listNamespaces, namespaceView, updateNamespace } from "../../catalog/namespaces.ts";
+import {
+  createNamespace,
+  deleteNamespace,
+  findNamespace,
+  listNamespaces,
+  namespaceView,
+  updateNamespace,
+} from "../../catalog/namespaces.ts";
 import { NamespaceViewSchema } from "../../catalog/schemas.ts";
 import { namespaceNameSchema } from "../../names.ts";
 import type { Deps } from "../env.ts";
@@ -42,7 +49,13 @@ export function namespaceRoutes(app: App, deps: Deps): void {
       summary: "Create a namespace (names are unique across the instance)",
       request: {
         query: RegionQuery,
-        body: body(z.strictObject({ name: namespaceNameSchema, autoCreateRepository: z.boolean().optional(), defaultVisibility: VisibilitySchema.optional() })),
+        body: body(
+          z.strictObject({
+            name: namespaceNameSchema,
+            autoCreateRepository: z.boolean().optional(),
+            defaultVisibility: VisibilitySchema.optional(),
+          }),
+        ),
       },
       responses: { 201: json(NamespaceSchema, "The namespace"), ...errorResponses },
     }),
@@ -71,10 +84,26 @@ export function namespaceRoutes(app: App, deps: Deps): void {
       path: "/api/v1/namespaces/{ns}",
       tags,
       summary: "Change auto-creation or the default visibility",
-      request: { params: NsParam, query: RegionQuery, body: body(z.strictObject({ autoCreateRepository: z.boolean().optional(), defaultVisibility: VisibilitySchema.optional() })) },
+      request: {
+        params: NsParam,
+        query: RegionQuery,
+        body: body(
+          z.strictObject({
+            autoCreateRepository: z.boolean().optional(),
+            defaultVisibility: VisibilitySchema.optional(),
+          }),
+        ),
+      },
       responses: { 200: json(NamespaceSchema, "The namespace"), ...errorResponses },
     }),
-    (c) => c.json(namespaceView(db, updateNamespace(db, c.get("principal").accountId, c.req.valid("param").ns, c.req.valid("json"))), 200),
+    (c) =>
+      c.json(
+        namespaceView(
+          db,
+          updateNamespace(db, c.get("principal").accountId, c.req.valid("param").ns, c.req.valid("json")),
+        ),
+        200,
+      ),
   );
 
   addRoute(

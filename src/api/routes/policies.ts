@@ -1,5 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { attachmentCount, createPolicy, deletePolicy, findPolicy, listPolicies, parseDocument, policyView } from "../../iam/policies.ts";
+import {
+  attachmentCount,
+  createPolicy,
+  deletePolicy,
+  findPolicy,
+  listPolicies,
+  parseDocument,
+  policyView,
+} from "../../iam/policies.ts";
 import { PolicyTypeSchema, PolicyViewSchema } from "../../iam/schemas.ts";
 import { findUser } from "../../iam/users.ts";
 import { evaluate, parsePolicy, PolicyError } from "../../policy/index.ts";
@@ -11,16 +19,31 @@ import { body, errorResponses, json, OkSchema } from "../schemas.ts";
 
 export const PolicySchema = PolicyViewSchema.openapi("Policy");
 /** Parsed by the policy engine, which names the offending element; zod only checks it is there. */
-const DocumentSchema = z.union([z.record(z.string(), z.unknown()), z.string()]).openapi({ description: 'A RAM policy document: {"Version":"1","Statement":[…]}, or its JSON text' });
-const ContextSchema = z.record(z.string().max(128), z.union([z.string().max(1024), z.array(z.string().max(1024)).max(64)]));
+const DocumentSchema = z
+  .union([z.record(z.string(), z.unknown()), z.string()])
+  .openapi({ description: 'A RAM policy document: {"Version":"1","Statement":[…]}, or its JSON text' });
+const ContextSchema = z.record(
+  z.string().max(128),
+  z.union([z.string().max(1024), z.array(z.string().max(1024)).max(64)]),
+);
 const SimulationSchema = z
   .object({
     decision: z.enum(["Allow", "ExplicitDeny", "ImplicitDeny"]),
-    matched: z.array(z.object({ policy: z.string().optional(), statement: z.number(), effect: z.enum(["Allow", "Deny"]), sid: z.string().optional() })),
+    matched: z.array(
+      z.object({
+        policy: z.string().optional(),
+        statement: z.number(),
+        effect: z.enum(["Allow", "Deny"]),
+        sid: z.string().optional(),
+      }),
+    ),
   })
   .openapi("Simulation");
 const ValidationSchema = z
-  .union([z.object({ valid: z.literal(true), statements: z.number() }), z.object({ valid: z.literal(false), path: z.string(), message: z.string() })])
+  .union([
+    z.object({ valid: z.literal(true), statements: z.number() }),
+    z.object({ valid: z.literal(false), path: z.string(), message: z.string() }),
+  ])
   .openapi("PolicyValidation");
 const NameParam = z.object({ name: policyNameSchema });
 
@@ -36,7 +59,15 @@ export function policyRoutes(app: App, deps: Deps): void {
       path: "/api/v1/policies",
       tags,
       summary: "Create a custom policy; a malformed document is refused with the path of the bad element",
-      request: { body: body(z.strictObject({ name: policyNameSchema, document: DocumentSchema, description: z.string().max(1024).optional() })) },
+      request: {
+        body: body(
+          z.strictObject({
+            name: policyNameSchema,
+            document: DocumentSchema,
+            description: z.string().max(1024).optional(),
+          }),
+        ),
+      },
       responses: { 201: json(PolicySchema, "The policy"), ...errorResponses },
     }),
     (c) => c.json(policyView(createPolicy(db, c.get("principal").accountId, c.req.valid("json")), 0), 201),
@@ -53,7 +84,15 @@ export function policyRoutes(app: App, deps: Deps): void {
       request: { query: z.object({ type: PolicyTypeSchema.optional() }) },
       responses: { 200: json(z.object({ policies: z.array(PolicySchema) }), "Policies"), ...errorResponses },
     }),
-    (c) => c.json({ policies: listPolicies(db, c.get("principal").accountId, c.req.valid("query").type).map((p) => policyView(p, attachmentCount(db, p.id))) }, 200),
+    (c) =>
+      c.json(
+        {
+          policies: listPolicies(db, c.get("principal").accountId, c.req.valid("query").type).map((p) =>
+            policyView(p, attachmentCount(db, p.id)),
+          ),
+        },
+        200,
+      ),
   );
 
   addRoute(
@@ -115,11 +154,15 @@ export function policyRoutes(app: App, deps: Deps): void {
     (c) => {
       const input = c.req.valid("json");
       const accountId = c.get("principal").accountId;
-      if ((input.policies === undefined) === (input.userName === undefined)) throw invalid("policies", "give either policies (inline documents) or userName, not both and not neither");
+      if ((input.policies === undefined) === (input.userName === undefined))
+        throw invalid("policies", "give either policies (inline documents) or userName, not both and not neither");
       const policies = input.policies
         ? input.policies.map((doc, i) => parseDocument(doc, `policies[${i}]`, `policies[${i}]`))
         : deps.policies.forUser(findUser(db, accountId, input.userName!).id);
-      return c.json(evaluate(policies, { action: input.action, resource: input.resource, context: input.context ?? {} }), 200);
+      return c.json(
+        evaluate(policies, { action: input.action, resource: input.resource, context: input.context ?? {} }),
+        200,
+      );
     },
   );
 
@@ -132,7 +175,10 @@ export function policyRoutes(app: App, deps: Deps): void {
       tags,
       summary: "Check a policy document without saving it (the console's editor checks as you type)",
       request: { body: body(z.strictObject({ document: DocumentSchema })) },
-      responses: { 200: json(ValidationSchema, "Whether the document is valid, else the path of the bad element"), ...errorResponses },
+      responses: {
+        200: json(ValidationSchema, "Whether the document is valid, else the path of the bad element"),
+        ...errorResponses,
+      },
     }),
     (c) => {
       try {
@@ -140,7 +186,10 @@ export function policyRoutes(app: App, deps: Deps): void {
         return c.json({ valid: true as const, statements: policy.statements.length }, 200);
       } catch (err) {
         if (!(err instanceof PolicyError)) throw err;
-        return c.json({ valid: false as const, path: err.path, message: err.path ? `${err.path}: ${err.reason}` : err.reason }, 200);
+        return c.json(
+          { valid: false as const, path: err.path, message: err.path ? `${err.path}: ${err.reason}` : err.reason },
+          200,
+        );
       }
     },
   );

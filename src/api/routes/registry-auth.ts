@@ -8,9 +8,18 @@ import { addRoute, type App } from "../route.ts";
 import { json } from "../schemas.ts";
 
 const TokenSchema = z
-  .object({ token: z.string(), access_token: z.string(), expires_in: z.number(), issued_at: z.string(), refresh_token: z.string().optional() })
+  .object({
+    token: z.string(),
+    access_token: z.string(),
+    expires_in: z.number(),
+    issued_at: z.string(),
+    refresh_token: z.string().optional(),
+  })
   .openapi("RegistryToken");
-const TokenErrorSchema = z.object({ errors: z.array(z.object({ code: z.string(), message: z.string() })), details: z.string() });
+const TokenErrorSchema = z.object({
+  errors: z.array(z.object({ code: z.string(), message: z.string() })),
+  details: z.string(),
+});
 const responses = {
   200: json(TokenSchema, "A registry bearer token holding the granted actions of each scope"),
   400: json(TokenErrorSchema, "Unknown service or malformed scope"),
@@ -32,7 +41,10 @@ function failure(c: Context, err: TokenError): Response {
   if (err.retryAfter) c.header("Retry-After", String(err.retryAfter));
   const status = statusOf(err);
   if (status === 401) c.header("WWW-Authenticate", 'Basic realm="kiln"');
-  return c.json({ errors: [{ code: err.code, message: err.message }], details: err.message, error: err.code, message: err.message }, status);
+  return c.json(
+    { errors: [{ code: err.code, message: err.message }], details: err.message, error: err.code, message: err.message },
+    status,
+  );
 }
 
 export function registryAuthRoutes(app: App, deps: Deps): void {
@@ -53,7 +65,8 @@ export function registryAuthRoutes(app: App, deps: Deps): void {
       path: "/auth/token",
       tags: ["registry"],
       summary: "Docker registry token (GET): Basic auth with the registry password, or anonymous",
-      description: "Query: `service` (region id), `scope` (repeatable; space-separated allowed), `account`, `offline_token=true` to get a refresh token.",
+      description:
+        "Query: `service` (region id), `scope` (repeatable; space-separated allowed), `account`, `offline_token=true` to get a refresh token.",
       responses,
     }),
     (c) =>
@@ -75,7 +88,8 @@ export function registryAuthRoutes(app: App, deps: Deps): void {
       path: "/auth/token",
       tags: ["registry"],
       summary: "Docker registry token (POST, OAuth2 form): grant_type=refresh_token or password",
-      description: "Form fields: `grant_type`, `service`, `scope` (space-separated), `client_id`, `access_type=offline`, `refresh_token`, `username`, `password`.",
+      description:
+        "Form fields: `grant_type`, `service`, `scope` (space-separated), `client_id`, `access_type=offline`, `refresh_token`, `username`, `password`.",
       responses,
     }),
     async (c) => {
@@ -88,7 +102,10 @@ export function registryAuthRoutes(app: App, deps: Deps): void {
             ? { kind: "password", username: form.get("username") ?? "", password: form.get("password") ?? "" }
             : basicAuth(c.req.header("authorization"));
       if (grant !== null && grant !== "refresh_token" && grant !== "password") {
-        return failure(c, new TokenError("UNSUPPORTED", `grant_type "${grant}" is not supported (use refresh_token or password)`)) as never;
+        return failure(
+          c,
+          new TokenError("UNSUPPORTED", `grant_type "${grant}" is not supported (use refresh_token or password)`),
+        ) as never;
       }
       return answer(c, {
         service: form.get("service") ?? undefined,

@@ -9,8 +9,16 @@ import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
 import { errorResponses, json } from "../schemas.ts";
 
-const TemporarySchema = z.object({ username: z.string(), password: z.string(), expiresAt: z.string(), registry: z.string() }).openapi("TemporaryCredential");
-const SecretSchema = z.object({ apiVersion: z.literal("v1"), kind: z.literal("Secret"), metadata: z.object({ name: z.string() }), type: z.string(), data: z.record(z.string(), z.string()) });
+const TemporarySchema = z
+  .object({ username: z.string(), password: z.string(), expiresAt: z.string(), registry: z.string() })
+  .openapi("TemporaryCredential");
+const SecretSchema = z.object({
+  apiVersion: z.literal("v1"),
+  kind: z.literal("Secret"),
+  metadata: z.object({ name: z.string() }),
+  type: z.string(),
+  data: z.record(z.string(), z.string()),
+});
 const AuditSchema = z.object({
   at: z.string(),
   actor: z.string(),
@@ -34,11 +42,17 @@ export function registryRoutes(app: App, deps: Deps): void {
       path: "/registry/events",
       tags: ["registry"],
       summary: "Registry notifications (Bearer KILN_REGISTRY_EVENTS_TOKEN; X-Kiln-Region names the region)",
-      responses: { 200: json(z.object({ recorded: z.number(), unknownRepositories: z.number() }), "Recorded"), ...errorResponses },
+      responses: {
+        200: json(z.object({ recorded: z.number(), unknownRepositories: z.number() }), "Recorded"),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const region = c.req.header("x-kiln-region") ?? deps.config.defaultRegion;
-      if (!deps.config.regions.some((r) => r.id === region)) throw new DomainError("InvalidParameter", `X-Kiln-Region: "${region}" is not a region of this Kiln`, { field: "X-Kiln-Region" });
+      if (!deps.config.regions.some((r) => r.id === region))
+        throw new DomainError("InvalidParameter", `X-Kiln-Region: "${region}" is not a region of this Kiln`, {
+          field: "X-Kiln-Region",
+        });
       let envelope: unknown;
       try {
         envelope = JSON.parse(await c.req.text());
@@ -64,16 +78,24 @@ export function registryRoutes(app: App, deps: Deps): void {
           format: z.enum(["json", "dockerconfigjson"]).optional(),
         }),
       },
-      responses: { 200: json(z.union([TemporarySchema, SecretSchema]), "The credential, or a Secret manifest"), ...errorResponses },
+      responses: {
+        200: json(z.union([TemporarySchema, SecretSchema]), "The credential, or a Secret manifest"),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const principal = c.get("principal");
       const query = c.req.valid("query");
       const region = c.get("region");
       const registry = deps.config.regions.find((r) => r.id === region)!.registry;
-      const { token, expiresAt } = await deps.credentials.issue("temporary", principal, query.expiresInSeconds ?? TEMPORARY_MAX_SECONDS);
+      const { token, expiresAt } = await deps.credentials.issue(
+        "temporary",
+        principal,
+        query.expiresInSeconds ?? TEMPORARY_MAX_SECONDS,
+      );
       const username = loginNameOf(principal);
-      if (query.format !== "dockerconfigjson") return c.json({ username, password: token, expiresAt: expiresAt.toISOString(), registry }, 200);
+      if (query.format !== "dockerconfigjson")
+        return c.json({ username, password: token, expiresAt: expiresAt.toISOString(), registry }, 200);
       const auth = Buffer.from(`${username}:${token}`).toString("base64");
       const dockerconfig = JSON.stringify({ auths: { [registry]: { username, password: token, auth } } });
       return c.json(
@@ -97,7 +119,9 @@ export function registryRoutes(app: App, deps: Deps): void {
       path: "/api/v1/audit",
       tags: ["registry"],
       summary: "Registry logins and token grants or denials of the account, newest first (root only)",
-      request: { query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), actor: z.string().optional() }) },
+      request: {
+        query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), actor: z.string().optional() }),
+      },
       responses: { 200: json(z.object({ events: z.array(AuditSchema) }), "Audit events"), ...errorResponses },
     }),
     (c) => {
@@ -106,7 +130,12 @@ export function registryRoutes(app: App, deps: Deps): void {
       const rows = db
         .select()
         .from(auditEvents)
-        .where(and(eq(auditEvents.accountId, c.get("principal").accountId), actor ? eq(auditEvents.actor, actor) : undefined))
+        .where(
+          and(
+            eq(auditEvents.accountId, c.get("principal").accountId),
+            actor ? eq(auditEvents.actor, actor) : undefined,
+          ),
+        )
         .orderBy(desc(auditEvents.id))
         .limit(limit)
         .all();

@@ -39,7 +39,10 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       tags,
       summary: "Repositories of one region whose resource allows cr:ListRepository to the caller",
       request: { params: RegionParam, query: z.object({ namespace: namespaceNameSchema.optional() }) },
-      responses: { 200: json(z.object({ repositories: z.array(RepositorySchema) }), "Repositories"), ...errorResponses },
+      responses: {
+        200: json(z.object({ repositories: z.array(RepositorySchema) }), "Repositories"),
+        ...errorResponses,
+      },
     }),
     (c) => {
       const all = listRepositories(db, c.get("principal").accountId, c.get("region"), c.req.valid("query").namespace);
@@ -59,7 +62,13 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       request: {
         params: RegionParam,
         body: body(
-          z.strictObject({ namespace: namespaceNameSchema, name: repositoryNameSchema, visibility: VisibilitySchema.optional(), summary: Summary.optional(), description: Description.optional() }),
+          z.strictObject({
+            namespace: namespaceNameSchema,
+            name: repositoryNameSchema,
+            visibility: VisibilitySchema.optional(),
+            summary: Summary.optional(),
+            description: Description.optional(),
+          }),
         ),
       },
       responses: { 201: json(RepositorySchema, "The repository"), ...errorResponses },
@@ -76,13 +85,19 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       tags,
       summary: "One repository, with the docker commands to log in, tag, push and pull",
       request: { params: RepoParams },
-      responses: { 200: json(RepositorySchema.extend({ commands: CommandsSchema }), "The repository"), ...errorResponses },
+      responses: {
+        200: json(RepositorySchema.extend({ commands: CommandsSchema }), "The repository"),
+        ...errorResponses,
+      },
     }),
     (c) => {
       const { ns, repo } = c.req.valid("param");
       const principal = c.get("principal");
       const found = view(findRepository(db, principal.accountId, c.get("region"), ns, repo));
-      return c.json({ ...found, commands: dockerCommands(found.image, registryOf(found.region), loginNameOf(principal)) }, 200);
+      return c.json(
+        { ...found, commands: dockerCommands(found.image, registryOf(found.region), loginNameOf(principal)) },
+        200,
+      );
     },
   );
 
@@ -94,19 +109,38 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       path: "/api/v1/regions/{region}/repositories/{ns}/{repo}",
       tags,
       summary: "Change visibility, summary or description",
-      request: { params: RepoParams, body: body(z.strictObject({ visibility: VisibilitySchema.optional(), summary: Summary.optional(), description: Description.optional() })) },
+      request: {
+        params: RepoParams,
+        body: body(
+          z.strictObject({
+            visibility: VisibilitySchema.optional(),
+            summary: Summary.optional(),
+            description: Description.optional(),
+          }),
+        ),
+      },
       responses: { 200: json(RepositorySchema, "The repository"), ...errorResponses },
     }),
     (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json(view(updateRepository(db, c.get("principal").accountId, c.get("region"), ns, repo, c.req.valid("json"))), 200);
+      return c.json(
+        view(updateRepository(db, c.get("principal").accountId, c.get("region"), ns, repo, c.req.valid("json"))),
+        200,
+      );
     },
   );
 
   addRoute(
     app,
     deps,
-    createRoute({ method: "delete", path: "/api/v1/regions/{region}/repositories/{ns}/{repo}", tags, summary: "Delete a repository", request: { params: RepoParams }, responses: { 200: json(OkSchema, "Deleted"), ...errorResponses } }),
+    createRoute({
+      method: "delete",
+      path: "/api/v1/regions/{region}/repositories/{ns}/{repo}",
+      tags,
+      summary: "Delete a repository",
+      request: { params: RepoParams },
+      responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
+    }),
     (c) => {
       const { ns, repo } = c.req.valid("param");
       deleteRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);

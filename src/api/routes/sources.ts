@@ -21,7 +21,9 @@ const SourceBody = z.strictObject({
   pushUser: userNameSchema,
   autoBuild: z.boolean().optional(),
   branchFilter: z.string().min(1).max(256).optional(),
-  credentials: z.strictObject({ username: z.string().max(256).optional(), token: z.string().min(1).max(4096) }).optional(),
+  credentials: z
+    .strictObject({ username: z.string().max(256).optional(), token: z.string().min(1).max(4096) })
+    .optional(),
   rotateSecret: z.boolean().optional(),
 });
 /** The builds are the API's named Build schema, so OpenAPI refers to it. */
@@ -78,21 +80,33 @@ export function sourceRoutes(app: App, deps: Deps): void {
       tags,
       summary: "Webhook receiver: verified against the binding's secret before the body is read",
       request: { params: z.object({ hookId: z.string().max(64) }) },
-      responses: { 200: json(DeliverySchema, "Ping, ignored, or a redelivery"), 202: json(DeliverySchema, "Builds queued"), ...errorResponses },
+      responses: {
+        200: json(DeliverySchema, "Ping, ignored, or a redelivery"),
+        202: json(DeliverySchema, "Builds queued"),
+        ...errorResponses,
+      },
     }),
     async (c) => {
       const binding = bindingOfHook(db, c.req.valid("param").hookId);
       if (!binding) throw new DomainError("HookNotFound", "no repository is bound to this webhook URL");
       const provider = PROVIDERS[binding.provider as ProviderId];
       const rawBody = Buffer.from(await c.req.arrayBuffer());
-      const reception = receive(provider, { header: (name) => c.req.header(name), rawBody }, webhookSecretOf(config, binding), binding.hookId);
+      const reception = receive(
+        provider,
+        { header: (name) => c.req.header(name), rawBody },
+        webhookSecretOf(config, binding),
+        binding.hookId,
+      );
       if (!reception.ok) {
         deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: "rejected" });
         deps.log.warn({ hook: binding.hookId, provider: provider.id, status: reception.status }, "webhook refused");
         throw new DomainError(reception.status === 401 ? "InvalidSignature" : "MalformedJSON", reception.reason);
       }
       const delivery = acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
-      deps.metrics.webhookDeliveries.inc({ provider: provider.id, outcome: delivery.redelivery ? "redelivery" : delivery.outcome });
+      deps.metrics.webhookDeliveries.inc({
+        provider: provider.id,
+        outcome: delivery.redelivery ? "redelivery" : delivery.outcome,
+      });
       const status = delivery.outcome === "accepted" ? 202 : 200;
       if (status === 202 && !delivery.redelivery) deps.dispatcher?.wake();
       return c.json(delivery, status);

@@ -6,14 +6,28 @@ import { addRoute, type App } from "../route.ts";
 import { json } from "../schemas.ts";
 
 const CheckSchema = z.object({ ok: z.boolean(), detail: z.string().optional() });
-const ReadySchema = z.object({ status: z.enum(["ready", "unready"]), checks: z.record(z.string(), CheckSchema) }).openapi("Readiness");
-const ActionSchema = z.object({ route: z.string(), auth: z.string(), action: z.string().optional(), resource: z.string().optional(), perItem: z.boolean().optional() });
+const ReadySchema = z
+  .object({ status: z.enum(["ready", "unready"]), checks: z.record(z.string(), CheckSchema) })
+  .openapi("Readiness");
+const ActionSchema = z.object({
+  route: z.string(),
+  auth: z.string(),
+  action: z.string().optional(),
+  resource: z.string().optional(),
+  perItem: z.boolean().optional(),
+});
 
 export function systemRoutes(app: App, deps: Deps, metrics: Metrics): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "get", path: "/healthz", tags: ["system"], summary: "Liveness", responses: { 200: json(z.object({ status: z.literal("ok") }), "Alive") } }),
+    createRoute({
+      method: "get",
+      path: "/healthz",
+      tags: ["system"],
+      summary: "Liveness",
+      responses: { 200: json(z.object({ status: z.literal("ok") }), "Alive") },
+    }),
     (c) => c.json({ status: "ok" as const }, 200),
   );
 
@@ -39,7 +53,9 @@ export function systemRoutes(app: App, deps: Deps, metrics: Metrics): void {
       );
       const checks = Object.fromEntries(results);
       const ok = results.every(([, r]) => r.ok);
-      return ok ? c.json({ status: "ready" as const, checks }, 200) : c.json({ status: "unready" as const, checks }, 503);
+      return ok
+        ? c.json({ status: "ready" as const, checks }, 200)
+        : c.json({ status: "unready" as const, checks }, 503);
     },
   );
 
@@ -51,7 +67,12 @@ export function systemRoutes(app: App, deps: Deps, metrics: Metrics): void {
       path: "/metrics",
       tags: ["system"],
       summary: "Prometheus metrics",
-      responses: { 200: { content: { "text/plain": { schema: z.string() } }, description: "Metrics in the Prometheus text format" } },
+      responses: {
+        200: {
+          content: { "text/plain": { schema: z.string() } },
+          description: "Metrics in the Prometheus text format",
+        },
+      },
     }),
     async (c) => c.text(await metrics.registry.metrics(), 200, { "content-type": metrics.registry.contentType }),
   );
@@ -70,7 +91,9 @@ export function systemRoutes(app: App, deps: Deps, metrics: Metrics): void {
       c.json(
         {
           actions: Object.entries(ACCESS_TABLE).map(([route, rule]) =>
-            rule.auth === "policy" ? { route, auth: rule.auth, action: rule.action, resource: rule.resource, perItem: rule.perItem ?? false } : { route, auth: rule.auth },
+            rule.auth === "policy"
+              ? { route, auth: rule.auth, action: rule.action, resource: rule.resource, perItem: rule.perItem ?? false }
+              : { route, auth: rule.auth },
           ),
         },
         200,

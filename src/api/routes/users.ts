@@ -1,5 +1,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { groupsOfUser, createUser, deleteUser, findUser, listUsers, setConsolePassword, setRegistryPassword, userView } from "../../iam/users.ts";
+import {
+  groupsOfUser,
+  createUser,
+  deleteUser,
+  findUser,
+  listUsers,
+  setConsolePassword,
+  setRegistryPassword,
+  userView,
+} from "../../iam/users.ts";
 import { attachPolicy, detachPolicy, findPolicy, policiesAttachedTo } from "../../iam/policies.ts";
 import { PolicyTypeSchema, UserViewSchema } from "../../iam/schemas.ts";
 import { issueAccessKey } from "../../iam/tokens.ts";
@@ -27,7 +36,15 @@ export function userRoutes(app: App, deps: Deps): void {
       path: "/api/v1/users",
       tags,
       summary: "Create a sub-account (RAM user)",
-      request: { body: body(z.strictObject({ name: userNameSchema, password: passwordSchema.optional(), displayName: z.string().max(128).optional() })) },
+      request: {
+        body: body(
+          z.strictObject({
+            name: userNameSchema,
+            password: passwordSchema.optional(),
+            displayName: z.string().max(128).optional(),
+          }),
+        ),
+      },
       responses: { 201: json(UserSchema, "The new user"), ...errorResponses },
     }),
     async (c) => {
@@ -40,7 +57,13 @@ export function userRoutes(app: App, deps: Deps): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "get", path: "/api/v1/users", tags, summary: "List sub-accounts", responses: { 200: json(z.object({ users: z.array(UserSchema) }), "Users"), ...errorResponses } }),
+    createRoute({
+      method: "get",
+      path: "/api/v1/users",
+      tags,
+      summary: "List sub-accounts",
+      responses: { 200: json(z.object({ users: z.array(UserSchema) }), "Users"), ...errorResponses },
+    }),
     (c) => {
       const p = c.get("principal");
       return c.json({ users: listUsers(db, p.accountId).map((u) => userView(u, p.alias)) }, 200);
@@ -50,7 +73,14 @@ export function userRoutes(app: App, deps: Deps): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "get", path: "/api/v1/users/{name}", tags, summary: "One sub-account", request: { params: NameParam }, responses: { 200: json(UserSchema, "The user"), ...errorResponses } }),
+    createRoute({
+      method: "get",
+      path: "/api/v1/users/{name}",
+      tags,
+      summary: "One sub-account",
+      request: { params: NameParam },
+      responses: { 200: json(UserSchema, "The user"), ...errorResponses },
+    }),
     (c) => {
       const p = c.get("principal");
       const user = findUser(db, p.accountId, c.req.valid("param").name);
@@ -61,7 +91,14 @@ export function userRoutes(app: App, deps: Deps): void {
   addRoute(
     app,
     deps,
-    createRoute({ method: "delete", path: "/api/v1/users/{name}", tags, summary: "Delete a sub-account", request: { params: NameParam }, responses: { 200: json(OkSchema, "Deleted"), ...errorResponses } }),
+    createRoute({
+      method: "delete",
+      path: "/api/v1/users/{name}",
+      tags,
+      summary: "Delete a sub-account",
+      request: { params: NameParam },
+      responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
+    }),
     (c) => {
       const { accountId } = c.get("principal");
       const { name } = c.req.valid("param");
@@ -124,11 +161,17 @@ export function userRoutes(app: App, deps: Deps): void {
       tags,
       summary: "Policies attached to a sub-account (not those of its groups)",
       request: { params: NameParam },
-      responses: { 200: json(z.object({ policies: z.array(AttachedPolicySchema) }), "Attached policies"), ...errorResponses },
+      responses: {
+        200: json(z.object({ policies: z.array(AttachedPolicySchema) }), "Attached policies"),
+        ...errorResponses,
+      },
     }),
     (c) => {
       const user = findUser(db, c.get("principal").accountId, c.req.valid("param").name);
-      return c.json({ policies: policiesAttachedTo(db, "user", user.id).map((r) => ({ name: r.name, type: r.type })) }, 200);
+      return c.json(
+        { policies: policiesAttachedTo(db, "user", user.id).map((r) => ({ name: r.name, type: r.type })) },
+        200,
+      );
     },
   );
 
@@ -140,7 +183,10 @@ export function userRoutes(app: App, deps: Deps): void {
       path: "/api/v1/users/{name}/policies",
       tags,
       summary: "Attach a policy to a sub-account",
-      request: { params: NameParam, body: body(z.strictObject({ policyName: policyNameSchema, policyType: PolicyTypeSchema.optional() })) },
+      request: {
+        params: NameParam,
+        body: body(z.strictObject({ policyName: policyNameSchema, policyType: PolicyTypeSchema.optional() })),
+      },
       responses: { 200: json(OkSchema, "Attached"), ...errorResponses },
     }),
     (c) => {
@@ -160,7 +206,10 @@ export function userRoutes(app: App, deps: Deps): void {
       path: "/api/v1/users/{name}/policies/{policyName}",
       tags,
       summary: "Detach a policy from a sub-account",
-      request: { params: z.object({ name: userNameSchema, policyName: policyNameSchema }), query: z.object({ policyType: PolicyTypeSchema.optional() }) },
+      request: {
+        params: z.object({ name: userNameSchema, policyName: policyNameSchema }),
+        query: z.object({ policyType: PolicyTypeSchema.optional() }),
+      },
       responses: { 200: json(OkSchema, "Detached"), ...errorResponses },
     }),
     (c) => {

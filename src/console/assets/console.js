@@ -8,7 +8,12 @@ const CONSOLE_HEADER = { "x-kiln-console": "1" };
 async function callApi(method, url, body) {
   const headers = { ...CONSOLE_HEADER, accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
-  const res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  const res = await fetch(url, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
   let data;
   try {
     data = await res.json();
@@ -25,7 +30,8 @@ function el(tag, attrs = {}, ...children) {
     if (k === "class") node.className = v;
     else node.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  for (const child of children.flat())
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   return node;
 }
 
@@ -50,7 +56,8 @@ function setPath(target, path, value) {
 function formBody(form) {
   const body = {};
   const raw = {};
-  for (const field of form.elements) if (field.name) raw[field.name] = field.type === "checkbox" ? field.checked : field.value;
+  for (const field of form.elements)
+    if (field.name) raw[field.name] = field.type === "checkbox" ? field.checked : field.value;
   for (const field of form.elements) {
     if (!field.name || field.disabled || field.hasAttribute("data-omit")) continue;
     const kind = field.dataset.kind;
@@ -65,7 +72,11 @@ function formBody(form) {
       continue;
     }
     if (typeof value === "string" && value.trim() === "") continue;
-    if (kind === "list") value = value.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
+    if (kind === "list")
+      value = value
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean);
     else if (kind === "json") {
       try {
         value = JSON.parse(value);
@@ -74,7 +85,10 @@ function formBody(form) {
       }
     } else if (kind === "map") {
       const map = {};
-      for (const line of value.split("\n").map((s) => s.trim()).filter(Boolean)) {
+      for (const line of value
+        .split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean)) {
         const eq = line.indexOf("=");
         if (eq < 1) throw new Error(`${field.name}: "${line}" is not NAME=value`);
         map[line.slice(0, eq).trim()] = line.slice(eq + 1);
@@ -88,7 +102,9 @@ function formBody(form) {
 
 /** `/console/builds/{builds.0.id}` filled from the answer. */
 function fillTemplate(template, data) {
-  return template.replace(/\{([^}]+)\}/g, (_m, path) => encodeURIComponent(path.split(".").reduce((v, k) => (v == null ? v : v[k]), data) ?? ""));
+  return template.replace(/\{([^}]+)\}/g, (_m, path) =>
+    encodeURIComponent(path.split(".").reduce((v, k) => (v == null ? v : v[k]), data) ?? ""),
+  );
 }
 
 /** "(tag /v(\d+)…/)" from the rules table on the page, so that a tester's answer reads on its own. */
@@ -99,10 +115,23 @@ function ruleSummary(id) {
 
 const renderers = {
   binding(data) {
-    const items = [el("p", {}, "Saved. Configure this webhook in the code repository:"), el("dl", { class: "facts" }, el("dt", {}, "Webhook URL"), el("dd", {}, el("code", { "data-testid": "new-webhook-url" }, data.webhookUrl)))];
+    const items = [
+      el("p", {}, "Saved. Configure this webhook in the code repository:"),
+      el(
+        "dl",
+        { class: "facts" },
+        el("dt", {}, "Webhook URL"),
+        el("dd", {}, el("code", { "data-testid": "new-webhook-url" }, data.webhookUrl)),
+      ),
+    ];
     if (data.webhookSecret) {
       items.push(
-        el("dl", { class: "facts" }, el("dt", {}, "Secret"), el("dd", {}, el("code", { "data-testid": "webhook-secret" }, data.webhookSecret))),
+        el(
+          "dl",
+          { class: "facts" },
+          el("dt", {}, "Secret"),
+          el("dd", {}, el("code", { "data-testid": "webhook-secret" }, data.webhookSecret)),
+        ),
         el("p", { class: "notice" }, "The secret is shown only now. Copy it into the webhook's settings."),
       );
     }
@@ -110,10 +139,14 @@ const renderers = {
     return items;
   },
   "access-key"(data) {
-    return [el("p", {}, "Access key created. It is shown only now:"), el("code", { class: "secret", "data-testid": "access-key" }, data.token)];
+    return [
+      el("p", {}, "Access key created. It is shown only now:"),
+      el("code", { class: "secret", "data-testid": "access-key" }, data.token),
+    ];
   },
   "rule-test"(data) {
-    if (!Array.isArray(data) || data.length === 0) return [el("p", { "data-testid": "rule-test-result" }, "No rule matches: nothing would be built.")];
+    if (!Array.isArray(data) || data.length === 0)
+      return [el("p", { "data-testid": "rule-test-result" }, "No rule matches: nothing would be built.")];
     return [
       el(
         "ul",
@@ -131,12 +164,32 @@ const renderers = {
     ];
   },
   simulation(data) {
-    const verdict = data.decision === "Allow" ? "Allowed" : data.decision === "ExplicitDeny" ? "Denied by a Deny statement" : "Denied: no statement allows it";
-    const out = [el("p", { class: `verdict verdict-${data.decision}`, "data-testid": "simulation-decision", "data-decision": data.decision }, `${verdict} (${data.decision})`)];
+    const verdict =
+      data.decision === "Allow"
+        ? "Allowed"
+        : data.decision === "ExplicitDeny"
+          ? "Denied by a Deny statement"
+          : "Denied: no statement allows it";
+    const out = [
+      el(
+        "p",
+        {
+          class: `verdict verdict-${data.decision}`,
+          "data-testid": "simulation-decision",
+          "data-decision": data.decision,
+        },
+        `${verdict} (${data.decision})`,
+      ),
+    ];
     if (data.matched.length) {
       const list = el("ul", { class: "plain", "data-testid": "simulation-statements" });
       for (const m of data.matched) {
-        const item = el("li", {}, `${m.effect} by Statement[${m.statement}]${m.sid ? ` (${m.sid})` : ""} of policy `, el("strong", {}, m.policy ?? "(inline)"));
+        const item = el(
+          "li",
+          {},
+          `${m.effect} by Statement[${m.statement}]${m.sid ? ` (${m.sid})` : ""} of policy `,
+          el("strong", {}, m.policy ?? "(inline)"),
+        );
         list.append(item);
         if (m.policy) showStatement(item, m.policy, m.statement);
       }
@@ -267,8 +320,10 @@ function watchBuild(badge) {
     const status = badge.querySelector("[data-status]");
     status.dataset.status = res.data.status;
     status.className = `status status-${res.data.status}`;
-    status.textContent = res.data.stage && res.data.status === "running" ? `running: ${res.data.stage}` : res.data.status;
-    for (const row of document.querySelectorAll("tr[data-stage]")) row.classList.toggle("current", row.dataset.stage === res.data.stage && res.data.status === "running");
+    status.textContent =
+      res.data.stage && res.data.status === "running" ? `running: ${res.data.stage}` : res.data.status;
+    for (const row of document.querySelectorAll("tr[data-stage]"))
+      row.classList.toggle("current", row.dataset.stage === res.data.stage && res.data.status === "running");
     if (res.data.status !== "queued" && res.data.status !== "running") clearInterval(timer);
   }, 1500);
 }

@@ -33,7 +33,8 @@ export async function BuildPage({ session, id }: { session: ConsoleSession; id: 
   const mayCancel = active && session.can("POST /api/v1/builds/{id}/cancel", parts);
   const mayRetry = !active && session.can("POST /api/v1/builds/{id}/retry", parts);
   const mayReadLog = session.can("GET /api/v1/builds/{id}/logs", parts);
-  const stageEnd = (i: number) => build.stageStartedAt?.[STAGES[i + 1]!] ?? (build.stage === STAGES[i] ? build.finishedAt : undefined);
+  const stageEnd = (i: number) =>
+    build.stageStartedAt?.[STAGES[i + 1]!] ?? (build.stage === STAGES[i] ? build.finishedAt : undefined);
   return (
     <Page title={`Build ${build.id.slice(0, 8)}`} session={session} section="repositories">
       <div class="page-head">
@@ -45,8 +46,23 @@ export async function BuildPage({ session, id }: { session: ConsoleSession; id: 
           <Status status={build.status} />
         </span>
         <div class="head-actions">
-          {mayCancel && <ApiButton api={`/api/v1/builds/${build.id}/cancel`} label="Cancel" class="danger" confirm="Cancel this build?" testid="cancel-build" />}
-          {mayRetry && <ApiButton api={`/api/v1/builds/${build.id}/retry`} label="Retry" then="/console/builds/{id}" testid="retry-build" />}
+          {mayCancel && (
+            <ApiButton
+              api={`/api/v1/builds/${build.id}/cancel`}
+              label="Cancel"
+              class="danger"
+              confirm="Cancel this build?"
+              testid="cancel-build"
+            />
+          )}
+          {mayRetry && (
+            <ApiButton
+              api={`/api/v1/builds/${build.id}/retry`}
+              label="Retry"
+              then="/console/builds/{id}"
+              testid="retry-build"
+            />
+          )}
         </div>
       </div>
       {build.error && (
@@ -93,7 +109,13 @@ export async function BuildPage({ session, id }: { session: ConsoleSession; id: 
                 <td>
                   <Time iso={build.queuedAt} />
                 </td>
-                <td>{build.startedAt ? `waited ${span(build.queuedAt, build.startedAt)}` : active ? "waiting for a worker" : "—"}</td>
+                <td>
+                  {build.startedAt
+                    ? `waited ${span(build.queuedAt, build.startedAt)}`
+                    : active
+                      ? "waiting for a worker"
+                      : "—"}
+                </td>
               </tr>
               {STAGES.map((stage, i) => {
                 const began = build.stageStartedAt?.[stage];
@@ -121,9 +143,23 @@ export async function BuildPage({ session, id }: { session: ConsoleSession; id: 
       <section class="card">
         <h2>Log</h2>
         {mayReadLog ? (
-          <pre class="log" data-testid="build-log" data-log-follow={build.id} data-active={active ? "true" : "false"}></pre>
+          <pre
+            class="log"
+            data-testid="build-log"
+            data-log-follow={build.id}
+            data-active={active ? "true" : "false"}
+          ></pre>
         ) : (
-          <Refusal status={403} error={{ error: "AccessDenied", message: "", action: "cr:GetRepositoryBuildLog", resource: arn.repository(build.region, session.principal.accountId, ns, repo), decision: "ImplicitDeny" }} />
+          <Refusal
+            status={403}
+            error={{
+              error: "AccessDenied",
+              message: "",
+              action: "cr:GetRepositoryBuildLog",
+              resource: arn.repository(build.region, session.principal.accountId, ns, repo),
+              decision: "ImplicitDeny",
+            }}
+          />
         )}
       </section>
     </Page>

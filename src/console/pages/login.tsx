@@ -9,7 +9,8 @@ export function LoginPage({ next, error, loginName }: { next?: string; error?: s
       <section class="card narrow">
         <h1>Log in to Kiln</h1>
         <p class="muted">
-          The main account logs in as <code>alias</code>, a RAM user as <code>user@alias</code>, with the console password.
+          The main account logs in as <code>alias</code>, a RAM user as <code>user@alias</code>, with the console
+          password.
         </p>
         {error && (
           <div class="notice error" role="alert" data-testid="login-error">

@@ -27,7 +27,13 @@ export async function MePage({ session, next }: { session: ConsoleSession; next?
           <p class="muted">
             For <code>docker login</code> as <code>{session.loginName}</code>.
           </p>
-          <ApiForm api="/api/v1/me/registry-password" method="PUT" then={next ?? "reload"} submit={hasRegistryPassword ? "Change registry password" : "Set registry password"} testid="registry-password-form">
+          <ApiForm
+            api="/api/v1/me/registry-password"
+            method="PUT"
+            then={next ?? "reload"}
+            submit={hasRegistryPassword ? "Change registry password" : "Set registry password"}
+            testid="registry-password-form"
+          >
             <Field label="New registry password" hint="8 characters or more, with letters and digits">
               <input name="password" type="password" autocomplete="new-password" required />
             </Field>

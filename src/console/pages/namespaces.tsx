@@ -16,7 +16,8 @@ export async function NamespacesPage({ session }: { session: ConsoleSession }) {
         <Refusal status={listed.status} error={listed.error} what="Listing namespaces" />
       ) : listed.data.namespaces.length === 0 ? (
         <Empty>
-          <span data-testid="no-namespaces">No namespace is visible to you.</span> Your policies allow <code>cr:ListNamespace</code> on none.
+          <span data-testid="no-namespaces">No namespace is visible to you.</span> Your policies allow{" "}
+          <code>cr:ListNamespace</code> on none.
         </Empty>
       ) : (
         <table data-testid="namespaces">
@@ -76,7 +77,15 @@ function NamespaceRow({ session, ns, region }: { session: ConsoleSession; ns: Na
             </ApiForm>
           </details>
         )}
-        {mayDelete && ns.repositoryCount === 0 && <ApiButton api={`/api/v1/namespaces/${ns.name}`} method="DELETE" label="Delete" class="danger" confirm={`Delete namespace ${ns.name}?`} />}
+        {mayDelete && ns.repositoryCount === 0 && (
+          <ApiButton
+            api={`/api/v1/namespaces/${ns.name}`}
+            method="DELETE"
+            label="Delete"
+            class="danger"
+            confirm={`Delete namespace ${ns.name}?`}
+          />
+        )}
       </td>
     </tr>
   );
@@ -86,7 +95,13 @@ function NamespaceSettings({ current }: { current?: Namespace }) {
   return (
     <>
       <label class="check">
-        <input type="checkbox" name="autoCreateRepository" data-kind="bool" checked={current?.autoCreateRepository ?? false} /> Create a repository on first push
+        <input
+          type="checkbox"
+          name="autoCreateRepository"
+          data-kind="bool"
+          checked={current?.autoCreateRepository ?? false}
+        />{" "}
+        Create a repository on first push
       </label>
       <Field label="Default visibility">
         <select name="defaultVisibility">

@@ -5,7 +5,15 @@ import type { ConsoleSession } from "../session.ts";
 import type { Namespace, Repository } from "./types.ts";
 
 /** Repositories of one region: a repository made in another region does not show here. */
-export async function RepositoriesPage({ session, region, namespace }: { session: ConsoleSession; region: string; namespace?: string }) {
+export async function RepositoriesPage({
+  session,
+  region,
+  namespace,
+}: {
+  session: ConsoleSession;
+  region: string;
+  namespace?: string;
+}) {
   const query = namespace ? `?namespace=${encodeURIComponent(namespace)}` : "";
   const [listed, namespaces] = await Promise.all([
     session.api.get<{ repositories: Repository[] }>(`/api/v1/regions/${region}/repositories${query}`),
@@ -74,7 +82,12 @@ export async function RepositoriesPage({ session, region, namespace }: { session
       {mayCreate && (
         <section class="card">
           <h2>Create a repository in {region}</h2>
-          <ApiForm api={`/api/v1/regions/${region}/repositories`} submit="Create repository" then={`/console/regions/${region}/repositories/{namespace}/{name}`} testid="create-repository">
+          <ApiForm
+            api={`/api/v1/regions/${region}/repositories`}
+            submit="Create repository"
+            then={`/console/regions/${region}/repositories/{namespace}/{name}`}
+            testid="create-repository"
+          >
             <div class="grid two">
               <Field label="Namespace">
                 {knownNamespaces.length > 0 ? (

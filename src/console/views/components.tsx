@@ -10,11 +10,15 @@ export function Refusal({ status, error, what }: { status: number; error: ApiErr
       <strong>{what ? `${what}: ` : ""}</strong>
       {denied ? (
         <>
-          You may not do <code>{error.action}</code> on <code>{error.resource}</code> ({error.decision === "ExplicitDeny" ? "a policy denies it" : "no policy allows it"}).
+          You may not do <code>{error.action}</code> on <code>{error.resource}</code> (
+          {error.decision === "ExplicitDeny" ? "a policy denies it" : "no policy allows it"}).
         </>
       ) : (
         <>
-          {error.message} <span class="muted">({status} {error.error})</span>
+          {error.message}{" "}
+          <span class="muted">
+            ({status} {error.error})
+          </span>
         </>
       )}
     </div>
@@ -26,7 +30,16 @@ export function Refusal({ status, error, what }: { status: number; error: ApiErr
  * error in its output area. `then`: "reload", a URL template like `/console/builds/{builds.0.id}`,
  * or `show:<renderer>` to show the answer in place (secrets shown once, a simulation, …).
  */
-export function ApiForm(props: { api: string; method?: string; then?: string; confirm?: string; class?: string; testid?: string; submit: string; children?: Child }) {
+export function ApiForm(props: {
+  api: string;
+  method?: string;
+  then?: string;
+  confirm?: string;
+  class?: string;
+  testid?: string;
+  submit: string;
+  children?: Child;
+}) {
   return (
     <form
       class={`api-form ${props.class ?? ""}`}
@@ -46,9 +59,24 @@ export function ApiForm(props: { api: string; method?: string; then?: string; co
 }
 
 /** A single button that makes one API call (cancel, retry, delete, detach). */
-export function ApiButton(props: { api: string; method?: string; then?: string; confirm?: string; label: string; class?: string; testid?: string }) {
+export function ApiButton(props: {
+  api: string;
+  method?: string;
+  then?: string;
+  confirm?: string;
+  label: string;
+  class?: string;
+  testid?: string;
+}) {
   return (
-    <form class="api-form inline" data-api={props.api} data-method={props.method ?? "POST"} data-then={props.then ?? "reload"} data-confirm={props.confirm} data-testid={props.testid}>
+    <form
+      class="api-form inline"
+      data-api={props.api}
+      data-method={props.method ?? "POST"}
+      data-then={props.then ?? "reload"}
+      data-confirm={props.confirm}
+      data-testid={props.testid}
+    >
       <button type="submit" class={props.class}>
         {props.label}
       </button>

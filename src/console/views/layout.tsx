@@ -16,23 +16,23 @@ export function Page({ title, session, section, children }: PageProps) {
     <>
       {raw("<!DOCTYPE html>")}
       <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{`${title} · Kiln`}</title>
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/console/assets/console.css" />
-        <script type="module" src="/console/assets/console.js"></script>
-      </head>
-      <body>
-        <header class="topbar">
-          <a class="brand" href="/console">
-            Kiln
-          </a>
-          {session && <Nav session={session} section={section} />}
-        </header>
-        <main>{children}</main>
-      </body>
+        <head>
+          <meta charset="utf-8" />
+          <meta name="viewport" content="width=device-width, initial-scale=1" />
+          <title>{`${title} · Kiln`}</title>
+          <link rel="icon" href="data:," />
+          <link rel="stylesheet" href="/console/assets/console.css" />
+          <script type="module" src="/console/assets/console.js"></script>
+        </head>
+        <body>
+          <header class="topbar">
+            <a class="brand" href="/console">
+              Kiln
+            </a>
+            {session && <Nav session={session} section={section} />}
+          </header>
+          <main>{children}</main>
+        </body>
       </html>
     </>
   );

@@ -17,11 +17,15 @@ export const bitbucket: Provider = {
   normalize(req, raw) {
     const body = raw as Json;
     const event = req.header("x-event-key");
-    if (event === "diagnostics:ping") return { events: [{ kind: "ping", ref: "", name: "", commit: "", cloneUrls: [] }] };
+    if (event === "diagnostics:ping")
+      return { events: [{ kind: "ping", ref: "", name: "", commit: "", cloneUrls: [] }] };
     if (event !== "repo:push") return { ignored: `Bitbucket event "${event}" is not a push` };
     const repo = body.repository ?? {};
     const fullName = str(repo.full_name);
-    const cloneUrls = urls(fullName ? `https://bitbucket.org/${fullName}.git` : undefined, fullName ? `git@bitbucket.org:${fullName}.git` : undefined);
+    const cloneUrls = urls(
+      fullName ? `https://bitbucket.org/${fullName}.git` : undefined,
+      fullName ? `git@bitbucket.org:${fullName}.git` : undefined,
+    );
     const pusher = str(body.actor?.nickname) ?? str(body.actor?.display_name);
     const events: PushEvent[] = [];
     for (const change of (body.push?.changes ?? []) as Json[]) {

@@ -17,8 +17,14 @@ export const git: Provider = {
     const ref = parseRef(body.ref);
     if (!ref) return { ignored: `ref "${String(body.ref)}" is neither a branch nor a tag` };
     const commit = str(body.commit);
-    if (!commit || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) return { ignored: "commit must be a full 40- or 64-digit hex object id" };
-    if (ZERO_SHA.test(commit)) return { events: [{ kind: "delete", ref: body.ref as string, name: ref.name, commit: "", cloneUrls: [] }] };
-    return { events: [{ kind: ref.kind, ref: body.ref as string, name: ref.name, commit, cloneUrls: [], pusher: str(body.pusher) }] };
+    if (!commit || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit))
+      return { ignored: "commit must be a full 40- or 64-digit hex object id" };
+    if (ZERO_SHA.test(commit))
+      return { events: [{ kind: "delete", ref: body.ref as string, name: ref.name, commit: "", cloneUrls: [] }] };
+    return {
+      events: [
+        { kind: ref.kind, ref: body.ref as string, name: ref.name, commit, cloneUrls: [], pusher: str(body.pusher) },
+      ],
+    };
   },
 };

@@ -36,9 +36,20 @@ export const gitee: Provider = {
       cloneUrls: urls(repo.clone_url, repo.git_http_url, repo.ssh_url, repo.git_ssh_url),
       pusher: str(body.pusher?.name) ?? str(body.user_name) ?? str(body.sender?.login),
     };
-    if (body.deleted === true || (typeof body.after === "string" && ZERO_SHA.test(body.after))) return { events: [{ ...base, kind: "delete", commit: "" }] };
+    if (body.deleted === true || (typeof body.after === "string" && ZERO_SHA.test(body.after)))
+      return { events: [{ ...base, kind: "delete", commit: "" }] };
     const commit = str(body.after) ?? str(body.head_commit?.id);
     if (!commit) return { ignored: "the push names no commit" };
-    return { events: [{ ...base, kind: ref.kind, commit, changedFiles: changedFilesOf(body.commits), headCommitMessage: str(body.head_commit?.message) }] };
+    return {
+      events: [
+        {
+          ...base,
+          kind: ref.kind,
+          commit,
+          changedFiles: changedFilesOf(body.commits),
+          headCommitMessage: str(body.head_commit?.message),
+        },
+      ],
+    };
   },
 };

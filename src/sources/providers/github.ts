@@ -19,7 +19,13 @@ export function normalizeGithubStylePush(body: Json): Normalized {
   }
   const commit = str(body.after) ?? str(body.head_commit?.id);
   if (!commit) return { ignored: "the push names no commit" };
-  const event: PushEvent = { ...base, kind: ref.kind, commit, changedFiles: changedFilesOf(body.commits), headCommitMessage: str(body.head_commit?.message) };
+  const event: PushEvent = {
+    ...base,
+    kind: ref.kind,
+    commit,
+    changedFiles: changedFilesOf(body.commits),
+    headCommitMessage: str(body.head_commit?.message),
+  };
   return { events: [event] };
 }
 

@@ -5,7 +5,8 @@ type Json = Record<string, any>;
 
 /** GitLab's Push Hook and Tag Push Hook payloads; Codeup sends the same (see codeup.ts). */
 export function normalizeGitlabStylePush(body: Json): Normalized {
-  if (body.object_kind !== "push" && body.object_kind !== "tag_push") return { ignored: `object_kind "${String(body.object_kind)}" is not a push` };
+  if (body.object_kind !== "push" && body.object_kind !== "tag_push")
+    return { ignored: `object_kind "${String(body.object_kind)}" is not a push` };
   const ref = parseRef(body.ref);
   if (!ref) return { ignored: `ref "${String(body.ref)}" is neither a branch nor a tag` };
   const project = body.project ?? {};
@@ -17,15 +18,31 @@ export function normalizeGitlabStylePush(body: Json): Normalized {
     pusher: str(body.user_username) ?? str(body.user_name),
   };
   const after = str(body.after);
-  if (!body.checkout_sha && (!after || ZERO_SHA.test(after))) return { events: [{ ...base, kind: "delete", commit: "" }] };
+  if (!body.checkout_sha && (!after || ZERO_SHA.test(after)))
+    return { events: [{ ...base, kind: "delete", commit: "" }] };
   const commit = str(body.checkout_sha) ?? after!;
   const commits = Array.isArray(body.commits) ? (body.commits as Json[]) : [];
   const head = commits.find((c) => c?.id === commit) ?? commits[commits.length - 1];
-  return { events: [{ ...base, kind: ref.kind, commit, changedFiles: changedFilesOf(commits), headCommitMessage: str(head?.message) ?? str(body.message) }] };
+  return {
+    events: [
+      {
+        ...base,
+        kind: ref.kind,
+        commit,
+        changedFiles: changedFilesOf(commits),
+        headCommitMessage: str(head?.message) ?? str(body.message),
+      },
+    ],
+  };
 }
 
 /** A provider whose secret is sent as is in a header (GitLab, Codeup). */
-export function tokenHeaderProvider(id: ProviderId, tokenHeader: string, eventHeader: string, deliveryHeader?: string): Provider {
+export function tokenHeaderProvider(
+  id: ProviderId,
+  tokenHeader: string,
+  eventHeader: string,
+  deliveryHeader?: string,
+): Provider {
   return {
     id,
     verify(req: WebhookRequest, secret: string) {

@@ -7,5 +7,13 @@ import { gitee } from "./gitee.ts";
 import { github } from "./github.ts";
 import { gitlab } from "./gitlab.ts";
 
-export const PROVIDERS: Readonly<Record<ProviderId, Provider>> = { github, gitlab, gitee, codeup, gitea, bitbucket, git };
+export const PROVIDERS: Readonly<Record<ProviderId, Provider>> = {
+  github,
+  gitlab,
+  gitee,
+  codeup,
+  gitea,
+  bitbucket,
+  git,
+};
 export const PROVIDER_IDS = Object.keys(PROVIDERS) as ProviderId[];

@@ -6,8 +6,12 @@ import { AccessPage } from "./layout.tsx";
 
 export async function GroupsPage({ session }: { session: ConsoleSession }) {
   const listed = await session.api.get<{ groups: Group[] }>("/api/v1/groups");
-  const groups = listed.ok ? await Promise.all(listed.data.groups.map((g) => session.api.get<Group>(`/api/v1/groups/${g.name}`))) : [];
-  const policies = session.can("GET /api/v1/policies") ? await session.api.get<{ policies: Policy[] }>("/api/v1/policies") : undefined;
+  const groups = listed.ok
+    ? await Promise.all(listed.data.groups.map((g) => session.api.get<Group>(`/api/v1/groups/${g.name}`)))
+    : [];
+  const policies = session.can("GET /api/v1/policies")
+    ? await session.api.get<{ policies: Policy[] }>("/api/v1/policies")
+    : undefined;
   return (
     <AccessPage session={session} tab="groups">
       {!listed.ok ? (
@@ -38,7 +42,11 @@ export async function GroupsPage({ session }: { session: ConsoleSession }) {
                       </ApiForm>
                     )}
                     {session.can("POST /api/v1/groups/{g}/policies", { g: g.data.name }) && policies?.ok && (
-                      <ApiForm api={`/api/v1/groups/${g.data.name}/policies`} submit="Attach policy" class="inline-form">
+                      <ApiForm
+                        api={`/api/v1/groups/${g.data.name}/policies`}
+                        submit="Attach policy"
+                        class="inline-form"
+                      >
                         <select name="policyName">
                           {policies.data.policies.map((p) => (
                             <option value={p.name}>{p.name}</option>

@@ -5,7 +5,16 @@ import { ApiButton, ApiForm, Field, Refusal } from "../../views/components.tsx";
 import { AccessPage } from "./layout.tsx";
 
 const EXAMPLE_POLICY = JSON.stringify(
-  { Version: "1", Statement: [{ Effect: "Allow", Action: ["cr:Get*", "cr:List*", "cr:PullRepository"], Resource: ["acs:cr:*:*:repository/alitest1/*"] }] },
+  {
+    Version: "1",
+    Statement: [
+      {
+        Effect: "Allow",
+        Action: ["cr:Get*", "cr:List*", "cr:PullRepository"],
+        Resource: ["acs:cr:*:*:repository/alitest1/*"],
+      },
+    ],
+  },
   null,
   2,
 );
@@ -43,9 +52,17 @@ export async function PoliciesPage({ session }: { session: ConsoleSession }) {
                   </details>
                 </td>
                 <td>
-                  {p.type === "Custom" && p.attachmentCount === 0 && session.can("DELETE /api/v1/policies/{name}", { name: p.name }) && (
-                    <ApiButton api={`/api/v1/policies/${p.name}`} method="DELETE" label="Delete" class="danger" confirm={`Delete policy ${p.name}?`} />
-                  )}
+                  {p.type === "Custom" &&
+                    p.attachmentCount === 0 &&
+                    session.can("DELETE /api/v1/policies/{name}", { name: p.name }) && (
+                      <ApiButton
+                        api={`/api/v1/policies/${p.name}`}
+                        method="DELETE"
+                        label="Delete"
+                        class="danger"
+                        confirm={`Delete policy ${p.name}?`}
+                      />
+                    )}
                 </td>
               </tr>
             ))}

@@ -14,7 +14,10 @@ export async function SimulatorPage({ session }: { session: ConsoleSession }) {
     <AccessPage session={session} tab="simulator">
       <section class="card">
         <h2>May this user do this?</h2>
-        <p class="muted">Evaluates the user's policies (their own and their groups') for one request, and names the statements that decide it.</p>
+        <p class="muted">
+          Evaluates the user's policies (their own and their groups') for one request, and names the statements that
+          decide it.
+        </p>
         {session.can("POST /api/v1/policies/simulate") ? (
           <ApiForm api="/api/v1/policies/simulate" then="show:simulation" submit="Simulate" testid="simulator">
             <div class="grid two">
@@ -49,9 +52,23 @@ export async function SimulatorPage({ session }: { session: ConsoleSession }) {
             <input type="hidden" name="context.cr:Region" data-template="{region}" />
           </ApiForm>
         ) : (
-          <Refusal status={403} error={{ error: "AccessDenied", message: "", action: "ram:SimulatePolicy", resource: `acs:ram:*:${accountId}:policy/*`, decision: "ImplicitDeny" }} />
+          <Refusal
+            status={403}
+            error={{
+              error: "AccessDenied",
+              message: "",
+              action: "ram:SimulatePolicy",
+              resource: `acs:ram:*:${accountId}:policy/*`,
+              decision: "ImplicitDeny",
+            }}
+          />
         )}
-        <datalist id="kiln-actions">{actions.ok && [...new Set(actions.data.actions.flatMap((a) => (a.action ? [a.action] : [])))].map((a) => <option value={a} />)}</datalist>
+        <datalist id="kiln-actions">
+          {actions.ok &&
+            [...new Set(actions.data.actions.flatMap((a) => (a.action ? [a.action] : [])))].map((a) => (
+              <option value={a} />
+            ))}
+        </datalist>
       </section>
     </AccessPage>
   );

@@ -78,7 +78,8 @@ export async function UserPage({ session, name }: { session: ConsoleSession; nam
         <Refusal status={user.status} error={user.error} />
       ) : (
         <p class="muted">
-          Logs in as <code>{user.data.loginName}</code>; groups: {user.data.groups?.length ? user.data.groups.join(", ") : "none"}.
+          Logs in as <code>{user.data.loginName}</code>; groups:{" "}
+          {user.data.groups?.length ? user.data.groups.join(", ") : "none"}.
         </p>
       )}
       <section class="card" data-testid="user-policies">
@@ -93,7 +94,12 @@ export async function UserPage({ session, name }: { session: ConsoleSession; nam
               <li data-attached={p.name}>
                 <a href={`/console/access/policies#${p.name}`}>{p.name}</a> <span class="muted">({p.type})</span>{" "}
                 {session.can("DELETE /api/v1/users/{name}/policies/{policyName}", parts) && (
-                  <ApiButton api={`${path}/policies/${encodeURIComponent(p.name)}`} method="DELETE" label="Detach" class="link" />
+                  <ApiButton
+                    api={`${path}/policies/${encodeURIComponent(p.name)}`}
+                    method="DELETE"
+                    label="Detach"
+                    class="link"
+                  />
                 )}
               </li>
             ))}
@@ -116,7 +122,12 @@ export async function UserPage({ session, name }: { session: ConsoleSession; nam
           <section class="card">
             <h3>Access keys</h3>
             <p class="muted">For API calls and scripts. The key is shown once.</p>
-            <ApiForm api={`${path}/access-keys`} then="show:access-key" submit="Create access key" testid="create-access-key" />
+            <ApiForm
+              api={`${path}/access-keys`}
+              then="show:access-key"
+              submit="Create access key"
+              testid="create-access-key"
+            />
           </section>
         )}
         {session.can("PUT /api/v1/users/{name}/password", parts) && (
@@ -136,7 +147,14 @@ export async function UserPage({ session, name }: { session: ConsoleSession; nam
         )}
       </div>
       {session.can("DELETE /api/v1/users/{name}", parts) && (
-        <ApiButton api={path} method="DELETE" label={`Delete user ${name}`} class="danger" confirm={`Delete user ${name}?`} then="/console/access/users" />
+        <ApiButton
+          api={path}
+          method="DELETE"
+          label={`Delete user ${name}`}
+          class="danger"
+          confirm={`Delete user ${name}?`}
+          then="/console/access/users"
+        />
       )}
     </AccessPage>
   );

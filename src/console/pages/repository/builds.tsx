@@ -8,7 +8,13 @@ export function BuildsSection(props: { base: string; builds: ApiResult<{ builds:
     <section class="card" data-testid="builds">
       <h2>Builds</h2>
       {props.mayBuild && (
-        <ApiForm api={`${props.base}/builds`} then="/console/builds/{builds.0.id}" submit="Build now" class="inline-form" testid="build-now">
+        <ApiForm
+          api={`${props.base}/builds`}
+          then="/console/builds/{builds.0.id}"
+          submit="Build now"
+          class="inline-form"
+          testid="build-now"
+        >
           <Field label="Branch or tag">
             <input name="ref" required placeholder="main" />
           </Field>

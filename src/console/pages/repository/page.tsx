@@ -31,7 +31,10 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
     session.api.get<{ rules: BuildRule[] }>(`${base}/build-rules`),
     session.api.get<{ builds: Build[] }>(`${base}/builds?limit=20`),
   ]);
-  const users = can(`PUT ${ROUTE}/source`) && session.can("GET /api/v1/users") ? await session.api.get<{ users: User[] }>("/api/v1/users") : undefined;
+  const users =
+    can(`PUT ${ROUTE}/source`) && session.can("GET /api/v1/users")
+      ? await session.api.get<{ users: User[] }>("/api/v1/users")
+      : undefined;
   return (
     <Page title={`${at.ns}/${at.repo}`} session={session} section="repositories">
       <div class="page-head">
@@ -72,7 +75,15 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
             </ApiForm>
           )}
           {can(`DELETE ${ROUTE}`) && (
-            <ApiButton api={base} method="DELETE" label="Delete repository" class="danger" confirm={`Delete ${at.ns}/${at.repo}, its tags' records, rules and builds?`} then={`/console/regions/${at.region}/repositories`} testid="delete-repository" />
+            <ApiButton
+              api={base}
+              method="DELETE"
+              label="Delete repository"
+              class="danger"
+              confirm={`Delete ${at.ns}/${at.repo}, its tags' records, rules and builds?`}
+              then={`/console/regions/${at.region}/repositories`}
+              testid="delete-repository"
+            />
           )}
         </details>
       )}
@@ -134,7 +145,13 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
         )}
       </section>
 
-      <SourceSection at={at} base={base} source={source} mayBind={can(`PUT ${ROUTE}/source`)} users={users?.ok ? users.data.users : undefined} />
+      <SourceSection
+        at={at}
+        base={base}
+        source={source}
+        mayBind={can(`PUT ${ROUTE}/source`)}
+        users={users?.ok ? users.data.users : undefined}
+      />
       <RulesSection at={at} base={base} rules={rules} can={can} />
       <BuildsSection base={base} builds={builds} mayBuild={can(`POST ${ROUTE}/builds`)} />
     </Page>

@@ -5,7 +5,12 @@ import type { BuildRule } from "../types.ts";
 import { ApiButton, ApiForm, Empty, Field, Refusal } from "../../views/components.tsx";
 import { ROUTE } from "./ref.ts";
 
-export function RulesSection(props: { at: RepoRef; base: string; rules: ApiResult<{ rules: BuildRule[] }>; can: (route: string) => boolean }) {
+export function RulesSection(props: {
+  at: RepoRef;
+  base: string;
+  rules: ApiResult<{ rules: BuildRule[] }>;
+  can: (route: string) => boolean;
+}) {
   const rules = props.rules.ok ? props.rules.data.rules : undefined;
   const mayDelete = props.can(`DELETE ${ROUTE}/build-rules/{id}`);
   const mayEdit = props.can(`PATCH ${ROUTE}/build-rules/{id}`);
@@ -50,7 +55,12 @@ export function RulesSection(props: { at: RepoRef; base: string; rules: ApiResul
                   {mayEdit && (
                     <details>
                       <summary>Edit</summary>
-                      <ApiForm api={`${props.base}/build-rules/${r.id}`} method="PATCH" submit="Save rule" testid={`edit-rule-${r.id}`}>
+                      <ApiForm
+                        api={`${props.base}/build-rules/${r.id}`}
+                        method="PATCH"
+                        submit="Save rule"
+                        testid={`edit-rule-${r.id}`}
+                      >
                         <RuleFields rule={r} />
                         <label class="check">
                           <input type="checkbox" name="enabled" data-kind="bool" checked={r.enabled} /> Enabled
@@ -58,7 +68,15 @@ export function RulesSection(props: { at: RepoRef; base: string; rules: ApiResul
                       </ApiForm>
                     </details>
                   )}
-                  {mayDelete && <ApiButton api={`${props.base}/build-rules/${r.id}`} method="DELETE" label="Delete" class="danger" confirm={`Delete rule ${r.id}?`} />}
+                  {mayDelete && (
+                    <ApiButton
+                      api={`${props.base}/build-rules/${r.id}`}
+                      method="DELETE"
+                      label="Delete"
+                      class="danger"
+                      confirm={`Delete rule ${r.id}?`}
+                    />
+                  )}
                 </td>
               </tr>
             ))}
@@ -68,7 +86,13 @@ export function RulesSection(props: { at: RepoRef; base: string; rules: ApiResul
       {props.can(`POST ${ROUTE}/build-rules/test`) && rules && rules.length > 0 && (
         <div class="subsection">
           <h3>Rule tester</h3>
-          <ApiForm api={`${props.base}/build-rules/test`} then="show:rule-test" submit="Test" class="inline-form" testid="rule-tester">
+          <ApiForm
+            api={`${props.base}/build-rules/test`}
+            then="show:rule-test"
+            submit="Test"
+            class="inline-form"
+            testid="rule-tester"
+          >
             <Field label="Branch or tag" hint="e.g. main, v1.4.2, refs/tags/v1.4.2">
               <input name="ref" required />
             </Field>
@@ -108,8 +132,17 @@ function RuleFields({ rule }: { rule?: BuildRule }) {
         <Field label="Branch or tag" hint="an exact name, or /regex/ matched against the whole name">
           <input name="source" required placeholder="/v(\d+)\.(\d+)\.(\d+)/" value={rule?.source ?? ""} />
         </Field>
-        <Field label="Image tags" hint="comma-separated templates: {sourceref}, {\1}, {name}, {shortsha}, {semver.major}">
-          <input name="tags" data-kind="list" required placeholder="{sourceref}, latest" value={rule?.tags.join(", ") ?? ""} />
+        <Field
+          label="Image tags"
+          hint="comma-separated templates: {sourceref}, {\1}, {name}, {shortsha}, {semver.major}"
+        >
+          <input
+            name="tags"
+            data-kind="list"
+            required
+            placeholder="{sourceref}, latest"
+            value={rule?.tags.join(", ") ?? ""}
+          />
         </Field>
         <Field label="Dockerfile directory">
           <input name="dockerfileDir" placeholder="/" value={rule?.dockerfileDir ?? ""} />

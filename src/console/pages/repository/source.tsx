@@ -5,7 +5,13 @@ import type { SourceBinding, User } from "../types.ts";
 import { ApiForm, Empty, Field, Refusal } from "../../views/components.tsx";
 import { PROVIDER_IDS } from "../../../sources/providers/index.ts";
 
-export function SourceSection(props: { at: RepoRef; base: string; source: ApiResult<SourceBinding>; mayBind: boolean; users?: User[] }) {
+export function SourceSection(props: {
+  at: RepoRef;
+  base: string;
+  source: ApiResult<SourceBinding>;
+  mayBind: boolean;
+  users?: User[];
+}) {
   const bound = props.source.ok ? props.source.data : undefined;
   const unbound = !props.source.ok && props.source.status === 404;
   return (
@@ -36,7 +42,13 @@ export function SourceSection(props: { at: RepoRef; base: string; source: ApiRes
       {props.mayBind && (
         <details open={!bound}>
           <summary>{bound ? "Change the binding" : "Bind a code repository"}</summary>
-          <ApiForm api={`${props.base}/source`} method="PUT" then="show:binding" submit={bound ? "Save binding" : "Bind"} testid="bind-source">
+          <ApiForm
+            api={`${props.base}/source`}
+            method="PUT"
+            then="show:binding"
+            submit={bound ? "Save binding" : "Bind"}
+            testid="bind-source"
+          >
             <div class="grid two">
               <Field label="Provider">
                 <select name="provider">
@@ -74,7 +86,8 @@ export function SourceSection(props: { at: RepoRef; base: string; source: ApiRes
               </Field>
             </div>
             <label class="check">
-              <input type="checkbox" name="autoBuild" data-kind="bool" checked={bound?.autoBuild ?? true} /> Build on push
+              <input type="checkbox" name="autoBuild" data-kind="bool" checked={bound?.autoBuild ?? true} /> Build on
+              push
             </label>
             {bound && (
               <label class="check">
