@@ -16,6 +16,7 @@ import type { AuditLog } from "./audit-log.ts";
 import { REFRESH_TTL_SECONDS, type Authenticated, type RegistryCredentials } from "./credentials.ts";
 import type { SigningKeys } from "./keys.ts";
 import type { LoginThrottle } from "./login-throttle.ts";
+import type { TokenAnswer } from "./schemas.ts";
 import { parseScopes, ramActionOf, type Scope, ScopeError } from "./scopes.ts";
 
 export type TokenAuth =
@@ -29,19 +30,6 @@ export interface TokenRequest {
   offline: boolean;
   context: RequestContext;
   sourceIp?: string;
-}
-
-export interface TokenAnswer {
-  token: string;
-  access_token: string;
-  expires_in: number;
-  issued_at: string;
-  refresh_token?: string;
-  /**
-   * For a build credential only: why each refused pull was refused, so the worker can name the
-   * base image and the policy decision when BuildKit's pull fails.
-   */
-  denied?: { scope: string; reason: string }[];
 }
 
 /** Hears why the principal's policies refuse an action of a scope (`pull`, `push`, or a cr: action). */

@@ -9,19 +9,9 @@ import { sourceBindings, users } from "../db/schema.ts";
 import { randomId, randomSecret } from "../iam/secrets.ts";
 import { findUser } from "../iam/users.ts";
 import { checkRepoUrl } from "./repo-url.ts";
-import type { BindingView } from "./schemas.ts";
-import type { ProviderId } from "./types.ts";
+import type { BindingInput, BindingView } from "./schemas.ts";
 
 export type BindingRow = typeof sourceBindings.$inferSelect;
-
-export interface BindingInput {
-  provider: ProviderId;
-  repoUrl: string;
-  pushUser: string;
-  autoBuild?: boolean;
-  branchFilter?: string;
-  credentials?: { username?: string; token: string };
-}
 
 export function bindingView(db: Db, config: Config, row: BindingRow, webhookSecret?: string): BindingView {
   const pushUser = db.select({ name: users.name }).from(users).where(eq(users.id, row.pushUserId)).get()?.name ?? "";

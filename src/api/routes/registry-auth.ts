@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { TokenAnswerSchema } from "../../registry/schemas.ts";
 import { TokenError, type TokenAuth, type TokenRequest } from "../../registry/token-service.ts";
 import type { Deps } from "../env.ts";
 import { statusOf } from "../errors.ts";
@@ -7,15 +8,7 @@ import { requestContext, sourceIp } from "../request-context.ts";
 import { addRoute, type App } from "../route.ts";
 import { json } from "../schemas.ts";
 
-const TokenSchema = z
-  .object({
-    token: z.string(),
-    access_token: z.string(),
-    expires_in: z.number(),
-    issued_at: z.string(),
-    refresh_token: z.string().optional(),
-  })
-  .openapi("RegistryToken");
+const TokenSchema = TokenAnswerSchema.openapi("RegistryToken");
 const TokenErrorSchema = z.object({
   errors: z.array(z.object({ code: z.string(), message: z.string() })),
   details: z.string(),

@@ -2,10 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { acceptDelivery } from "../../builds/deliveries.ts";
 import { DeliveryViewSchema } from "../../builds/schemas.ts";
 import { findRepository } from "../../catalog/repositories.ts";
-import { userNameSchema } from "../../names.ts";
 import { bindingOfHook, bindingView, findBinding, putBinding, webhookSecretOf } from "../../sources/bindings.ts";
-import { PROVIDER_IDS } from "../../sources/providers/index.ts";
-import { BindingViewSchema } from "../../sources/schemas.ts";
+import { BindingInputSchema, BindingViewSchema } from "../../sources/schemas.ts";
 import { PROVIDERS } from "../../sources/providers/index.ts";
 import { receive } from "../../sources/receive.ts";
 import type { ProviderId } from "../../sources/types.ts";
@@ -15,17 +13,7 @@ import { addRoute, type App } from "../route.ts";
 import { body, BuildSchema, errorResponses, json, RepoParams } from "../schemas.ts";
 
 export const SourceSchema = BindingViewSchema.openapi("SourceBinding");
-const SourceBody = z.strictObject({
-  provider: z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]]),
-  repoUrl: z.string().min(1).max(2048),
-  pushUser: userNameSchema,
-  autoBuild: z.boolean().optional(),
-  branchFilter: z.string().min(1).max(256).optional(),
-  credentials: z
-    .strictObject({ username: z.string().max(256).optional(), token: z.string().min(1).max(4096) })
-    .optional(),
-  rotateSecret: z.boolean().optional(),
-});
+
 /** The builds are the API's named Build schema, so OpenAPI refers to it. */
 const DeliverySchema = DeliveryViewSchema.extend({ builds: z.array(BuildSchema) });
 
@@ -41,7 +29,7 @@ export function sourceRoutes(app: App, deps: Deps): void {
       path: "/api/v1/regions/{region}/repositories/{ns}/{repo}/source",
       tags,
       summary: "Bind the repository to a code repository; the webhook secret is shown only when created or rotated",
-      request: { params: RepoParams, body: body(SourceBody) },
+      request: { params: RepoParams, body: body(BindingInputSchema) },
       responses: { 200: json(SourceSchema, "The binding, with the webhook URL"), ...errorResponses },
     }),
     (c) => {
