@@ -91,6 +91,8 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     const workDir = mkdtempSync(join(config.dataDir, "work-"));
     const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
     let imageId: string | undefined;
+    let diskFull = false;
+    cache.buildStarted();
     try {
       await stage("fetch");
       const creds = data.gitCredentials
@@ -143,17 +145,17 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       }
       return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags, notMovedBack };
     } catch (err) {
-      const full = !canceled() && DiskFullError.matches(err);
-      const message = canceled() ? stopReason() : full ? DiskFullError.describe(err) : (err as Error).message;
+      diskFull = !canceled() && DiskFullError.matches(err);
+      const message = canceled() ? stopReason() : diskFull ? DiskFullError.describe(err) : (err as Error).message;
       log(`error: ${message}`);
-      if (canceled() || full || err instanceof DeterministicError) throw new UnrecoverableError(message);
+      if (canceled() || diskFull || err instanceof DeterministicError) throw new UnrecoverableError(message);
       throw err;
     } finally {
       clearInterval(watch);
       clearTimeout(deadline);
       rmSync(workDir, { recursive: true, force: true });
       if (imageId) await untagImage(docker, imageId, names);
-      cache.trim();
+      cache.buildEnded(diskFull);
     }
   };
 }
