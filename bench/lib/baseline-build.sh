@@ -7,8 +7,9 @@
 #
 # Builds Dockerfile.<variant> of the clone and pushes <image>:<variant>. The registry login is
 # the docker client's ($DOCKER_CONFIG). When $TIMINGS names a file, the script appends to it
-# "clone <end> <commit>" and, per variant, "<variant> <start> <built> <pushed>" ($EPOCHREALTIME):
-# the bench reads where the time went, and checks that the fresh commit was built.
+# "clone <end> <commit>", per variant "<variant> <start> <built> <pushed>" ($EPOCHREALTIME), and
+# last "cpu <user> <sys>" of its processes: the bench reads where the time went, and checks that
+# the fresh commit was built.
 set -euo pipefail
 url=$1 branch=$2 image=$3
 shift 3
@@ -33,4 +34,10 @@ for v in "$@"; do
 done
 status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
+# The CPU this script's own processes used (git, the docker clients), from bash's `times`.
+# (`times` runs in this shell, not in a pipeline's subshell, which would count nothing.)
+if [[ -n ${TIMINGS:-} ]]; then
+  times >"$work/times"
+  echo "cpu $(tail -n 1 "$work/times")" >>"$TIMINGS"
+fi
 exit "$status"

@@ -71,5 +71,5 @@ export async function startKiln(env: Record<string, string>) {
     rmSync(dataDir, { recursive: true, force: true });
   }
 
-  return { base, dataDir, call, peakRssMb, stop };
+  return { base, dataDir, pid: server.pid!, call, peakRssMb, stop };
 }
