@@ -50,10 +50,14 @@ function credentialEnv(creds?: GitCredentials): NodeJS.ProcessEnv {
 
 /**
  * One bare mirror per clone URL under `root`, fetched by one build at a time; builds of the same
- * repository share its objects, so a second variant never fetches again.
+ * repository share its objects. Builds that arrive while a fetch runs share the one fetch queued
+ * behind it (when their credentials are the same), so the variants of one push fetch twice at
+ * most, not once each.
  */
 export class GitMirrors {
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Per mirror and credentials: a fetch queued behind the running one, not started yet. */
+  private readonly queued = new Map<string, Promise<void>>();
 
   constructor(private readonly root: string) {
     mkdirSync(root, { recursive: true });
@@ -70,15 +74,15 @@ export class GitMirrors {
     }
   }
 
-  /** Fetches the mirror and resolves `commit` (or, without one, the head of `ref`). */
-  async fetch(
-    url: string,
-    ref: string,
-    commit: string | null,
-    creds?: GitCredentials,
-  ): Promise<{ mirror: string; commit: string }> {
-    const mirror = join(this.root, `${createHash("sha256").update(url).digest("hex").slice(0, 32)}.git`);
-    return this.locked(mirror, async () => {
+  /** A fetch that starts after this call: the one already queued, or a new one. */
+  private refresh(mirror: string, url: string, creds?: GitCredentials): Promise<void> {
+    const key = `${mirror}\0${createHash("sha256")
+      .update(JSON.stringify(creds ?? null))
+      .digest("hex")}`;
+    const waiting = this.queued.get(key);
+    if (waiting) return waiting;
+    const fetched = this.locked(mirror, async () => {
+      this.queued.delete(key);
       if (!existsSync(mirror)) {
         await git(["init", "--quiet", "--bare", mirror]);
         await git(["-C", mirror, "remote", "add", "--mirror=fetch", "origin", "--", url]);
@@ -91,20 +95,33 @@ export class GitMirrors {
         if (DiskFullError.matches(err)) rmSync(mirror, { recursive: true, force: true });
         throw err;
       });
-      const wanted = commit ?? ref;
-      const resolved = await git([
-        "-C",
-        mirror,
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        "--end-of-options",
-        `${wanted}^{commit}`,
-      ]).catch(() => {
-        throw new DeterministicError(`${commit ? `commit ${commit}` : `ref ${ref}`} is not in ${redactUrl(url)}`);
-      });
-      return { mirror, commit: resolved };
     });
+    this.queued.set(key, fetched);
+    return fetched;
+  }
+
+  /** Fetches the mirror and resolves `commit` (or, without one, the head of `ref`). */
+  async fetch(
+    url: string,
+    ref: string,
+    commit: string | null,
+    creds?: GitCredentials,
+  ): Promise<{ mirror: string; commit: string }> {
+    const mirror = join(this.root, `${createHash("sha256").update(url).digest("hex").slice(0, 32)}.git`);
+    await this.refresh(mirror, url, creds);
+    const wanted = commit ?? ref;
+    const resolved = await git([
+      "-C",
+      mirror,
+      "rev-parse",
+      "--verify",
+      "--quiet",
+      "--end-of-options",
+      `${wanted}^{commit}`,
+    ]).catch(() => {
+      throw new DeterministicError(`${commit ? `commit ${commit}` : `ref ${ref}`} is not in ${redactUrl(url)}`);
+    });
+    return { mirror, commit: resolved };
   }
 }
 
