@@ -162,6 +162,68 @@ describe("webhook providers normalise their published payloads", () => {
     expect(eventsOf("codeup", fixture("gitlab-push.json"))[0]).toMatchObject({ kind: "branch", name: "master" });
   });
 
+  describe("Codeup's event: the documented `Codeup-Event` header, `X-Codeup-Event`, or the body", () => {
+    const codeupPush = fixture("codeup-push.json");
+    const as = (headers: Record<string, string>, body = codeupPush) =>
+      receive(PROVIDERS.codeup, request({ "X-Codeup-Token": SECRET, ...headers }, body), SECRET, "hook1");
+    const expected = {
+      kind: "branch",
+      ref: "refs/heads/master",
+      name: "master",
+      commit: "eb63d0277e64684236ebf8394b919230c4b8a286",
+      cloneUrls: ["https://codeup.aliyun.com/demo/demo.git", "git@codeup.aliyun.com:demo/demo.git"],
+      changedFiles: ["README.md", "Dockerfile"],
+      headCommitMessage: "Add the Dockerfile.",
+      pusher: "Codeup",
+    };
+
+    it.each<[string, Record<string, string>]>([
+      ["Codeup-Event (as Codeup's documentation prints it)", { "Codeup-Event": "Push Hook" }],
+      ["X-Codeup-Event", { "X-Codeup-Event": "Push Hook" }],
+      ["no event header: object_kind in the body", {}],
+    ])("%s", (_, headers) => {
+      const r = as(headers);
+      expect(r.ok && r.normalized).toEqual({ events: [expected] });
+    });
+
+    it("a tag push named by the header or by object_kind", () => {
+      const tagPush = Buffer.from(
+        JSON.stringify({ ...JSON.parse(codeupPush.toString()), object_kind: "tag_push", ref: "refs/tags/v1.2.3" }),
+      );
+      for (const headers of [{ "Codeup-Event": "Tag Push Hook" }, {}] as Record<string, string>[]) {
+        const r = as(headers, tagPush);
+        expect(r.ok && r.normalized).toMatchObject({ events: [{ kind: "tag", name: "v1.2.3" }] });
+      }
+    });
+
+    it("other events are ignored, whether the header or the body names them", () => {
+      const mergeRequest = Buffer.from(JSON.stringify({ object_kind: "merge_request", object_attributes: {} }));
+      expect(as({}, mergeRequest)).toMatchObject({
+        ok: true,
+        normalized: { ignored: expect.stringContaining("merge_request") },
+      });
+      expect(as({ "Codeup-Event": "Merge Request Hook" })).toMatchObject({
+        ok: true,
+        normalized: { ignored: expect.stringContaining("Merge Request Hook") },
+      });
+    });
+
+    it("the token is still checked first, whatever names the event", () => {
+      const r = receive(PROVIDERS.codeup, request({ "Codeup-Event": "Push Hook" }, codeupPush), SECRET, "h");
+      expect(r).toMatchObject({ ok: false, status: 401 });
+    });
+
+    it("GitLab still needs its event header", () => {
+      const r = receive(
+        PROVIDERS.gitlab,
+        request({ "X-Gitlab-Token": SECRET }, fixture("gitlab-push.json")),
+        SECRET,
+        "h",
+      );
+      expect(r.ok && r.normalized).toMatchObject({ ignored: expect.any(String) });
+    });
+  });
+
   it("Gitea push (the binding's provider decides, not the X-GitHub-* headers)", () => {
     const [e] = eventsOf("gitea", fixture("gitea-push.json"));
     expect(e).toMatchObject({

@@ -36,13 +36,18 @@ export function normalizeGitlabStylePush(body: Json): Normalized {
   };
 }
 
-/** A provider whose secret is sent as is in a header (GitLab, Codeup). */
+/**
+ * A provider whose secret is sent as is in a header (GitLab, Codeup). The event is named by the
+ * first of `eventHeaders` present; with `eventFromBody`, a request that names it in none of them
+ * is judged by the body's `object_kind` alone.
+ */
 export function tokenHeaderProvider(
   id: ProviderId,
   tokenHeader: string,
-  eventHeader: string,
-  deliveryHeader?: string,
+  eventHeaders: readonly string[],
+  options: { deliveryHeader?: string; eventFromBody?: boolean } = {},
 ): Provider {
+  const { deliveryHeader, eventFromBody = false } = options;
   return {
     id,
     verify(req: WebhookRequest, secret: string) {
@@ -51,11 +56,14 @@ export function tokenHeaderProvider(
     },
     deliveryId: (req) => (deliveryHeader ? req.header(deliveryHeader) : undefined),
     normalize(req, body) {
-      const event = req.header(eventHeader);
+      const event = eventHeaders.map((name) => req.header(name)).find((value) => value !== undefined);
+      if (event === undefined && eventFromBody) return normalizeGitlabStylePush(body as Json);
       if (event !== "Push Hook" && event !== "Tag Push Hook") return { ignored: `event "${event}" is not a push` };
       return normalizeGitlabStylePush(body as Json);
     },
   };
 }
 
-export const gitlab = tokenHeaderProvider("gitlab", "x-gitlab-token", "x-gitlab-event", "x-gitlab-event-uuid");
+export const gitlab = tokenHeaderProvider("gitlab", "x-gitlab-token", ["x-gitlab-event"], {
+  deliveryHeader: "x-gitlab-event-uuid",
+});
