@@ -2,7 +2,6 @@ import type { Config } from "../config.ts";
 import { seal } from "../crypto/seal.ts";
 import type { Db } from "../db/connection.ts";
 import { bindingOfRepository } from "../sources/bindings.ts";
-import { ruleById } from "./rules.ts";
 import { principalOf } from "../iam/tokens.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import type { BuildOutcome, BuildRow } from "./records.ts";
@@ -72,7 +71,6 @@ export function jobFor(
 ): BuildJob {
   const binding = bindingOfRepository(db, build.repositoryId);
   if (!binding) throw new Error(`build ${build.id}: its repository is no longer bound`);
-  const rule = build.ruleId === null ? undefined : ruleById(db, build.ruleId);
   const registry = config.regions.find((r) => r.id === build.region)!.registry;
   const pushUser = principalOf(db, build.accountId, binding.pushUserId);
   if (!pushUser) throw new Error(`build ${build.id}: its push user no longer exists`);
@@ -86,11 +84,12 @@ export function jobFor(
     cloneUrl: build.cloneUrl,
     commit: build.commit,
     ref: build.ref,
-    dockerfile: { dir: rule?.dockerfileDir ?? "/", name: rule?.dockerfileName ?? "Dockerfile" },
-    context: rule?.context ?? "",
-    buildArgs: rule?.buildArgs ?? {},
-    target: rule?.target ?? null,
-    noCache: rule?.noCache ?? false,
+    // The settings copied when the build was recorded, never the rule's current ones.
+    dockerfile: { dir: build.dockerfileDir, name: build.dockerfileName },
+    context: build.context ?? "",
+    buildArgs: build.buildArgs,
+    target: build.target,
+    noCache: build.noCache,
     labels: {
       "org.opencontainers.image.source": binding.repoUrl,
       ...(build.commit ? { "org.opencontainers.image.revision": build.commit } : {}),

@@ -5,7 +5,7 @@ import type { PolicyStore } from "../iam/policy-store.ts";
 import { findBinding, type BindingRow } from "../sources/bindings.ts";
 import { parseRef } from "../sources/refs.ts";
 import { planFor, targetOf } from "./plan.ts";
-import { findBuild, recordBuilds, type BuildPlan } from "./records.ts";
+import { findBuild, recordBuilds, settingsOf, type BuildPlan } from "./records.ts";
 import { matchRule } from "./rule-match.ts";
 import { findRule, listRules } from "./rules.ts";
 import type { ManualBuild } from "./schemas.ts";
@@ -51,7 +51,8 @@ export function startManualBuilds(db: Db, policies: PolicyStore, binding: Bindin
 }
 
 /**
- * Builds the same ref, commit and tags as an ended build again, with its rule as it is now.
+ * Builds the same ref, commit, tags and settings (Dockerfile, context, build args, target,
+ * no-cache) as an ended build again: the rule's later edits do not change a retry.
  * A build still queued or running is refused (BuildActive).
  */
 export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id: string) {
@@ -60,12 +61,13 @@ export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id:
     throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
   const binding = findBinding(db, old.repositoryId, old.repository);
   const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
-  const plan = planFor(targetOf(db, old.repositoryId), binding, rule, {
-    trigger: "retry",
-    ref: old.ref,
-    commit: old.commit,
-    tags: old.tags,
-  });
+  const plan = planFor(
+    targetOf(db, old.repositoryId),
+    binding,
+    rule,
+    { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags },
+    settingsOf(old),
+  );
   const [made] = db.transaction((tx) => recordBuilds(tx as unknown as Db, policies, [plan]));
   return made!;
 }

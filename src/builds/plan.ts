@@ -4,7 +4,7 @@ import type { Db } from "../db/connection.ts";
 import { namespaces, repositories } from "../db/schema.ts";
 import type { BindingRow } from "../sources/bindings.ts";
 import type { PushEvent } from "../sources/types.ts";
-import type { BuildPlan } from "./records.ts";
+import { DEFAULT_BUILD_SETTINGS, settingsOf, type BuildPlan, type BuildSettings } from "./records.ts";
 import { matchRule } from "./rule-match.ts";
 import { listRules, type RuleRow } from "./rules.ts";
 
@@ -85,11 +85,23 @@ export function plansForPush(
   return { plans, reasons };
 }
 
+/**
+ * One build of a rule (or of none): its settings are the rule's as it is now, unless given — a
+ * retry passes the settings of the build it repeats.
+ */
 export function planFor(
   target: RepositoryTarget,
   binding: BindingRow,
   rule: RuleRow | null,
   build: { trigger: BuildPlan["trigger"]; ref: string; commit: string | null; tags: string[] },
+  settings: BuildSettings = rule ? settingsOf(rule) : DEFAULT_BUILD_SETTINGS,
 ): BuildPlan {
-  return { ...target, ruleId: rule?.id ?? null, cloneUrl: binding.repoUrl, pushUserId: binding.pushUserId, ...build };
+  return {
+    ...target,
+    ruleId: rule?.id ?? null,
+    cloneUrl: binding.repoUrl,
+    pushUserId: binding.pushUserId,
+    ...build,
+    settings: settingsOf(settings),
+  };
 }

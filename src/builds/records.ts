@@ -1,4 +1,5 @@
 import { and, desc, eq, inArray, sql } from "drizzle-orm";
+import { posix } from "node:path";
 import { perDb } from "../db/prepared.ts";
 import { DomainError, notFound } from "../errors.ts";
 import type { Db } from "../db/connection.ts";
@@ -26,6 +27,36 @@ export interface BuildPlan {
   tags: string[];
   pushUserId: number;
   deliveryId?: number;
+  /** What to build, copied into the build row: a later edit or deletion of the rule changes nothing. */
+  settings: BuildSettings;
+}
+
+/** A build's Dockerfile, context, build args, target and no-cache, as the build row keeps them. */
+export type BuildSettings = Pick<
+  BuildRow,
+  "dockerfileDir" | "dockerfileName" | "context" | "buildArgs" | "target" | "noCache"
+>;
+
+/** The settings a build without a rule gets: the repository's root Dockerfile. */
+export const DEFAULT_BUILD_SETTINGS: BuildSettings = {
+  dockerfileDir: "/",
+  dockerfileName: "Dockerfile",
+  context: null,
+  buildArgs: {},
+  target: null,
+  noCache: false,
+};
+
+/** The build settings of a rule (or a build row): exactly the fields a build copies. */
+export function settingsOf(source: BuildSettings): BuildSettings {
+  return {
+    dockerfileDir: source.dockerfileDir,
+    dockerfileName: source.dockerfileName,
+    context: source.context,
+    buildArgs: { ...source.buildArgs },
+    target: source.target,
+    noCache: source.noCache,
+  };
 }
 
 export function buildView(row: BuildRow & { repository: string; region: string }): BuildView {
@@ -38,6 +69,7 @@ export function buildView(row: BuildRow & { repository: string; region: string }
     ref: row.ref,
     commit: row.commit,
     tags: row.tags,
+    dockerfile: posix.join("/", row.dockerfileDir, row.dockerfileName),
     status: row.status,
     stage: row.stage ?? undefined,
     stageStartedAt: row.stageStartedAt ?? undefined,
@@ -87,6 +119,12 @@ const queries = perDb((db) => {
         commit: p("commit"),
         cloneUrl: p("cloneUrl"),
         tags: p("tags"),
+        dockerfileDir: p("dockerfileDir"),
+        dockerfileName: p("dockerfileName"),
+        context: p("context"),
+        buildArgs: p("buildArgs"),
+        target: p("target"),
+        noCache: p("noCache"),
         status: p("status"),
         error: p("error"),
         deliveryId: p("deliveryId"),
@@ -137,6 +175,7 @@ export function recordBuilds(
       commit: plan.commit,
       cloneUrl: plan.cloneUrl,
       tags: plan.tags,
+      ...plan.settings,
       status: denial ? "failed" : "queued",
       error: denial ?? null,
       deliveryId: plan.deliveryId ?? null,

@@ -67,19 +67,10 @@ const queries = perDb((db) => ({
     .where(eq(buildRules.repositoryId, sql.placeholder("id")))
     .orderBy(asc(buildRules.id))
     .prepare(),
-  byId: db
-    .select()
-    .from(buildRules)
-    .where(eq(buildRules.id, sql.placeholder("id")))
-    .prepare(),
 }));
 
 export function listRules(db: Db, repositoryId: number): RuleRow[] {
   return queries(db).byRepository.all({ id: repositoryId });
-}
-
-export function ruleById(db: Db, id: number): RuleRow | undefined {
-  return queries(db).byId.get({ id });
 }
 
 export function findRule(db: Db, repositoryId: number, id: number): RuleRow {

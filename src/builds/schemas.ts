@@ -25,6 +25,9 @@ export const BuildViewSchema = z.object({
   ref: z.string(),
   commit: z.string().nullable(),
   tags: z.array(z.string()),
+  dockerfile: z
+    .string()
+    .meta({ description: "The Dockerfile this build builds, as its rule named it when the build was queued" }),
   status: z.enum(BUILD_STATUSES),
   stage: z.enum(BUILD_STAGES).optional(),
   stageStartedAt: stageTimes.optional().meta({ description: "When each stage began" }),

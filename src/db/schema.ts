@@ -332,6 +332,13 @@ export const builds = sqliteTable(
     commit: text("commit"),
     cloneUrl: text("clone_url").notNull(),
     tags: text("tags", { mode: "json" }).$type<string[]>().notNull(),
+    /** The rule's build settings as they were when the build was recorded: a later rule edit changes nothing here. */
+    dockerfileDir: text("dockerfile_dir").notNull().default("/"),
+    dockerfileName: text("dockerfile_name").notNull().default("Dockerfile"),
+    context: text("context"),
+    buildArgs: text("build_args", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
+    target: text("target"),
+    noCache: integer("no_cache", { mode: "boolean" }).notNull().default(false),
     status: text("status", { enum: BUILD_STATUSES }).notNull(),
     stage: text("stage", { enum: BUILD_STAGES }),
     /** When each stage began (ISO times by stage name), for the console's timings. */
