@@ -21,6 +21,11 @@ import { userRoutes } from "./routes/users.ts";
 import { docsPage } from "./docs-page.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
+/** GitHub sends webhook payloads of up to 25 MB; `/hooks/{hookId}` takes up to 25 MiB. */
+export const MAX_WEBHOOK_BODY_BYTES = 25 * 1024 * 1024;
+
+/** The body limit of a path: webhooks' payloads are larger than any API call's. */
+const maxBodyOf = (path: string) => (path.startsWith("/hooks/") ? MAX_WEBHOOK_BODY_BYTES : MAX_BODY_BYTES);
 
 /** `Statement[0].Condition` style paths, as the policy engine writes them. */
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -46,15 +51,26 @@ function validationError(error: ZodError, target: string): DomainError {
 /**
  * Hono's bodyLimit reads `c.req.raw.body` first, which makes @hono/node-server build a full
  * Request (with an AbortSignal) for every call, GETs included: a third of a token request's
- * cost. A declared Content-Length is judged from the header alone; only chunked bodies are
- * counted by Hono's middleware as they stream in.
+ * cost. A declared Content-Length is judged from the header alone (Node's parser reads no more
+ * than it declares); only chunked bodies are counted by Hono's middleware as they stream in,
+ * and answered 413 as soon as they pass the limit: no more than the limit is ever held.
  */
-function limitBody(maxSize: number): MiddlewareHandler {
-  const tooLarge = (c: Context) =>
-    c.json({ error: "PayloadTooLarge", message: `the request body is larger than ${maxSize} bytes` }, 413);
-  const counting = bodyLimit({ maxSize, onError: tooLarge });
+function limitBody(maxSizeOf: (path: string) => number): MiddlewareHandler {
+  const limits = new Map<number, { tooLarge: (c: Context) => Response; counting: MiddlewareHandler }>();
+  const limitOf = (maxSize: number) => {
+    let limit = limits.get(maxSize);
+    if (!limit) {
+      const tooLarge = (c: Context) =>
+        c.json({ error: "PayloadTooLarge", message: `the request body is larger than ${maxSize} bytes` }, 413);
+      limit = { tooLarge, counting: bodyLimit({ maxSize, onError: tooLarge }) };
+      limits.set(maxSize, limit);
+    }
+    return limit;
+  };
   return (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return next();
+    const maxSize = maxSizeOf(c.req.path);
+    const { tooLarge, counting } = limitOf(maxSize);
     const length = c.req.header("content-length");
     if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
       return Number(length) > maxSize ? Promise.resolve(tooLarge(c)) : next();
@@ -76,7 +92,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   });
 
   app.use("*", httpMetrics(metrics));
-  app.use("*", limitBody(MAX_BODY_BYTES));
+  app.use("*", limitBody(maxBodyOf));
 
   app.onError((err, c) => errorResponse(deps, err, c));
   app.notFound((c) => c.json({ error: "NotFound", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
