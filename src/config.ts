@@ -42,6 +42,16 @@ const flag = z
   .default("0")
   .transform((v) => v === "1" || v === "true");
 
+/** Days a kind of row is kept; 0 keeps it for ever. */
+const retainDays = (days: number) => z.coerce.number().min(0).max(100_000).default(days);
+/** Days a finished BullMQ job is kept in Redis (at least an hour: the API reads outcomes from it). */
+const jobDays = (days: number) =>
+  z.coerce
+    .number()
+    .min(1 / 24)
+    .max(365)
+    .default(days);
+
 /** Every variable Kiln reads (DESIGN §11); tests check deployment files against this list. */
 export const EnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -66,6 +76,12 @@ export const EnvSchema = z.object({
     .max(24 * 3600)
     .default(3600),
   KILN_BUILD_CACHE_GB: z.coerce.number().min(0.1).max(100_000).default(20),
+  KILN_RETAIN_DELIVERIES_DAYS: retainDays(30),
+  KILN_RETAIN_AUDIT_DAYS: retainDays(180),
+  KILN_RETAIN_REGISTRY_EVENTS_DAYS: retainDays(90),
+  KILN_RETAIN_BUILD_LOGS_DAYS: retainDays(90),
+  KILN_RETAIN_COMPLETED_JOBS_DAYS: jobDays(1),
+  KILN_RETAIN_FAILED_JOBS_DAYS: jobDays(7),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
@@ -91,6 +107,15 @@ export interface Config {
   buildTimeoutSeconds: number;
   /** A worker trims BuildKit's cache to this many bytes between builds. */
   buildCacheBytes: number;
+  /** Days rows are kept in SQLite (0: for ever), and finished jobs in Redis. */
+  retention: {
+    deliveriesDays: number;
+    auditDays: number;
+    registryEventsDays: number;
+    buildLogsDays: number;
+    completedJobsDays: number;
+    failedJobsDays: number;
+  };
   logLevel: string;
 }
 
@@ -151,6 +176,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerLockSeconds: e.KILN_WORKER_LOCK_SECONDS,
     buildTimeoutSeconds: e.KILN_BUILD_TIMEOUT_SECONDS,
     buildCacheBytes: Math.round(e.KILN_BUILD_CACHE_GB * 1024 ** 3),
+    retention: {
+      deliveriesDays: e.KILN_RETAIN_DELIVERIES_DAYS,
+      auditDays: e.KILN_RETAIN_AUDIT_DAYS,
+      registryEventsDays: e.KILN_RETAIN_REGISTRY_EVENTS_DAYS,
+      buildLogsDays: e.KILN_RETAIN_BUILD_LOGS_DAYS,
+      completedJobsDays: e.KILN_RETAIN_COMPLETED_JOBS_DAYS,
+      failedJobsDays: e.KILN_RETAIN_FAILED_JOBS_DAYS,
+    },
     logLevel: e.LOG_LEVEL,
   };
 }

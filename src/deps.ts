@@ -12,6 +12,7 @@ import { TokenService } from "./registry/token-service.ts";
 import { Dispatcher } from "./builds/dispatcher.ts";
 import { BuildEvents } from "./builds/events.ts";
 import { BuildQueue } from "./builds/queue.ts";
+import { RetentionSweeper } from "./db/retention.ts";
 
 /** A Redis URL as it may be shown: without its password. */
 function redactUrl(url: string): string {
@@ -46,7 +47,12 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
     audit,
     metrics,
   });
-  const queue = options.queue ? new BuildQueue(config.redisUrl) : undefined;
+  const queue = options.queue
+    ? new BuildQueue(config.redisUrl, {
+        completedSeconds: Math.round(config.retention.completedJobsDays * 24 * 3600),
+        failedSeconds: Math.round(config.retention.failedJobsDays * 24 * 3600),
+      })
+    : undefined;
   const dispatcher = queue ? new Dispatcher(db, config, credentials, queue, log) : undefined;
   const buildEvents = queue ? new BuildEvents(db, config.redisUrl, log, queue, metrics) : undefined;
   if (queue)
@@ -57,6 +63,8 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
           Record<string, number>
         >,
     );
+  // Old deliveries, audit and registry events, and old builds' logs: a minute after start, then daily.
+  const retention = new RetentionSweeper(db, config.retention, log);
   dispatcher?.wake();
   // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
   void dispatcher?.reconcile();
@@ -96,6 +104,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
       await buildEvents?.close();
       await queue?.close();
       audit.close();
+      await retention.close();
       db.$client.close();
     },
   };

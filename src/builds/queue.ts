@@ -15,7 +15,18 @@ export class BuildQueue {
   readonly connection: Redis;
   readonly queue: Queue;
 
-  constructor(redisUrl: string) {
+  /**
+   * `jobs`: how long finished jobs stay in Redis (KILN_RETAIN_*_JOBS_DAYS), in seconds. The API
+   * reads the outcome of a job that finished while it was down from the job, so they should
+   * outlast the longest time the API may be down.
+   */
+  constructor(
+    redisUrl: string,
+    private readonly jobs: { completedSeconds: number; failedSeconds: number } = {
+      completedSeconds: 24 * 3600,
+      failedSeconds: 7 * 24 * 3600,
+    },
+  ) {
     this.connection = new Redis(redisUrl, {
       maxRetriesPerRequest: null,
       enableOfflineQueue: false,
@@ -34,8 +45,8 @@ export class BuildQueue {
       jobId: job.buildId,
       attempts: 3,
       backoff: { type: "exponential", delay: 5000 },
-      removeOnComplete: { age: 7 * 24 * 3600 },
-      removeOnFail: { age: 30 * 24 * 3600 },
+      removeOnComplete: { age: this.jobs.completedSeconds },
+      removeOnFail: { age: this.jobs.failedSeconds },
     });
   }
 

@@ -1,0 +1,175 @@
+import type Database from "better-sqlite3";
+import type { Db } from "./connection.ts";
+import { auditEvents, deliveries, registryEvents } from "./schema.ts";
+
+/** How long rows are kept, in days; 0 keeps them for ever. */
+export interface Retention {
+  deliveriesDays: number;
+  auditDays: number;
+  registryEventsDays: number;
+  /** The log of a build that finished more than this long ago is deleted (the build row stays). */
+  buildLogsDays: number;
+}
+
+/** One kind of row that ages out: the column that dates it, and how to delete one batch of the oldest. */
+interface Target {
+  name: "deliveries" | "audit_events" | "registry_events" | "build_logs";
+  days: (r: Retention) => number;
+  /** Rows per statement: build logs are large (up to 20,000 lines each), so fewer of them at a time. */
+  batch: number;
+  /** Deletes at most `limit` rows dated before `before` (an ISO time); returns how many it deleted. */
+  delete(sqlite: Database.Database, before: string, limit: number): number;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/**
+ * Each statement picks its batch by rowid in a subquery, so it stops after `limit` rows. The
+ * dating columns have no index: rows are inserted in time order, so the old ones come first in
+ * rowid order and a batch is found without reading the rest of the table (only the last,
+ * empty, batch reads it all, once a day).
+ */
+const simple =
+  (table: string, column: string, key = "rowid") =>
+  (sqlite: Database.Database, before: string, limit: number) =>
+    sqlite
+      .prepare(`delete from ${table} where ${key} in (select ${key} from ${table} where ${column} < ? limit ?)`)
+      .run(before, limit).changes;
+
+export const TARGETS: readonly Target[] = [
+  {
+    name: "deliveries",
+    days: (r) => r.deliveriesDays,
+    batch: 1000,
+    // builds.delivery_id points here (on delete set null) and has no index: letting SQLite null it
+    // would scan builds once per deleted delivery. So the batch's builds are unlinked in one
+    // statement, then the deliveries deleted with the (now satisfied) foreign-key check off.
+    delete(sqlite, before, limit) {
+      const ids = (
+        sqlite
+          .prepare(`select id from deliveries where ${deliveries.receivedAt.name} < ? limit ?`)
+          .raw(true)
+          .all(before, limit) as [number][]
+      ).map(([id]) => id);
+      if (ids.length === 0) return 0;
+      const list = JSON.stringify(ids);
+      sqlite.exec("pragma foreign_keys = off"); // outside the transaction: inside one it does nothing
+      try {
+        return sqlite.transaction(() => {
+          sqlite
+            .prepare("update builds set delivery_id = null where delivery_id in (select value from json_each(?))")
+            .run(list);
+          return sqlite.prepare("delete from deliveries where id in (select value from json_each(?))").run(list)
+            .changes;
+        })();
+      } finally {
+        sqlite.exec("pragma foreign_keys = on");
+      }
+    },
+  },
+  {
+    name: "audit_events",
+    days: (r) => r.auditDays,
+    batch: 1000,
+    delete: simple("audit_events", auditEvents.at.name, "id"),
+  },
+  {
+    name: "registry_events",
+    days: (r) => r.registryEventsDays,
+    batch: 1000,
+    delete: simple("registry_events", registryEvents.recordedAt.name),
+  },
+  {
+    name: "build_logs",
+    days: (r) => r.buildLogsDays,
+    batch: 100,
+    delete: (sqlite, before, limit) =>
+      sqlite
+        .prepare(
+          `delete from build_logs where build_id in (
+             select l.build_id from build_logs l join builds b on b.id = l.build_id
+             where b.finished_at is not null and b.finished_at < ? limit ?)`,
+        )
+        .run(before, limit).changes,
+  },
+];
+
+/** What the sweep at `now` deletes: each kind of row with its cutoff (kinds kept for ever are left out). */
+export function cutoffs(retention: Retention, now: Date): { name: Target["name"]; before: string }[] {
+  return TARGETS.filter((t) => t.days(retention) > 0).map((t) => ({
+    name: t.name,
+    before: new Date(now.getTime() - t.days(retention) * DAY_MS).toISOString(),
+  }));
+}
+
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * Deletes every row past its retention, one small batch per statement, yielding to the event
+ * loop between batches so that requests are served meanwhile. `stopped()` ends it early (the
+ * database is closing). Returns the rows deleted per kind.
+ */
+export async function sweep(
+  db: Db,
+  retention: Retention,
+  options: { now?: Date; batch?: number; stopped?: () => boolean } = {},
+): Promise<Record<string, number>> {
+  const deleted: Record<string, number> = {};
+  for (const { name, before } of cutoffs(retention, options.now ?? new Date())) {
+    const target = TARGETS.find((t) => t.name === name)!;
+    const limit = options.batch ?? target.batch;
+    deleted[name] = 0;
+    for (;;) {
+      if (options.stopped?.()) return deleted;
+      const n = target.delete(db.$client, before, limit);
+      deleted[name] += n;
+      if (n < limit) break;
+      await yieldToRequests();
+    }
+    await yieldToRequests();
+  }
+  return deleted;
+}
+
+/** Runs `sweep` shortly after start, then daily; its timers never keep the process alive. */
+export class RetentionSweeper {
+  private readonly first: NodeJS.Timeout;
+  private readonly daily: NodeJS.Timeout;
+  private closed = false;
+  private running: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly retention: Retention,
+    private readonly log: {
+      info(obj: object, msg: string): void;
+      error(obj: object, msg: string): void;
+    },
+    options: { firstDelayMs?: number; intervalMs?: number } = {},
+  ) {
+    this.first = setTimeout(() => void this.run(), options.firstDelayMs ?? 60_000);
+    this.first.unref();
+    this.daily = setInterval(() => void this.run(), options.intervalMs ?? DAY_MS);
+    this.daily.unref();
+  }
+
+  /** One sweep (not two at once); errors are logged, never thrown. */
+  run(): Promise<unknown> {
+    if (this.closed) return Promise.resolve();
+    this.running ??= sweep(this.db, this.retention, { stopped: () => this.closed })
+      .then((deleted) => {
+        if (Object.values(deleted).some((n) => n > 0)) this.log.info({ deleted }, "retention sweep");
+      })
+      .catch((err) => this.log.error({ err }, "retention sweep failed"))
+      .finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  /** Stops the timers and waits for a sweep in progress to stop at its next batch. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.first);
+    clearInterval(this.daily);
+    await this.running;
+  }
+}
