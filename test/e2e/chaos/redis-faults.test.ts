@@ -1,0 +1,115 @@
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assertDockerEngine, ensureBaseImage } from "../../helpers/docker.ts";
+import {
+  allBuilds,
+  everyBuildEnded,
+  expectRegistryMatches,
+  seedChaos,
+  statusOf,
+  type Chaos,
+} from "../../helpers/chaos.ts";
+import { startKilnProcess, type KilnProcess } from "../../helpers/kiln-process.ts";
+import { waitUntil } from "../../helpers/net.ts";
+import { startRedis } from "../../helpers/redis.ts";
+
+/**
+ * Chaos, Redis side (issue 12): Kiln runs as an operator runs it (`node src/main.ts`,
+ * KILN_ROLE=all) with a redis-server of the test's own. Each case ends with the state of every
+ * build and the registry's content (see expectRegistryMatches).
+ */
+
+const atStage = (kiln: KilnProcess, id: string, stage: string) =>
+  waitUntil(
+    async () => statusOf(kiln, id)?.stage === stage,
+    () => `build ${id} never reached ${stage}: ${JSON.stringify(statusOf(kiln, id))}\n${kiln.output().slice(-3000)}`,
+    60_000,
+  );
+
+describe("chaos: Redis loses its data (FLUSHALL) while a build is at its build stage", () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let kiln: KilnProcess;
+  let chaos: Chaos;
+
+  beforeAll(async () => {
+    await assertDockerEngine();
+    await ensureBaseImage();
+    redis = await startRedis();
+    kiln = await startKilnProcess({ redisUrl: redis.url, env: { KILN_WORKER_LOCK_SECONDS: "5" } });
+    chaos = await seedChaos(kiln);
+  }, 120_000);
+  afterAll(async () => {
+    await kiln?.stop();
+    await redis?.stop();
+  });
+
+  it("no process dies, the build ends succeeded and its tag is pushed once; a later build still runs", async () => {
+    const [id] = await chaos.webhook("main", chaos.commit("main", 5));
+    await atStage(kiln, id!, "build");
+    const client = new Redis(redis.url);
+    try {
+      expect(await client.flushall()).toBe("OK");
+    } finally {
+      client.disconnect();
+    }
+
+    let builds = await everyBuildEnded(kiln);
+    expect(kiln.crashes, kiln.output().slice(-3000)).toEqual([]);
+    expect(builds.map((b) => [b.id, b.status, b.error])).toEqual([[id, "succeeded", null]]);
+    await expectRegistryMatches(kiln, chaos, builds);
+
+    // Kiln goes on working on the emptied Redis.
+    const [next] = await chaos.webhook("dev", chaos.commit("dev", 0));
+    builds = await everyBuildEnded(kiln);
+    expect(kiln.crashes, kiln.output().slice(-3000)).toEqual([]);
+    expect(builds.map((b) => [b.id, b.status, b.error])).toEqual([
+      [id, "succeeded", null],
+      [next, "succeeded", null],
+    ]);
+    await expectRegistryMatches(kiln, chaos, builds);
+  }, 240_000);
+});
+
+describe("chaos: Redis killed mid-build and started again 8 s later with its data; a webhook arrives meanwhile", () => {
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let kiln: KilnProcess;
+  let chaos: Chaos;
+
+  beforeAll(async () => {
+    await assertDockerEngine();
+    await ensureBaseImage();
+    redis = await startRedis({ persist: true });
+    // The default worker lock (30 s) outlasts the outage: the worker keeps its job through it.
+    kiln = await startKilnProcess({ redisUrl: redis.url });
+    chaos = await seedChaos(kiln);
+  }, 120_000);
+  afterAll(async () => {
+    await kiln?.stop();
+    await redis?.stop();
+  });
+
+  it("the running build and the one accepted during the outage both succeed; each tag holds its build's image, pushed once", async () => {
+    const [running] = await chaos.webhook("main", chaos.commit("main", 5));
+    await atStage(kiln, running!, "build");
+    await redis.stop();
+    const down = Date.now();
+
+    // The API takes the webhook with Redis down: the build waits in SQLite's outbox.
+    const [accepted] = await chaos.webhook("dev", chaos.commit("dev", 1));
+    expect(statusOf(kiln, accepted!)?.status).toBe("queued");
+    const ready = await fetch(`${kiln.base}/readyz`);
+    expect(ready.status, "Redis down shows in readiness").toBe(503);
+
+    await new Promise((r) => setTimeout(r, Math.max(0, down + 8000 - Date.now())));
+    await redis.start();
+
+    const builds = await everyBuildEnded(kiln);
+    expect(kiln.crashes, kiln.output().slice(-3000)).toEqual([]);
+    expect(builds.map((b) => [b.id, b.status, b.error])).toEqual([
+      [running, "succeeded", null],
+      [accepted, "succeeded", null],
+    ]);
+    await expectRegistryMatches(kiln, chaos, builds);
+    expect(allBuilds(kiln).map((b) => b.tags)).toEqual([["latest"], ["dev"]]);
+  }, 240_000);
+});
