@@ -18,12 +18,70 @@ import { BaseImageError, DeterministicError, DiskFullError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
 import { admitImages, explainRefusedBase } from "./registry-access.ts";
 
-/** Claims an image name for a build unless a newer build holds it; atomic in Redis. */
+/**
+ * Claims an image name for a build unless a newer build holds it; atomic in Redis. Builds are
+ * ordered by (sequence, build id), so that two builds queued in the same millisecond are ordered
+ * too: the key holds "<sequence> <build id>" (a bare sequence, as older workers wrote it, has no id).
+ */
 const CLAIM_TAG = `
 local current = redis.call('GET', KEYS[1])
-if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
+local seq, id = string.match(current or '', '^(%d+) ?(.*)$')
+if seq then
+  local theirs, mine = tonumber(seq), tonumber(ARGV[1])
+  if theirs > mine or (theirs == mine and id > ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
 return 1`;
+
+/** True when the build may push `name`: no newer build (by sequence, then build id) has claimed it. */
+export async function claimTag(redis: Redis, name: string, sequence: number, buildId: string): Promise<boolean> {
+  return (await redis.eval(CLAIM_TAG, 1, tagKey(name), String(sequence), buildId)) === 1;
+}
+
+/** Takes (or renews) the push lock of an image name for a build; another build's lock is left alone. */
+const LOCK_PUSH = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`;
+const UNLOCK_PUSH = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+const pushLockKey = (name: string) => `kiln:tag-push:${name}`;
+/** A lock outlives its worker by at most this long; a live holder renews it every third of it. */
+const PUSH_LOCK_MS = 30_000;
+
+/**
+ * Runs the claim and the push of one image name while holding the name's push lock, so that the
+ * registry receives the pushes of one tag one at a time, in the order their claims were granted:
+ * an older build still pushing when a newer one claims cannot land its manifest last.
+ */
+export async function whileHoldingTag<T>(
+  redis: Redis,
+  name: string,
+  buildId: string,
+  stopped: () => boolean,
+  log: (line: string) => void,
+  run: () => Promise<T>,
+): Promise<T> {
+  const key = pushLockKey(name);
+  let waited = false;
+  while ((await redis.eval(LOCK_PUSH, 1, key, buildId, String(PUSH_LOCK_MS))) === 0) {
+    if (stopped()) throw new DeterministicError("stopped while waiting to push");
+    if (!waited) log(`waiting for another build's push of ${name}`);
+    waited = true;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const renew = setInterval(() => {
+    redis.eval(LOCK_PUSH, 1, key, buildId, String(PUSH_LOCK_MS)).catch(() => {});
+  }, PUSH_LOCK_MS / 3);
+  try {
+    return await run();
+  } finally {
+    clearInterval(renew);
+    await redis.eval(UNLOCK_PUSH, 1, key, buildId).catch(() => {});
+  }
+}
 
 /** Where in the repository the context and the Dockerfile are; a path that leaves it is a deterministic failure. */
 export function layout(job: Pick<BuildJob, "dockerfile" | "context">): { context: string; dockerfile: string } {
@@ -136,12 +194,14 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       const notMovedBack: string[] = [];
       for (const [i, name] of names.entries()) {
         if (canceled()) throw new DeterministicError(stopReason());
-        if ((await redis.eval(CLAIM_TAG, 1, tagKey(name), String(data.sequence))) === 0) {
-          log(`${name} already holds a newer build's image: not moved back`);
-          notMovedBack.push(data.image.tags[i]!);
-          continue;
-        }
-        pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
+        await whileHoldingTag(redis, name, data.buildId, canceled, log, async () => {
+          if (!(await claimTag(redis, name, data.sequence, data.buildId))) {
+            log(`${name} already holds a newer build's image: not moved back`);
+            notMovedBack.push(data.image.tags[i]!);
+            return;
+          }
+          pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
+        });
       }
       return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags, notMovedBack };
     } catch (err) {

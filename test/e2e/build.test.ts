@@ -239,33 +239,6 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
       expect((await docker(["pull", `${registry}/alitest1/app:${tag}`], { configDir: home })).status).toBe(0);
   });
 
-  it("a tag is never moved back to an older build's image: that build ends superseded", async () => {
-    const { Redis } = await import("ioredis");
-    const redisClient = new Redis(redis.url);
-    const before = (
-      await docker(["inspect", "--format", "{{index .RepoDigests 0}}", `${registry}/alitest1/app:node6`], {
-        configDir: home,
-      })
-    ).stdout.trim();
-    // As if a build queued after the next one had already pushed node6.
-    await redisClient.set(`kiln:tag-sequence:${registry}/alitest1/app:node6`, String(Date.now() + 3_600_000));
-    redisClient.disconnect();
-    writeFileSync(join(repo.dir, "hello.txt"), "hello again\n");
-    repo.git("commit", "--quiet", "-am", "newer content");
-    const ids: string[] = (await push("refs/heads/main", repo.commit())).builds.map((b: { id: string }) => b.id);
-    for (const id of ids) await finished(id);
-    const [node6, node8] = await Promise.all(ids.map(buildOf));
-    expect([node6.tags, node6.status]).toEqual([["node6"], "superseded"]);
-    expect([node8.tags, node8.status]).toEqual([["node8"], "succeeded"]);
-    await docker(["pull", `${registry}/alitest1/app:node6`], { configDir: home });
-    const after = (
-      await docker(["inspect", "--format", "{{index .RepoDigests 0}}", `${registry}/alitest1/app:node6`], {
-        configDir: home,
-      })
-    ).stdout.trim();
-    expect(after).toBe(before);
-  });
-
   it("a Dockerfile error fails the build with Docker's message, without retrying", async () => {
     writeFileSync(join(repo.dir, "Dockerfile.node6"), `FROM ${BASE_IMAGE}\nRUN exit 3\n`);
     repo.git("commit", "--quiet", "-am", "broken node6");
