@@ -1,12 +1,12 @@
 import { randomInt } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
+import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { killLeftovers, processesWith, type ProcessInfo } from "../helpers/processes.ts";
@@ -39,6 +39,9 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
   const repo = makeRepository();
   const home = mkdtempSync(join(tmpdir(), "kiln-docker-config-"));
   let registry: string;
+  /** The API's and the worker's service logs, at info: searched for every secret at the end. */
+  const logs = captureLogs();
+  const secrets: (string | undefined)[] = [ADMIN_TOKEN, "Reader-registry-1", "Root-registry-1"];
   const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
   const push = (ref: string, commit: string) =>
     fetch(hook.url, {
@@ -61,11 +64,13 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     kiln = await startKilnWithRegistries(["cn-hongkong"], {
       env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
       queue: true,
+      log: logs.log,
     });
-    worker = startBuildWorker(kiln.config, createLogger("silent"));
+    worker = startBuildWorker(kiln.config, logs.log);
     registry = kiln.registryOf("cn-hongkong");
     root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
       .rootToken;
+    secrets.push(root);
     await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
     await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
       token: root,
@@ -104,6 +109,7 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     });
     expect(bound.status, JSON.stringify(bound.body)).toBe(200);
     hook = { url: bound.body.webhookUrl, secret: bound.body.webhookSecret };
+    secrets.push(hook.secret);
     for (const variant of ["node6", "node8"]) {
       await kiln.call("POST", `${repoPath}/build-rules`, {
         token: root,
@@ -250,7 +256,7 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     expect(record.error).toMatch(/RUN exit 3: .*exit code: 3/);
   });
 
-  it("a binding whose push user lacks push rights fails with the policy explanation and pushes nothing", async () => {
+  it("a binding whose push user lacks push rights fails at once with the policy explanation, and nothing is queued", async () => {
     await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
       token: root,
       body: { namespace: "alitest1", name: "locked" },
@@ -260,6 +266,7 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
       token: root,
       body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "reader" },
     });
+    secrets.push(bound.body.webhookSecret);
     await kiln.call("POST", `${locked}/build-rules`, {
       token: root,
       body: { sourceType: "branch", source: "main", dockerfileName: "Dockerfile.node8", tags: ["denied"] },
@@ -270,17 +277,123 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
         headers: { authorization: `Bearer ${bound.body.webhookSecret}`, "content-type": "application/json" },
         body: JSON.stringify({ ref: "refs/heads/main", commit: repo.commit(), deliveryId: "locked-1" }),
       })
-    ).json()) as { builds: { status: string; error: string; repository: string }[] };
+    ).json()) as { builds: { id: string; status: string; error: string; repository: string }[] };
     const build = answer.builds.find((b) => b.repository === "alitest1/locked")!;
     expect(build.status).toBe("failed");
     expect(build.error).toMatch(
       /push user "reader" may not cr:PushRepository on acs:cr:cn-hongkong:\d{16}:repository\/alitest1\/locked \(ImplicitDeny: no statement of its policies allows it\)/,
     );
-    await new Promise((r) => setTimeout(r, 1500));
+    // Refused before the queue: no worker ever gets the build.
+    await kiln.deps.dispatcher!.idle();
+    const { Queue } = await import("bullmq");
+    const { Redis } = await import("ioredis");
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue("builds", { connection });
+    try {
+      expect(await queue.getJob(build.id)).toBeUndefined();
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+  });
+
+  it("a push user whose rights are removed after the build was queued: the registry refuses the push, the build fails with the denial, and nothing is pushed", async () => {
+    // The push user may push when the build is queued (the API lets it through)...
+    await kiln.call("POST", "/api/v1/users", { token: root, body: { name: "revocable" } });
+    await kiln.call("POST", "/api/v1/policies", {
+      token: root,
+      body: {
+        name: "revocable-push",
+        document: {
+          Version: "1",
+          Statement: [{ Effect: "Allow", Action: "cr:PushRepository", Resource: "acs:cr:*:*:repository/alitest1/*" }],
+        },
+      },
+    });
+    await kiln.call("POST", "/api/v1/users/revocable/policies", {
+      token: root,
+      body: { policyName: "revocable-push" },
+    });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "revoked" },
+    });
+    const revoked = "/api/v1/regions/cn-hongkong/repositories/alitest1/revoked";
+    const bound = await kiln.call("PUT", `${revoked}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: `file://${repo.dir}`, pushUser: "revocable" },
+    });
+    expect(bound.status, JSON.stringify(bound.body)).toBe(200);
+    secrets.push(bound.body.webhookSecret);
+    await kiln.call("POST", `${revoked}/build-rules`, {
+      token: root,
+      body: { sourceType: "branch", source: "main", dockerfileName: "Dockerfile.revoked", tags: ["revoked"] },
+    });
+    writeFileSync(
+      join(repo.dir, "Dockerfile.revoked"),
+      `FROM ${BASE_IMAGE}\nRUN sleep 3 && echo revoked-${randomInt(1_000_000)} > /revoked\n`,
+    );
+    repo.git("add", "Dockerfile.revoked");
+    repo.git("commit", "--quiet", "-m", "a build that takes a while");
+    const answer = (await (
+      await fetch(bound.body.webhookUrl, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bound.body.webhookSecret}`, "content-type": "application/json" },
+        body: JSON.stringify({ ref: "refs/heads/main", commit: repo.commit() }),
+      })
+    ).json()) as { builds: { id: string; status: string; repository: string }[] };
+    const queued = answer.builds.find((b) => b.repository === "alitest1/revoked")!;
+    expect(queued.status).toBe("queued");
+    // ...and loses them while the build is in its build stage, before any push.
+    await waitUntil(
+      async () => (await buildOf(queued.id)).stage === "build",
+      () => "the build never reached its build stage",
+      60_000,
+    );
+    const detached = await kiln.call("DELETE", "/api/v1/users/revocable/policies/revocable-push", { token: root });
+    expect(detached.status, JSON.stringify(detached.body)).toBeLessThan(300);
+    await finished(queued.id);
+    const record = await buildOf(queued.id);
+    expect(record.status).toBe("failed");
+    expect(record.error).toMatch(/push of .*alitest1\/revoked:revoked denied/);
+    const log = (await kiln.call("GET", `/api/v1/builds/${queued.id}/logs`, { token: root })).body.lines as string[];
     expect(
-      (await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/locked/tags", { token: root })).body
-        .tags,
-    ).toEqual([]);
+      log.filter((l) => l === "==> push"),
+      "a denial is not retried",
+    ).toHaveLength(1);
+
+    // The registry itself has no such tag (asked with root's token, which may see everything).
+    const password = "Root-registry-1";
+    expect((await kiln.call("PUT", "/api/v1/me/registry-password", { token: root, body: { password } })).status).toBe(
+      200,
+    );
+    const basic = Buffer.from(`acme:${password}`).toString("base64");
+    const token = (
+      (await (
+        await fetch(`${kiln.base}/auth/token?service=cn-hongkong&scope=repository:alitest1/revoked:pull`, {
+          headers: { authorization: `Basic ${basic}` },
+        })
+      ).json()) as { token: string }
+    ).token;
+    const listed = await fetch(`http://${registry}/v2/alitest1/revoked/tags/list`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const body = (await listed.json()) as { tags?: string[] | null; errors?: { code: string }[] };
+    if (listed.status === 200) expect(body.tags ?? []).toEqual([]);
+    else expect([listed.status, body.errors?.[0]?.code]).toEqual([404, "NAME_UNKNOWN"]);
+    // The same token does read a repository that has tags: the check above can see one.
+    const token2 = (
+      (await (
+        await fetch(`${kiln.base}/auth/token?service=cn-hongkong&scope=repository:alitest1/app:pull`, {
+          headers: { authorization: `Basic ${basic}` },
+        })
+      ).json()) as { token: string }
+    ).token;
+    const appTags = (await (
+      await fetch(`http://${registry}/v2/alitest1/app/tags/list`, { headers: { authorization: `Bearer ${token2}` } })
+    ).json()) as { tags: string[] };
+    expect(appTags.tags).toContain("node8");
+    expect((await kiln.call("GET", `${revoked}/tags`, { token: root })).body.tags).toEqual([]);
   });
 
   it("cancel stops a running build within 5 seconds, on the worker that holds it", async () => {
@@ -339,5 +452,18 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
       killLeftovers(await steps());
     }
     expect((await Promise.all(ids.map(buildOf))).map((b) => b.status)).toEqual(["canceled", "canceled"]);
+  });
+
+  it("no line the services logged at info holds a secret of this test", async () => {
+    // The reader's docker login stored an identity token (a refresh token): a secret too.
+    const stored = JSON.parse(readFileSync(join(home, "config.json"), "utf8")) as {
+      auths: Record<string, { identitytoken?: string; auth?: string }>;
+    };
+    secrets.push(stored.auths[registry]?.identitytoken, stored.auths[registry]?.auth);
+    expect(
+      logs.lines.some((l) => /build (succeeded|failed)/.test(l)),
+      "the worker's lines are captured",
+    ).toBe(true);
+    expectNoSecretIn(logs.lines, secrets, { users: ["reader@acme", "acme", "reader", "ci", "revocable"] });
   });
 });
