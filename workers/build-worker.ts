@@ -7,7 +7,17 @@ import { join, posix } from "node:path";
 import { MAX_LOG_LINES } from "../src/builds/logs.ts";
 import { repoPath } from "../src/builds/paths.ts";
 import type { BuildJob, BuildResult, Stage } from "../src/builds/job-payload.ts";
-import { cancelKey, QUEUE_NAME, tagKey } from "../src/builds/queue.ts";
+import {
+  cancelKey,
+  HELD_MS,
+  heldKey,
+  QUEUE_NAME,
+  RUN_OUTCOME_SECONDS,
+  runOutcomeKey,
+  TAG_ORDER_KEY,
+  tagKey,
+  type RunOutcome,
+} from "../src/builds/queue.ts";
 import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
@@ -83,6 +93,10 @@ export async function whileHoldingTag<T>(
   }
 }
 
+/** BullMQ's answer when the job's keys are gone from Redis (FLUSHALL, a restart without persistence). */
+export const isJobLost = (err: unknown) =>
+  /^Missing (key|lock) for job|could not renew lock/.test(String((err as Error)?.message));
+
 /** Where in the repository the context and the Dockerfile are; a path that leaves it is a deterministic failure. */
 export function layout(job: Pick<BuildJob, "dockerfile" | "context">): { context: string; dockerfile: string } {
   const dir = repoPath(job.dockerfile.dir, "dockerfile dir");
@@ -122,12 +136,47 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     const data = job.data;
     // A cancel (or a newer build superseding this one) arrives as a key in Redis.
     const abort = new AbortController();
-    const watch = setInterval(() => {
-      redis.exists(cancelKey(data.buildId)).then(
-        (n) => n > 0 && abort.abort(),
-        () => {},
-      );
-    }, 1000);
+    // Every second: a cancel? And "a live worker runs this build", a hold that outlives the job's
+    // own keys if Redis loses them (the API then waits for this run's outcome instead of re-queuing).
+    let polling = false;
+    const poll = () => {
+      if (polling) return;
+      polling = true;
+      redis
+        .multi()
+        .exists(cancelKey(data.buildId))
+        .set(heldKey(data.buildId), job.token ?? "1", "PX", HELD_MS)
+        .exec()
+        .then(
+          (r) => (r?.[0]?.[1] as number) > 0 && abort.abort(),
+          () => {},
+        )
+        .finally(() => (polling = false));
+    };
+    poll();
+    const watch = setInterval(poll, 1000);
+    // Lines the job could not take because it vanished: they go with the outcome.
+    const lostLog: string[] = [];
+    let jobLost = false;
+    const lose = (err: unknown, line?: string) => {
+      if (!isJobLost(err)) return;
+      jobLost = true;
+      if (line !== undefined && lostLog.length < 2000) lostLog.push(line);
+    };
+    // Log writes go out in order on one connection: the last one settles after all the others.
+    let lastWrite: Promise<unknown> = Promise.resolve();
+    /** Leaves the run's end beside the job; read by the API only if the job is gone. */
+    const report = async (outcome: RunOutcome) =>
+      await lastWrite
+        .then(() =>
+          redis.set(
+            runOutcomeKey(data.buildId),
+            JSON.stringify({ ...outcome, ...(jobLost ? { lostLog } : {}) }),
+            "EX",
+            RUN_OUTCOME_SECONDS,
+          ),
+        )
+        .catch(() => {});
     let timedOut = false;
     const deadline = setTimeout(() => {
       timedOut = true;
@@ -139,12 +188,28 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     let lines = 0;
     const log = (line: string) => {
       lines++;
-      if (lines < MAX_LOG_LINES) void job.log(line);
-      else if (lines === MAX_LOG_LINES) void job.log(`[log truncated: more than ${MAX_LOG_LINES} lines]`);
+      const kept =
+        lines < MAX_LOG_LINES
+          ? line
+          : lines === MAX_LOG_LINES
+            ? `[log truncated: more than ${MAX_LOG_LINES} lines]`
+            : undefined;
+      // A job that vanished from Redis rejects every write: the build goes on regardless.
+      if (kept !== undefined) lastWrite = job.log(kept).catch((err) => lose(err, kept));
     };
     const stage = async (name: Stage) => {
       log(`==> ${name}`);
-      await job.updateProgress({ stage: name });
+      await job.updateProgress({ stage: name }).catch((err) => lose(err));
+    };
+    /** After Redis lost its data, a tag is claimed only once the API has restored the tag order. */
+    const tagOrderKnown = async () => {
+      let said = false;
+      while ((await redis.exists(TAG_ORDER_KEY)) === 0) {
+        if (canceled()) throw new DeterministicError(stopReason());
+        if (!said) log("Redis lost its data: waiting for Kiln to restore the tag order before pushing");
+        said = true;
+        await new Promise((r) => setTimeout(r, 500));
+      }
     };
     const workDir = mkdtempSync(join(config.dataDir, "work-"));
     const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
@@ -194,6 +259,7 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       const notMovedBack: string[] = [];
       for (const [i, name] of names.entries()) {
         if (canceled()) throw new DeterministicError(stopReason());
+        await tagOrderKnown();
         await whileHoldingTag(redis, name, data.buildId, canceled, log, async () => {
           if (!(await claimTag(redis, name, data.sequence, data.buildId))) {
             log(`${name} already holds a newer build's image: not moved back`);
@@ -203,16 +269,27 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
           pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
         });
       }
-      return { commit, digest: pushed.digest ?? null, size: pushed.size ?? null, tags: data.image.tags, notMovedBack };
+      const result = {
+        commit,
+        digest: pushed.digest ?? null,
+        size: pushed.size ?? null,
+        tags: data.image.tags,
+        notMovedBack,
+      };
+      await report({ result });
+      return result;
     } catch (err) {
       diskFull = !canceled() && DiskFullError.matches(err);
       const message = canceled() ? stopReason() : diskFull ? DiskFullError.describe(err) : (err as Error).message;
       log(`error: ${message}`);
-      if (canceled() || diskFull || err instanceof DeterministicError) throw new UnrecoverableError(message);
+      const final = canceled() || diskFull || err instanceof DeterministicError || err instanceof UnrecoverableError;
+      await report({ error: message, final });
+      if (final) throw new UnrecoverableError(message);
       throw err;
     } finally {
       clearInterval(watch);
       clearTimeout(deadline);
+      await redis.del(heldKey(data.buildId)).catch(() => {});
       rmSync(workDir, { recursive: true, force: true });
       if (imageId) await untagImage(docker, imageId, names);
       cache.buildEnded(diskFull);
@@ -243,6 +320,10 @@ export function startBuildWorker(config: Config, log: Logger): Worker<BuildJob, 
   worker.on("closed", () => commands.disconnect());
   worker.on("failed", (job, err) => log.warn({ build: job?.id, err: err.message }, "build failed"));
   worker.on("completed", (job) => log.info({ build: job.id }, "build succeeded"));
-  worker.on("error", (err) => log.warn({ err: err.message }, "worker error"));
+  worker.on("error", (err) =>
+    isJobLost(err)
+      ? log.info({ err: err.message }, "a build's job vanished from Redis; its run reports through its outcome key")
+      : log.warn({ err: err.message }, "worker error"),
+  );
   return worker;
 }

@@ -3,14 +3,17 @@ import { perDb } from "../db/prepared.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
 import { ACTIVE_BUILD_STATUSES } from "../db/enums.ts";
-import { builds, namespaces, repositories } from "../db/schema.ts";
+import { buildLogs, builds, namespaces, repositories } from "../db/schema.ts";
 import type { Logger } from "../logger.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
-import { jobFor, outcomeOf, type BuildResult } from "./job-payload.ts";
-import type { BuildQueue } from "./queue.ts";
-import { finishBuild } from "./records.ts";
+import { jobFor, outcomeOf, type BuildJob, type BuildResult } from "./job-payload.ts";
+import { keepLog } from "./logs.ts";
+import { HELD_MS, type BuildQueue } from "./queue.ts";
+import { finishBuild, type BuildRow } from "./records.ts";
 
 const BATCH = 200;
+/** A build whose job Redis lost this many times fails instead of being queued again. */
+const MAX_REQUEUES = 3;
 
 const queries = perDb((db) => ({
   outbox: db
@@ -43,9 +46,10 @@ const queries = perDb((db) => ({
 
 /**
  * The outbox: SQLite is the truth. Queued builds not yet in BullMQ are enqueued (jobId = build
- * id, so a retry never doubles a job); while Redis is down they wait and nothing is lost.
- * `reconcile` re-adds queued builds whose job Redis no longer knows (a Redis that lost its data);
- * jobs of builds that were superseded or canceled are withdrawn.
+ * id, so a retry never doubles a job); while Redis is down they wait and nothing is lost. A build
+ * whose job cannot be made fails with the reason and the others go on; only an enqueue error
+ * means "Redis is down". `reconcile` finds builds whose job Redis lost (see there); jobs of builds
+ * that were superseded or canceled are withdrawn.
  */
 export class Dispatcher {
   private running = false;
@@ -101,8 +105,23 @@ export class Dispatcher {
     }
   }
 
+  /** The job of a build, or why it cannot have one. */
+  private jobOf(build: BuildRow & { repository: string; region: string }): BuildJob {
+    if (!this.config.regions.some((r) => r.id === build.region))
+      throw new Error(`its region ${build.region} is no longer configured (KILN_REGIONS)`);
+    return jobFor(this.db, this.config, this.credentials, build);
+  }
+
   private async pass(): Promise<void> {
     try {
+      if (!(await this.queue.tagOrderKnown())) {
+        const restored = await this.restoreTagOrder();
+        this.log.warn(
+          { tags: restored },
+          "Redis holds no tag order (it is new, or lost its data): restored from SQLite; looking for lost builds",
+        );
+        this.reconcileSoon(0);
+      }
       await this.withdraw(
         queries(this.db)
           .ended.all({ limit: BATCH })
@@ -119,8 +138,18 @@ export class Dispatcher {
         repository: `${ns}/${repo}`,
         region,
       }))) {
+        let job: BuildJob;
         try {
-          await this.queue.enqueue(jobFor(this.db, this.config, this.credentials, build));
+          job = this.jobOf(build);
+        } catch (err) {
+          // This build cannot run (its binding, push user or region is gone): it fails, the others go on.
+          const reason = `the build could not be dispatched: ${(err as Error).message.replace(/^build \S+: /, "")}`;
+          if (finishBuild(this.db, build.id, { status: "failed", error: reason }))
+            this.log.warn({ build: build.id, reason }, "build failed before dispatch");
+          continue;
+        }
+        try {
+          await this.queue.enqueue(job);
         } catch (err) {
           if (!this.redisWasDown)
             this.log.warn(
@@ -141,41 +170,165 @@ export class Dispatcher {
   }
 
   /**
-   * Queued builds whose job vanished from Redis go back to the outbox; builds whose job finished
-   * while this API was not listening take the job's outcome.
+   * "A tag never moves back" after Redis lost its data: every tag key is raised to the sequence of
+   * the newest build that pushed the tag (or may be pushing it now), from SQLite.
    */
-  async reconcile(): Promise<number> {
+  private async restoreTagOrder(): Promise<number> {
+    const rows = this.db.$client
+      .prepare(
+        `select r.region as region, n.name || '/' || r.name as repository, t.value as tag,
+                max(b.queued_at || ' ' || b.id) as newest
+         from builds b
+         join repositories r on r.id = b.repository_id
+         join namespaces n on n.id = r.namespace_id,
+         json_each(b.tags) t
+         where (b.status in ('succeeded', 'superseded') and b.digest is not null)
+            or (b.status = 'running' and b.stage = 'push')
+         group by 1, 2, 3`,
+      )
+      .all() as { region: string; repository: string; tag: string; newest: string }[];
+    const tags = rows.flatMap((r) => {
+      const region = this.config.regions.find((g) => g.id === r.region);
+      const [queuedAt, buildId] = r.newest.split(" ") as [string, string];
+      // The sequence as the job carries it (jobFor): the build's queue time in ms.
+      const image = `${region?.registry}/${r.repository}:${r.tag}`;
+      return region ? [{ image, sequence: Date.parse(queuedAt), buildId }] : [];
+    });
+    await this.queue.restoreTagOrder(tags);
+    return tags.length;
+  }
+
+  private reconciling: Promise<unknown> = Promise.resolve();
+  private soonTimer: NodeJS.Timeout | undefined;
+  /** Times each build's job was found lost, in this process. */
+  private readonly requeues = new Map<string, number>();
+
+  /** A reconcile in `ms`, unless one is already planned. */
+  private reconcileSoon(ms: number): void {
+    if (this.soonTimer) return;
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined;
+      void this.reconcile();
+    }, ms);
+    this.soonTimer.unref();
+  }
+
+  /**
+   * Brings the records of queued and running builds in line with Redis, one reconcile at a time:
+   * - a job that finished while this API was not listening gives its outcome (and its log);
+   * - a job gone from Redis whose worker left its outcome beside it gives that outcome;
+   * - a job gone from Redis that a live worker still runs is left to it (looked at again soon);
+   * - a job gone from Redis with no live worker (looked at twice, `HELD_MS` apart) is queued
+   *   again as a new attempt of the same build (same id, same sequence: tags never move back),
+   *   or fails after MAX_REQUEUES losses.
+   * Returns how many builds went back to the outbox. Never throws.
+   */
+  reconcile(): Promise<number> {
+    const run = this.reconciling.then(() => this.reconcileOnce());
+    this.reconciling = run.catch(() => 0);
+    return run.catch((err) => {
+      this.log.warn({ err: (err as Error).message }, "reconcile failed");
+      return 0;
+    });
+  }
+
+  private async reconcileOnce(): Promise<number> {
     const open = this.db
-      .select({ id: builds.id, status: builds.status })
+      .select({ id: builds.id })
       .from(builds)
       .where(and(inArray(builds.status, ACTIVE_BUILD_STATUSES), isNotNull(builds.enqueuedAt)))
       .all();
-    const lost: string[] = [];
+    let lost: string[] = [];
+    let held = 0;
     try {
-      for (const { id, status } of open) {
-        const job = await this.queue.queue.getJob(id);
-        if (!job) {
-          if (status === "queued") lost.push(id);
-          continue;
+      for (const { id } of open) {
+        const found = await this.inspect(id);
+        if (found === "lost") lost.push(id);
+        else if (found === "held") held++;
+      }
+      if (lost.length) {
+        // A worker that runs the build refreshes its hold every second (again within a second of a FLUSHALL).
+        await new Promise((r) => setTimeout(r, HELD_MS));
+        const still: string[] = [];
+        for (const id of lost) {
+          const found = await this.inspect(id);
+          if (found === "lost") still.push(id);
+          else if (found === "held") held++;
         }
-        const state = await job.getState();
-        if (state === "completed") finishBuild(this.db, id, outcomeOf(job.returnvalue as BuildResult | null));
-        else if (state === "failed")
-          finishBuild(this.db, id, { status: "failed", error: job.failedReason ?? "the build failed" });
+        lost = still;
       }
     } catch {
       return 0; // Redis is down: nothing can be learned now
     }
-    if (lost.length) {
-      this.db.update(builds).set({ enqueuedAt: null }).where(inArray(builds.id, lost)).run();
-      this.log.warn({ builds: lost.length }, "re-enqueuing queued builds that Redis lost");
+    if (held) this.reconcileSoon(2000);
+    const again: string[] = [];
+    for (const id of lost) {
+      const n = (this.requeues.get(id) ?? 0) + 1;
+      this.requeues.set(id, n);
+      if (n > MAX_REQUEUES) {
+        finishBuild(this.db, id, {
+          status: "failed",
+          error: `Redis lost this build's job ${MAX_REQUEUES} times (is Redis evicting keys? BullMQ needs maxmemory-policy noeviction)`,
+        });
+        continue;
+      }
+      await this.queue.forgetRunOutcome(id).catch(() => {});
+      again.push(id);
+    }
+    if (again.length) {
+      this.db
+        .update(builds)
+        .set({ status: "queued", stage: null, enqueuedAt: null })
+        .where(and(inArray(builds.id, again), inArray(builds.status, ACTIVE_BUILD_STATUSES)))
+        .run();
+      this.log.warn({ builds: again }, "re-queuing builds whose job Redis lost and no worker runs");
       this.wake();
     }
-    return lost.length;
+    return again.length;
+  }
+
+  /** What Redis knows of one build, after taking any outcome it holds. */
+  private async inspect(id: string): Promise<"done" | "in-redis" | "held" | "lost"> {
+    const job = await this.queue.queue.getJob(id);
+    if (job) {
+      const state = await job.getState();
+      if (state === "completed") {
+        finishBuild(this.db, id, outcomeOf(job.returnvalue as BuildResult | null));
+        await keepLog(this.db, this.queue, id).catch(() => {});
+        return "done";
+      }
+      if (state === "failed") {
+        finishBuild(this.db, id, { status: "failed", error: job.failedReason || "the build failed" });
+        await keepLog(this.db, this.queue, id).catch(() => {});
+        return "done";
+      }
+      if (state !== "unknown") return "in-redis";
+      // Half a job (its hash without its place in any list): no worker will ever take it.
+      await job.remove().catch(() => {});
+    }
+    const outcome = await this.queue.runOutcome(id);
+    if (outcome?.result || outcome?.final) {
+      const ended = outcome.result
+        ? outcomeOf(outcome.result)
+        : { status: "failed" as const, error: outcome.error ?? "the build failed" };
+      if (finishBuild(this.db, id, ended)) {
+        this.keepLostLog(id, outcome.lostLog ?? []);
+        this.log.info({ build: id, status: ended.status }, "build outcome taken from its worker (its job was lost)");
+      }
+      return "done";
+    }
+    return (await this.queue.isHeld(id)) ? "held" : "lost";
+  }
+
+  /** The log of a build whose job vanished: what the worker could not write to the job. */
+  private keepLostLog(id: string, lines: string[]): void {
+    const kept = ["[the lines written before Redis lost this build's job are lost]", ...lines];
+    this.db.insert(buildLogs).values({ buildId: id, lines: kept, truncated: false }).onConflictDoNothing().run();
   }
 
   close(): void {
     clearInterval(this.timer);
     clearInterval(this.reconcileTimer);
+    clearTimeout(this.soonTimer);
   }
 }
