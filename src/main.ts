@@ -2,7 +2,7 @@ import { serve } from "@hono/node-server";
 import { createServer } from "./server.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createDeps } from "./deps.ts";
-import { createLogger } from "./logger.ts";
+import { containUnhandledRejections, createLogger } from "./logger.ts";
 
 async function main(): Promise<void> {
   let config;
@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
+  containUnhandledRejections(log);
   // Loaded only where a worker runs: dockerode and its gRPC stack cost an API-only process ~25 MB.
   const worker =
     config.role === "api" ? undefined : (await import("../workers/build-worker.ts")).startBuildWorker(config, log);
