@@ -1,17 +1,17 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
+import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
 /** Unique to this run: cache targets, markers and echoed strings never meet those of an earlier run on this engine. */
@@ -48,6 +48,9 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
   let worker: ReturnType<typeof startBuildWorker>;
   let root: string;
   let registry: string;
+  /** The API's and the worker's service logs at info; searched at the end for every secret used. */
+  const logs = captureLogs();
+  const webhookSecrets: string[] = [];
   const source = makeGitRepo();
   /** Root's docker config: root pushes the base images and pulls the built ones to run them. */
   const home = mkdtempSync(join(tmpdir(), "kiln-docker-config-"));
@@ -116,6 +119,7 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
       body: { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "ci" },
     });
     expect(bound.status, JSON.stringify(bound.body)).toBe(200);
+    webhookSecrets.push(bound.body.webhookSecret);
     const rule = await kiln.call("POST", `${api(path)}/build-rules`, {
       token: root,
       body: { sourceType: "branch", source: "main", dockerfileName, tags },
@@ -154,8 +158,9 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
     kiln = await startKilnWithRegistries(["cn-hongkong"], {
       env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
       queue: true,
+      log: logs.log,
     });
-    worker = startBuildWorker(kiln.config, createLogger("silent"));
+    worker = startBuildWorker(kiln.config, logs.log);
     registry = kiln.registryOf("cn-hongkong");
     root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
       .rootToken;
@@ -391,4 +396,19 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
     // The image did reach the registry (this pull puts a name back, which afterAll removes).
     expect(await runImage(names[1]!)).toBe(`clean-${RUN}\n`);
   }, 120_000);
+
+  it("no line the services logged at info holds a secret: tokens, webhook secrets, the registry password, root's identity token, a build credential", async () => {
+    const stored = JSON.parse(readFileSync(join(home, "config.json"), "utf8")) as {
+      auths: Record<string, { identitytoken?: string }>;
+    };
+    expect(
+      logs.lines.some((l) => /build (succeeded|failed)/.test(l)),
+      "the worker's lines are captured",
+    ).toBe(true);
+    expectNoSecretIn(
+      logs.lines,
+      [ADMIN_TOKEN, root, "Root-registry-1", stored.auths[registry]?.identitytoken, ...webhookSecrets],
+      { users: ["acme", "ci"] },
+    );
+  });
 });

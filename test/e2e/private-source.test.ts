@@ -1,7 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/docker.ts";
 import { makeGitRepo } from "../helpers/git.ts";
@@ -9,6 +8,8 @@ import { startPrivateGitServer } from "../helpers/git-http.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
 import { seedBuildableRepository } from "../helpers/seed.ts";
+import { ADMIN_TOKEN } from "../helpers/app.ts";
+import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
 const GIT_USER = "ci-bot";
@@ -20,17 +21,23 @@ describe("a private code repository: the binding's sealed credentials reach git,
   let worker: ReturnType<typeof startBuildWorker>;
   let gitServer: Awaited<ReturnType<typeof startPrivateGitServer>>;
   let root: string;
+  /** The API's and the worker's service logs at info; searched at the end for every secret used. */
+  const logs = captureLogs();
+  const webhookSecrets: string[] = [];
   const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/private";
   const source = makeGitRepo();
   writeFileSync(join(source.dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN echo private > /where\n`);
   source.git("add", ".");
   source.git("commit", "--quiet", "-m", "private");
 
-  const bind = (token: string) =>
-    kiln.call("PUT", `${repoPath}/source`, {
+  const bind = async (token: string) => {
+    const bound = await kiln.call("PUT", `${repoPath}/source`, {
       token: root,
       body: { provider: "git", repoUrl: gitServer.url, pushUser: "ci", credentials: { username: GIT_USER, token } },
     });
+    if (bound.body?.webhookSecret) webhookSecrets.push(bound.body.webhookSecret);
+    return bound;
+  };
   async function buildMain() {
     const answer = await kiln.call("POST", `${repoPath}/builds`, { token: root, body: { ref: "main" } });
     expect(answer.status, JSON.stringify(answer.body)).toBe(202);
@@ -52,8 +59,12 @@ describe("a private code repository: the binding's sealed credentials reach git,
     await ensureBaseImage();
     redis = await startRedis();
     gitServer = await startPrivateGitServer(source.dir, GIT_USER, GIT_TOKEN);
-    kiln = await startKilnWithRegistries(["cn-hongkong"], { env: { REDIS_URL: redis.url }, queue: true });
-    worker = startBuildWorker(kiln.config, createLogger("silent"));
+    kiln = await startKilnWithRegistries(["cn-hongkong"], {
+      env: { REDIS_URL: redis.url },
+      queue: true,
+      log: logs.log,
+    });
+    worker = startBuildWorker(kiln.config, logs.log);
     ({ root } = await seedBuildableRepository(kiln.call, "private"));
     await kiln.call("POST", `${repoPath}/build-rules`, {
       token: root,
@@ -103,5 +114,15 @@ describe("a private code repository: the binding's sealed credentials reach git,
       "one attempt: git's probe and its retry with credentials",
     ).toBeLessThanOrEqual(2);
     for (const text of [build.error, log]) expect(text).not.toContain("wrong-token-000000000000");
+  });
+
+  it("no line the services logged at info holds the git token (either one), a webhook secret or a Kiln token", async () => {
+    expect(
+      logs.lines.some((l) => /build (succeeded|failed)/.test(l)),
+      "the worker's lines are captured",
+    ).toBe(true);
+    expectNoSecretIn(logs.lines, [GIT_TOKEN, "wrong-token-000000000000", ADMIN_TOKEN, root, ...webhookSecrets], {
+      users: [GIT_USER],
+    });
   });
 });

@@ -1,10 +1,11 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, docker } from "../helpers/docker.ts";
 import { ensureBaseImage } from "../helpers/docker.ts";
+import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
 const READ_ALITEST1 = {
@@ -28,6 +29,8 @@ const dockerHome = () => mkdtempSync(join(tmpdir(), "kiln-docker-config-"));
 describe("docker login, pull and push, decided by the sub-account's policies (real docker, real registry)", () => {
   let kiln: Awaited<ReturnType<typeof startKilnWithRegistries>>;
   let root: string;
+  /** Kiln's service log at info, searched at the end for every secret used here. */
+  const logs = captureLogs();
   let hk: string;
   let bj: string;
   const homes = {
@@ -71,7 +74,7 @@ describe("docker login, pull and push, decided by the sub-account's policies (re
   beforeAll(async () => {
     await assertDockerEngine();
     await ensureBaseImage();
-    kiln = await startKilnWithRegistries(["cn-hongkong", "cn-beijing"]);
+    kiln = await startKilnWithRegistries(["cn-hongkong", "cn-beijing"], { log: logs.log });
     hk = kiln.registryOf("cn-hongkong");
     bj = kiln.registryOf("cn-beijing");
     root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
@@ -204,5 +207,46 @@ describe("docker login, pull and push, decided by the sub-account's policies (re
     expect(
       events.some((e) => e.actor === "reader@acme" && e.outcome === "denied" && e.resource === "reader@acme"),
     ).toBe(true);
+  });
+
+  it("no line the service logged at info holds a password, token or identity token of this test", async () => {
+    const stored: (string | undefined)[] = [];
+    for (const home of Object.values(homes)) {
+      const file = join(home, "config.json");
+      if (!existsSync(file)) continue;
+      const auths = (JSON.parse(readFileSync(file, "utf8")) as { auths?: Record<string, { identitytoken?: string }> })
+        .auths;
+      for (const a of Object.values(auths ?? {})) stored.push(a.identitytoken);
+    }
+    expect(stored.filter(Boolean).length, "docker stored identity (refresh) tokens").toBeGreaterThan(0);
+    // A refresh token asked for directly, as a client with access_type=offline does.
+    const form = new URLSearchParams({
+      grant_type: "password",
+      service: "cn-hongkong",
+      client_id: "kiln-test",
+      access_type: "offline",
+      username: "reader@acme",
+      password: "Reader-registry-1",
+      scope: "repository:alitest1/test:pull",
+    });
+    const answer = (await (await fetch(`${kiln.base}/auth/token`, { method: "POST", body: form })).json()) as {
+      refresh_token?: string;
+    };
+    expect(answer.refresh_token).toBeTruthy();
+    expectNoSecretIn(
+      logs.lines,
+      [
+        ADMIN_TOKEN,
+        root,
+        "Root-registry-1",
+        "Reader-registry-1",
+        "Pusher-registry-1",
+        "Pusher-registry-2",
+        "Not-the-password-1",
+        answer.refresh_token,
+        ...stored,
+      ],
+      { users: ["acme", "reader@acme", "pusher@acme"] },
+    );
   });
 });
