@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
+import { BackupError, backupDatabase, DATABASE_FILE, FILES_THAT_TRAVEL } from "./db/backup.ts";
 import { openDatabase } from "./db/connection.ts";
 import { createAccount } from "./iam/accounts.ts";
 import { aliasSchema, passwordSchema } from "./names.ts";
@@ -21,6 +22,8 @@ const USAGE = `usage:
       prints the distribution registry configuration for a region (token auth and notifications to Kiln)
   kiln registry write-configs [--listen <host>] [--events-url <url>]
       writes $KILN_DATA_DIR/registry-<region>.yml for every region; prints "region file address" lines
+  kiln backup <file>
+      copies the database into <file> while Kiln runs (an online SQLite backup); see the README to restore
   kiln admin-token
       prints where the admin token is kept`;
 
@@ -99,6 +102,18 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
 
+  if (noun === "backup") {
+    if (!verb || arg) fail("backup needs one file: kiln backup <file>");
+    const config = loadConfig();
+    const { file, bytes } = await backupDatabase(config.dataDir, verb);
+    console.log(`${file} ${bytes}`);
+    console.error(
+      `Restore: stop Kiln, copy ${file} to $KILN_DATA_DIR/${DATABASE_FILE}, with these from ${config.dataDir} ` +
+        `(or the same variables): ${FILES_THAT_TRAVEL.join(", ")}; then start Kiln.`,
+    );
+    return;
+  }
+
   if (noun === "admin-token") {
     const config = loadConfig();
     return void console.log(
@@ -110,6 +125,6 @@ async function run(argv: string[]): Promise<void> {
 
 run(process.argv.slice(2)).catch((err) => {
   if (err instanceof PolicyError) fail(`policy: ${err.message}`, 1);
-  if (err instanceof DomainError || err instanceof ConfigError) fail(err.message, 1);
+  if (err instanceof DomainError || err instanceof ConfigError || err instanceof BackupError) fail(err.message, 1);
   throw err;
 });
