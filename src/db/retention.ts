@@ -24,17 +24,30 @@ interface Target {
 const DAY_MS = 24 * 3600 * 1000;
 
 /**
- * Each statement picks its batch by rowid in a subquery, so it stops after `limit` rows. The
- * dating columns have no index: rows are inserted in time order, so the old ones come first in
- * rowid order and a batch is found without reading the rest of the table (only the last,
- * empty, batch reads it all, once a day).
+ * The rowids of the oldest rows, at most `limit`, in insertion (rowid) order, up to the first row
+ * that is not dated before `before`. The dating columns have no index, but rows go in with the
+ * time they are written, so the old ones come first: a batch reads no more than `limit` rows
+ * however large the table is, and the sweep stops at the first young row instead of reading the
+ * rest. A row written out of order (a clock set back) goes at the next day's sweep.
  */
-const simple =
-  (table: string, column: string, key = "rowid") =>
-  (sqlite: Database.Database, before: string, limit: number) =>
-    sqlite
-      .prepare(`delete from ${table} where ${key} in (select ${key} from ${table} where ${column} < ? limit ?)`)
-      .run(before, limit).changes;
+function oldest(sqlite: Database.Database, table: string, column: string, before: string, limit: number): string {
+  const rows = sqlite.prepare(`select rowid, ${column} from ${table} order by rowid limit ?`).raw(true).all(limit) as [
+    number,
+    string,
+  ][];
+  const old: number[] = [];
+  for (const [rowid, at] of rows) {
+    if (!(at < before)) break;
+    old.push(rowid);
+  }
+  return JSON.stringify(old);
+}
+
+/** Deletes the rows `oldest` picks. */
+const simple = (table: string, column: string) => (sqlite: Database.Database, before: string, limit: number) =>
+  sqlite
+    .prepare(`delete from ${table} where rowid in (select value from json_each(?))`)
+    .run(oldest(sqlite, table, column, before, limit)).changes;
 
 export const TARGETS: readonly Target[] = [
   {
@@ -45,14 +58,8 @@ export const TARGETS: readonly Target[] = [
     // would scan builds once per deleted delivery. So the batch's builds are unlinked in one
     // statement, then the deliveries deleted with the (now satisfied) foreign-key check off.
     delete(sqlite, before, limit) {
-      const ids = (
-        sqlite
-          .prepare(`select id from deliveries where ${deliveries.receivedAt.name} < ? limit ?`)
-          .raw(true)
-          .all(before, limit) as [number][]
-      ).map(([id]) => id);
-      if (ids.length === 0) return 0;
-      const list = JSON.stringify(ids);
+      const list = oldest(sqlite, "deliveries", deliveries.receivedAt.name, before, limit);
+      if (list === "[]") return 0;
       sqlite.exec("pragma foreign_keys = off"); // outside the transaction: inside one it does nothing
       try {
         return sqlite.transaction(() => {
@@ -71,7 +78,7 @@ export const TARGETS: readonly Target[] = [
     name: "audit_events",
     days: (r) => r.auditDays,
     batch: 1000,
-    delete: simple("audit_events", auditEvents.at.name, "id"),
+    delete: simple("audit_events", auditEvents.at.name),
   },
   {
     name: "registry_events",

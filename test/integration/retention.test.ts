@@ -118,6 +118,19 @@ describe("retention: only rows past their time are deleted, in small batches", (
     });
   });
 
+  it("reads no further than the first young row: an old row written after it goes when that one does", async () => {
+    sql()
+      .prepare(
+        "insert into registry_events (id, region, action, repository, occurred_at, created_at) values ('late', 'cn-hongkong', 'push', 'keep/app', ?, ?)",
+      )
+      .run(daysAgo(300), daysAgo(300));
+    const registryOnly = { deliveriesDays: 0, auditDays: 0, registryEventsDays: 90, buildLogsDays: 0 };
+    expect(await sweep(t.deps.db, registryOnly, { now: NOW })).toEqual({ registry_events: 0 });
+    expect(ids("select id from registry_events")).toEqual(["late", "new-1"]);
+    const twoDaysOn = new Date(NOW.getTime() + 2 * DAY);
+    expect(await sweep(t.deps.db, registryOnly, { now: twoDaysOn })).toEqual({ registry_events: 2 });
+  });
+
   it("deletes in batches and lets requests through between them", async () => {
     const insert = sql().prepare(
       "insert into audit_events (actor, event, outcome, created_at) values ('x', 'e', 'granted', ?)",
@@ -130,10 +143,8 @@ describe("retention: only rows past their time are deleted, in small batches", (
     const seenBySweep = sweep(
       t.deps.db,
       { ...DEFAULTS, deliveriesDays: 0, registryEventsDays: 0, buildLogsDays: 0 },
-      {
-        now: NOW,
-        batch: 500,
-      },
+      // A year on: every audit row is past 180 days by then, those of the test before too.
+      { now: new Date(NOW.getTime() + 365 * DAY), batch: 500 },
     );
     // Requests answered while the sweep runs see the table part-way: the sweep yields after every batch.
     const seenByRequests: number[] = [];
@@ -144,7 +155,7 @@ describe("retention: only rows past their time are deleted, in small batches", (
       }
     })();
     const [deleted] = await Promise.all([seenBySweep, requests]);
-    expect(deleted).toEqual({ audit_events: 5000 });
+    expect(deleted).toEqual({ audit_events: 5001 });
     expect(seenByRequests.some((n) => n > 0 && n < 5000)).toBe(true);
     expect(remaining()).toBe(0);
   });
