@@ -199,13 +199,14 @@ export class Dispatcher {
   }
 
   private reconciling: Promise<unknown> = Promise.resolve();
+  private closed = false;
   private soonTimer: NodeJS.Timeout | undefined;
   /** Times each build's job was found lost, in this process. */
   private readonly requeues = new Map<string, number>();
 
   /** A reconcile in `ms`, unless one is already planned. */
   private reconcileSoon(ms: number): void {
-    if (this.soonTimer) return;
+    if (this.soonTimer || this.closed) return;
     this.soonTimer = setTimeout(() => {
       this.soonTimer = undefined;
       void this.reconcile();
@@ -248,7 +249,7 @@ export class Dispatcher {
       }
       if (lost.length) {
         // A worker that runs the build refreshes its hold every second (again within a second of a FLUSHALL).
-        await new Promise((r) => setTimeout(r, HELD_MS));
+        await new Promise((r) => setTimeout(r, HELD_MS).unref());
         const still: string[] = [];
         for (const id of lost) {
           const found = await this.inspect(id);
@@ -327,6 +328,7 @@ export class Dispatcher {
   }
 
   close(): void {
+    this.closed = true;
     clearInterval(this.timer);
     clearInterval(this.reconcileTimer);
     clearTimeout(this.soonTimer);
