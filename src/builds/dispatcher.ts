@@ -171,7 +171,8 @@ export class Dispatcher {
 
   /**
    * "A tag never moves back" after Redis lost its data: every tag key is raised to the sequence of
-   * the newest build that pushed the tag (or may be pushing it now), from SQLite.
+   * the newest build that pushed the tag (or may be pushing it now), from SQLite; cancel requests
+   * of builds that ended lately are made again. Then the tag order is marked known.
    */
   private async restoreTagOrder(): Promise<number> {
     const rows = this.db.$client
@@ -194,6 +195,12 @@ export class Dispatcher {
       const image = `${region?.registry}/${r.repository}:${r.tag}`;
       return region ? [{ image, sequence: Date.parse(queuedAt), buildId }] : [];
     });
+    // Cancel requests went with the data: ask again for builds ended lately whose worker may still run them.
+    const since = new Date(Date.now() - (this.config.buildTimeoutSeconds + 600) * 1000).toISOString();
+    const stopped = this.db.$client
+      .prepare("select id from builds where status in ('canceled', 'superseded') and finished_at > ?")
+      .all(since) as { id: string }[];
+    for (const { id } of stopped) await this.queue.requestCancel(id);
     await this.queue.restoreTagOrder(tags);
     return tags.length;
   }

@@ -2,7 +2,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dispatcher } from "../../src/builds/dispatcher.ts";
-import { heldKey, runOutcomeKey, TAG_ORDER_KEY, tagKey } from "../../src/builds/queue.ts";
+import { cancelKey, heldKey, runOutcomeKey, TAG_ORDER_KEY, tagKey } from "../../src/builds/queue.ts";
 import { createLogger } from "../../src/logger.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitUntil } from "../helpers/net.ts";
@@ -129,6 +129,10 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
   });
 
   it("after FLUSHALL the tag order comes back from SQLite before any worker may claim a tag", async () => {
+    // A build canceled while it ran: its worker polls the cancel key, which FLUSHALL takes away.
+    const canceled = await build("app1");
+    await enqueued(canceled);
+    expect((await t.call("POST", `/api/v1/builds/${canceled}/cancel`, { token: root })).body.status).toBe("canceled");
     const newest = t.deps.db.$client
       .prepare("select id, queued_at as queuedAt from builds where status = 'succeeded' and digest is not null")
       .get() as { id: string; queuedAt: string };
@@ -140,6 +144,7 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
     expect(await client.get(tagKey("127.0.0.1:5000/alitest1/app2:latest"))).toBe(
       `${Date.parse(newest.queuedAt)} ${newest.id}`,
     );
+    expect(await client.exists(cancelKey(canceled)), "the cancel request is made again").toBe(1);
   });
 
   it("builds whose job cannot be made fail with the reason; a later build of another repository is still dispatched", async () => {
