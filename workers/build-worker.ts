@@ -26,7 +26,7 @@ import { buildImage, prepareDockerfile, pushImage, tagImage, untagImage } from "
 import { referencedImages } from "./dockerfile-images.ts";
 import { BaseImageError, DeterministicError, DiskFullError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
-import { admitImages, explainRefusedBase } from "./registry-access.ts";
+import { admitImages, digestPushedBy, explainRefusedBase } from "./registry-access.ts";
 
 /**
  * Claims an image name for a build unless a newer build holds it; atomic in Redis. Builds are
@@ -258,12 +258,20 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       let pushed: { digest?: string; size?: number } = {};
       const notMovedBack: string[] = [];
       for (const [i, name] of names.entries()) {
+        const tag = data.image.tags[i]!;
         if (canceled()) throw new DeterministicError(stopReason());
         await tagOrderKnown();
         await whileHoldingTag(redis, name, data.buildId, canceled, log, async () => {
           if (!(await claimTag(redis, name, data.sequence, data.buildId))) {
             log(`${name} already holds a newer build's image: not moved back`);
-            notMovedBack.push(data.image.tags[i]!);
+            notMovedBack.push(tag);
+            return;
+          }
+          // A worker killed mid-push leaves the engine to finish it: this build's image may be there already.
+          const earlier = await digestPushedBy(data.image.registry, data.image.repository, tag, data.buildId, auth);
+          if (earlier) {
+            log(`${name} already holds this build's image (an earlier attempt pushed it): not pushed again`);
+            pushed = { digest: earlier };
             return;
           }
           pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);

@@ -14,25 +14,71 @@ function bearerChallenge(header: string | null): { realm: string; service?: stri
   return params.realm ? { realm: params.realm, service: params.service } : undefined;
 }
 
+interface TokenAnswer {
+  token?: string;
+  denied?: { scope: string; reason: string }[];
+}
+
+/** Asks the registry's token server (Kiln) for `scope` with the build credential. */
+async function askToken(host: string, scope: string, login: RegistryLogin): Promise<TokenAnswer | undefined> {
+  const probe = await fetch(`${registryUrl(host)}/v2/`, { signal: AbortSignal.timeout(10_000) });
+  const challenge = bearerChallenge(probe.headers.get("www-authenticate"));
+  if (!challenge) return undefined;
+  const url = new URL(challenge.realm);
+  if (challenge.service) url.searchParams.set("service", challenge.service);
+  url.searchParams.set("scope", scope);
+  const answer = await fetch(url, {
+    headers: { authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!answer.ok) throw new Error(`the token server answered ${answer.status}`);
+  return (await answer.json()) as TokenAnswer;
+}
+
 /**
  * Why the build credential may not pull `repository` from a Kiln registry, in the words of Kiln's
  * token server (which names the push user, the resource and the policy decision); undefined when
  * it may. Throws when the registry or Kiln cannot be asked.
  */
 export async function pullDenial(host: string, repository: string, login: RegistryLogin): Promise<string | undefined> {
-  const probe = await fetch(`${registryUrl(host)}/v2/`, { signal: AbortSignal.timeout(10_000) });
-  const challenge = bearerChallenge(probe.headers.get("www-authenticate"));
-  if (!challenge) return undefined;
-  const url = new URL(challenge.realm);
-  if (challenge.service) url.searchParams.set("service", challenge.service);
-  url.searchParams.set("scope", `repository:${repository}:pull`);
-  const answer = await fetch(url, {
-    headers: { authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}` },
+  const scope = `repository:${repository}:pull`;
+  return (await askToken(host, scope, login))?.denied?.find((d) => d.scope === scope)?.reason;
+}
+
+const MANIFEST_TYPES = [
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+].join(", ");
+
+/**
+ * The manifest digest `repository:tag` holds in the registry when its image was built by
+ * `buildId` (its `kiln.build.id` label): an earlier attempt of the same build pushed it, even
+ * if that attempt's worker died while the engine finished its push. Undefined otherwise.
+ */
+export async function digestPushedBy(
+  host: string,
+  repository: string,
+  tag: string,
+  buildId: string,
+  login: RegistryLogin,
+): Promise<string | undefined> {
+  // The build's own repository: its push right brings pull, which the push user may not hold alone.
+  const token = (await askToken(host, `repository:${repository}:pull,push`, login))?.token;
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  const base = `${registryUrl(host)}/v2/${repository}`;
+  const manifest = await fetch(`${base}/manifests/${tag}`, {
+    headers: { ...headers, accept: MANIFEST_TYPES },
     signal: AbortSignal.timeout(10_000),
   });
-  if (!answer.ok) throw new Error(`the token server answered ${answer.status}`);
-  const body = (await answer.json()) as { denied?: { scope: string; reason: string }[] };
-  return body.denied?.find((d) => d.scope === `repository:${repository}:pull`)?.reason;
+  if (manifest.status === 404) return undefined;
+  if (!manifest.ok) throw new Error(`the registry answered ${manifest.status} for ${repository}:${tag}`);
+  const digest = manifest.headers.get("docker-content-digest") ?? undefined;
+  const config = ((await manifest.json()) as { config?: { digest?: string } }).config?.digest;
+  if (!config) return undefined;
+  const blob = await fetch(`${base}/blobs/${config}`, { headers, signal: AbortSignal.timeout(10_000) });
+  if (!blob.ok) throw new Error(`the registry answered ${blob.status} for the config of ${repository}:${tag}`);
+  const labels = ((await blob.json()) as { config?: { Labels?: Record<string, string> } }).config?.Labels;
+  return labels?.["kiln.build.id"] === buildId ? digest : undefined;
 }
 
 /**
