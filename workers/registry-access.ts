@@ -70,7 +70,8 @@ export async function digestPushedBy(
     headers: { ...headers, accept: MANIFEST_TYPES },
     signal: AbortSignal.timeout(10_000),
   });
-  if (manifest.status === 404) return undefined;
+  // Not there, or not readable with this credential (its push right was revoked): the push decides.
+  if (manifest.status === 404 || manifest.status === 401 || manifest.status === 403) return undefined;
   if (!manifest.ok) throw new Error(`the registry answered ${manifest.status} for ${repository}:${tag}`);
   const digest = manifest.headers.get("docker-content-digest") ?? undefined;
   const config = ((await manifest.json()) as { config?: { digest?: string } }).config?.digest;
