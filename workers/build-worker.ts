@@ -268,7 +268,15 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
             return;
           }
           // A worker killed mid-push leaves the engine to finish it: this build's image may be there already.
-          const earlier = await digestPushedBy(data.image.registry, data.image.repository, tag, data.buildId, auth);
+          const earlier = await digestPushedBy(
+            data.image.registry,
+            data.image.repository,
+            tag,
+            data.buildId,
+            auth,
+          ).catch((err: Error) => {
+            throw new Error(`push of ${data.image.repository}:${tag} failed: ${err.message}`);
+          });
           if (earlier) {
             log(`${name} already holds this build's image (an earlier attempt pushed it): not pushed again`);
             pushed = { digest: earlier };

@@ -21,7 +21,9 @@ interface TokenAnswer {
 
 /** Asks the registry's token server (Kiln) for `scope` with the build credential. */
 async function askToken(host: string, scope: string, login: RegistryLogin): Promise<TokenAnswer | undefined> {
-  const probe = await fetch(`${registryUrl(host)}/v2/`, { signal: AbortSignal.timeout(10_000) });
+  const probe = await fetch(`${registryUrl(host)}/v2/`, { signal: AbortSignal.timeout(10_000) }).catch((err: Error) => {
+    throw new Error(`the registry ${host} does not answer (${(err.cause as { code?: string })?.code ?? err.message})`);
+  });
   const challenge = bearerChallenge(probe.headers.get("www-authenticate"));
   if (!challenge) return undefined;
   const url = new URL(challenge.realm);
