@@ -22,7 +22,7 @@ import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
 import { CacheKeeper } from "./cache-keeper.ts";
-import { buildImage, prepareDockerfile, pushImage, tagImage, untagImage } from "./docker-build.ts";
+import { buildImage, prepareDockerfile, pushImage, removeImage, tagImage, untagImage } from "./docker-build.ts";
 import { referencedImages } from "./dockerfile-images.ts";
 import { BaseImageError, DeterministicError, DiskFullError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
@@ -252,7 +252,6 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
           : err;
       });
       if (canceled()) throw new DeterministicError(stopReason());
-      await tagImage(docker, imageId, names);
 
       await stage("push");
       let pushed: { digest?: string; size?: number } = {};
@@ -282,7 +281,14 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
             pushed = { digest: earlier };
             return;
           }
-          pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
+          // Names are the engine's, shared by every build on it: this one names its image only
+          // while it holds the tag's push lock, so another build cannot rename it mid-push.
+          await tagImage(docker, imageId!, [name]);
+          try {
+            pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
+          } finally {
+            await untagImage(docker, imageId!, [name]);
+          }
         });
       }
       const result = {
@@ -307,7 +313,8 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       clearTimeout(deadline);
       await redis.del(heldKey(data.buildId)).catch(() => {});
       rmSync(workDir, { recursive: true, force: true });
-      if (imageId) await untagImage(docker, imageId, names);
+      // The image was named only while pushed; unnamed now, it goes (its layers stay in BuildKit's cache).
+      if (imageId) await removeImage(docker, imageId);
       cache.buildEnded(diskFull);
     }
   };

@@ -186,6 +186,14 @@ export async function untagImage(docker: Docker, imageId: string, names: string[
   }
 }
 
+/** Removes a built image by id; one that a name still holds (another build's push) stays. */
+export async function removeImage(docker: Docker, imageId: string): Promise<void> {
+  await docker
+    .getImage(imageId)
+    .remove({ noprune: true })
+    .catch(() => {});
+}
+
 /** Trims BuildKit's cache to `keepBytes`, least recently used records first. */
 export async function pruneBuildCache(docker: Docker, keepBytes: number): Promise<number> {
   // dockerode's pruneBuilder drops its options, which would empty the whole cache: dial it ourselves.
