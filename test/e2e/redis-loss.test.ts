@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
-import { seedChaos, statusOf, type BuildRow, type Chaos } from "../helpers/chaos.ts";
+import { atStage, flushAll, seedChaos, statusOf, type BuildRow, type Chaos } from "../helpers/chaos.ts";
 import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/docker.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { startKilnProcess, type KilnProcess } from "../helpers/kiln-process.ts";
@@ -19,12 +19,6 @@ import { startRedis } from "../helpers/redis.ts";
  */
 
 const ENDED = ["succeeded", "failed", "canceled", "superseded"];
-const atStage = (kiln: KilnProcess, id: string, stage: string) =>
-  waitUntil(
-    async () => statusOf(kiln, id)?.stage === stage,
-    () => `build ${id} never reached ${stage}: ${JSON.stringify(statusOf(kiln, id))}\n${kiln.output().slice(-3000)}`,
-    60_000,
-  );
 const ended = async (kiln: KilnProcess, id: string, ms = 120_000): Promise<BuildRow> => {
   await waitUntil(
     async () => kiln.crashes.length > 0 || ENDED.includes(statusOf(kiln, id)?.status ?? ""),
@@ -33,14 +27,6 @@ const ended = async (kiln: KilnProcess, id: string, ms = 120_000): Promise<Build
   );
   expect(kiln.crashes, kiln.output().slice(-3000)).toEqual([]);
   return statusOf(kiln, id)!;
-};
-const flushAll = async (url: string) => {
-  const client = new Redis(url);
-  try {
-    expect(await client.flushall()).toBe("OK");
-  } finally {
-    client.disconnect();
-  }
 };
 
 describe("Redis loses its data under running builds (KILN_ROLE=all)", () => {

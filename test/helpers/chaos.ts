@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { expect } from "vitest";
 import { ADMIN_TOKEN } from "./app.ts";
 import { BASE_IMAGE } from "./docker.ts";
@@ -204,4 +205,22 @@ export async function expectRegistryMatches(kiln: KilnProcess, chaos: Chaos, bui
     kiln.proxy.puts.filter((p) => p.status === 201 && !p.tag.startsWith("sha256:")).map((p) => p.tag),
   );
   expect([...all].sort()).toEqual([...tags].filter((t) => pushed(t).length > 0).sort());
+}
+
+/** Waits until the build reports `stage` (fetch, build or push). */
+export const atStage = (kiln: KilnProcess, id: string, stage: string) =>
+  waitUntil(
+    async () => statusOf(kiln, id)?.stage === stage,
+    () => `build ${id} never reached ${stage}: ${JSON.stringify(statusOf(kiln, id))}\n${kiln.output().slice(-3000)}`,
+    60_000,
+  );
+
+/** Empties the test's Redis, as a restart without persistence or a failover to an empty replica does. */
+export async function flushAll(url: string): Promise<void> {
+  const client = new Redis(url);
+  try {
+    expect(await client.flushall()).toBe("OK");
+  } finally {
+    client.disconnect();
+  }
 }

@@ -1,10 +1,11 @@
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assertDockerEngine, ensureBaseImage } from "../../helpers/docker.ts";
 import {
   allBuilds,
+  atStage,
   everyBuildEnded,
   expectRegistryMatches,
+  flushAll,
   seedChaos,
   statusOf,
   type Chaos,
@@ -18,13 +19,6 @@ import { startRedis } from "../../helpers/redis.ts";
  * KILN_ROLE=all) with a redis-server of the test's own. Each case ends with the state of every
  * build and the registry's content (see expectRegistryMatches).
  */
-
-const atStage = (kiln: KilnProcess, id: string, stage: string) =>
-  waitUntil(
-    async () => statusOf(kiln, id)?.stage === stage,
-    () => `build ${id} never reached ${stage}: ${JSON.stringify(statusOf(kiln, id))}\n${kiln.output().slice(-3000)}`,
-    60_000,
-  );
 
 describe("chaos: Redis loses its data (FLUSHALL) while a build is at its build stage", () => {
   let redis: Awaited<ReturnType<typeof startRedis>>;
@@ -46,12 +40,7 @@ describe("chaos: Redis loses its data (FLUSHALL) while a build is at its build s
   it("no process dies, the build ends succeeded and its tag is pushed once; a later build still runs", async () => {
     const [id] = await chaos.webhook("main", chaos.commit("main", 5));
     await atStage(kiln, id!, "build");
-    const client = new Redis(redis.url);
-    try {
-      expect(await client.flushall()).toBe("OK");
-    } finally {
-      client.disconnect();
-    }
+    await flushAll(redis.url);
 
     let builds = await everyBuildEnded(kiln);
     expect(kiln.crashes, kiln.output().slice(-3000)).toEqual([]);
