@@ -15,6 +15,7 @@ export type ErrorCode =
   | "SourceNotBound"
   | "HookNotFound"
   | "BuildRuleNotFound"
+  | "BuildSecretNotFound"
   | "BuildNotFound"
   // the state of a thing forbids the change
   | "AccountAlreadyExists"

@@ -13,6 +13,7 @@ const STATUS: Readonly<Record<ErrorCode, ContentfulStatusCode>> = {
   SourceNotBound: 404,
   HookNotFound: 404,
   BuildRuleNotFound: 404,
+  BuildSecretNotFound: 404,
   BuildNotFound: 404,
 
   AccountAlreadyExists: 409,

@@ -1,10 +1,13 @@
+import { and, desc, eq, isNotNull } from "drizzle-orm";
 import type { Config } from "../config.ts";
 import { seal } from "../crypto/seal.ts";
 import type { Db } from "../db/connection.ts";
+import { builds } from "../db/schema.ts";
 import { bindingOfRepository } from "../sources/bindings.ts";
 import { principalOf } from "../iam/tokens.ts";
 import type { RegistryCredentials } from "../registry/credentials.ts";
 import type { BuildOutcome, BuildRow } from "./records.ts";
+import { sealedBuildSecrets } from "./secrets.ts";
 
 /**
  * Everything a worker needs for one build (DESIGN §9); workers never open SQLite. Secrets — the
@@ -20,6 +23,15 @@ export interface BuildJob {
   buildArgs: Record<string, string>;
   target: string | null;
   noCache: boolean;
+  /** Platforms to build (`linux/arm64`, …); empty builds the worker's own. More than one publishes an image index. */
+  platforms: string[];
+  /**
+   * The registry cache: export BuildKit's inline cache with the image, and import it from `from`
+   * (the image of the rule's last successful build), pulled with the build credential.
+   */
+  registryCache: { from: string | null } | null;
+  /** Build secrets by id (`RUN --mount=type=secret,id=…`), each value sealed with KILN_SECRET_KEY. */
+  secrets: Record<string, string>;
   labels: Record<string, string>;
   image: { registry: string; repository: string; tags: string[] };
   /**
@@ -63,6 +75,19 @@ export function outcomeOf(result: Partial<BuildResult> | null | undefined): Buil
   };
 }
 
+/** The image of the rule's last successful build, by digest: its inline cache seeds this build. */
+function cacheSourceOf(db: Db, build: BuildRow & { repository: string }, registry: string): string | null {
+  if (build.ruleId === null) return null;
+  const last = db
+    .select({ digest: builds.digest })
+    .from(builds)
+    .where(and(eq(builds.ruleId, build.ruleId), eq(builds.status, "succeeded"), isNotNull(builds.digest)))
+    .orderBy(desc(builds.finishedAt))
+    .limit(1)
+    .get();
+  return last?.digest ? `${registry}/${build.repository}@${last.digest}` : null;
+}
+
 export function jobFor(
   db: Db,
   config: Config,
@@ -90,6 +115,9 @@ export function jobFor(
     buildArgs: build.buildArgs,
     target: build.target,
     noCache: build.noCache,
+    platforms: build.platforms,
+    registryCache: build.registryCache ? { from: cacheSourceOf(db, build, registry) } : null,
+    secrets: sealedBuildSecrets(db, build.repositoryId),
     labels: {
       "org.opencontainers.image.source": binding.repoUrl,
       ...(build.commit ? { "org.opencontainers.image.revision": build.commit } : {}),

@@ -31,10 +31,10 @@ export interface BuildPlan {
   settings: BuildSettings;
 }
 
-/** A build's Dockerfile, context, build args, target and no-cache, as the build row keeps them. */
+/** A build's Dockerfile, context, build args, target, no-cache, registry cache and platforms, as the build row keeps them. */
 export type BuildSettings = Pick<
   BuildRow,
-  "dockerfileDir" | "dockerfileName" | "context" | "buildArgs" | "target" | "noCache"
+  "dockerfileDir" | "dockerfileName" | "context" | "buildArgs" | "target" | "noCache" | "registryCache" | "platforms"
 >;
 
 /** The settings a build without a rule gets: the repository's root Dockerfile. */
@@ -45,6 +45,8 @@ export const DEFAULT_BUILD_SETTINGS: BuildSettings = {
   buildArgs: {},
   target: null,
   noCache: false,
+  registryCache: true,
+  platforms: [],
 };
 
 /** The build settings of a rule (or a build row): exactly the fields a build copies. */
@@ -56,6 +58,8 @@ export function settingsOf(source: BuildSettings): BuildSettings {
     buildArgs: { ...source.buildArgs },
     target: source.target,
     noCache: source.noCache,
+    registryCache: source.registryCache,
+    platforms: [...source.platforms],
   };
 }
 
@@ -70,6 +74,7 @@ export function buildView(row: BuildRow & { repository: string; region: string }
     commit: row.commit,
     tags: row.tags,
     dockerfile: posix.join("/", row.dockerfileDir, row.dockerfileName),
+    platforms: row.platforms,
     status: row.status,
     stage: row.stage ?? undefined,
     stageStartedAt: row.stageStartedAt ?? undefined,
@@ -125,6 +130,8 @@ const queries = perDb((db) => {
         buildArgs: p("buildArgs"),
         target: p("target"),
         noCache: p("noCache"),
+        registryCache: p("registryCache"),
+        platforms: p("platforms"),
         status: p("status"),
         error: p("error"),
         deliveryId: p("deliveryId"),

@@ -28,6 +28,7 @@ export const BuildViewSchema = z.object({
   dockerfile: z
     .string()
     .meta({ description: "The Dockerfile this build builds, as its rule named it when the build was queued" }),
+  platforms: z.array(z.string()).meta({ description: "Platforms built; empty means the worker's own" }),
   status: z.enum(BUILD_STATUSES),
   stage: z.enum(BUILD_STAGES).optional(),
   stageStartedAt: stageTimes.optional().meta({ description: "When each stage began" }),
@@ -40,6 +41,8 @@ export const BuildViewSchema = z.object({
 });
 export type BuildView = z.infer<typeof BuildViewSchema>;
 
+/** An OCI platform as BuildKit names it: `linux/arm64`, `linux/arm/v7`. */
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 const paths = z.array(z.string().min(1).max(256)).max(50);
 /** The fields of a new build rule; everything but the source and the tags has a default. */
 const ruleFields = {
@@ -60,6 +63,16 @@ const ruleFields = {
     .optional(),
   target: z.string().max(128).optional(),
   noCache: z.boolean().optional(),
+  registryCache: z.boolean().optional().meta({
+    description:
+      "Export BuildKit's inline cache with the image and build from the cache of this rule's last successful build (default true)",
+  }),
+  platforms: z
+    .array(z.string().regex(PLATFORM, "must be os/arch or os/arch/variant, such as linux/arm64"))
+    .max(8)
+    .refine((list) => new Set(list).size === list.length, "must not repeat a platform")
+    .optional()
+    .meta({ description: "Platforms to build, such as linux/amd64 and linux/arm64; empty builds the worker's own" }),
   includePaths: paths.optional(),
   excludePaths: paths.optional(),
   enabled: z.boolean().optional(),
@@ -97,6 +110,8 @@ export const RuleViewSchema = z.object({
   buildArgs: z.record(z.string(), z.string()),
   target: z.string().nullable(),
   noCache: z.boolean(),
+  registryCache: z.boolean(),
+  platforms: z.array(z.string()),
   includePaths: z.array(z.string()),
   excludePaths: z.array(z.string()),
   enabled: z.boolean(),

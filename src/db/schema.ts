@@ -184,6 +184,8 @@ export const tags = sqliteTable(
     tag: text("tag").notNull(),
     digest: text("digest").notNull(),
     mediaType: text("media_type"),
+    /** `os/arch[/variant]` of each image under the tag (several for an image index); null when unknown. */
+    platforms: text("platforms", { mode: "json" }).$type<string[]>(),
     size: integer("size"),
     pushedBy: text("pushed_by"),
     pushedAt: text("pushed_at").notNull(),
@@ -289,6 +291,10 @@ export const buildRules = sqliteTable(
     buildArgs: text("build_args", { mode: "json" }).$type<Record<string, string>>().notNull(),
     target: text("target"),
     noCache: integer("no_cache", { mode: "boolean" }).notNull().default(false),
+    /** Export BuildKit's inline cache with the image and import the last successful build's. */
+    registryCache: integer("registry_cache", { mode: "boolean" }).notNull().default(true),
+    /** `os/arch[/variant]` to build; empty builds the worker's own platform. */
+    platforms: text("platforms", { mode: "json" }).$type<string[]>().notNull().default([]),
     includePaths: text("include_paths", { mode: "json" }).$type<string[]>().notNull(),
     excludePaths: text("exclude_paths", { mode: "json" }).$type<string[]>().notNull(),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
@@ -296,6 +302,22 @@ export const buildRules = sqliteTable(
     updatedAt: createdAt(),
   },
   (t) => [index("build_rules_repository").on(t.repositoryId)],
+);
+
+/** Build secrets of a repository, sealed with KILN_SECRET_KEY; a build mounts them by name. */
+export const buildSecrets = sqliteTable(
+  "build_secrets",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    repositoryId: integer("repository_id")
+      .notNull()
+      .references(() => repositories.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    valueSealed: text("value_sealed").notNull(),
+    createdAt: createdAt(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [uniqueIndex("build_secrets_repository_name").on(t.repositoryId, t.name)],
 );
 
 /** Every verified webhook delivery, with what came of it; a redelivery answers from here. */
@@ -339,6 +361,8 @@ export const builds = sqliteTable(
     buildArgs: text("build_args", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
     target: text("target"),
     noCache: integer("no_cache", { mode: "boolean" }).notNull().default(false),
+    registryCache: integer("registry_cache", { mode: "boolean" }).notNull().default(true),
+    platforms: text("platforms", { mode: "json" }).$type<string[]>().notNull().default([]),
     status: text("status", { enum: BUILD_STATUSES }).notNull(),
     stage: text("stage", { enum: BUILD_STAGES }),
     /** When each stage began (ISO times by stage name), for the console's timings. */
@@ -358,6 +382,7 @@ export const builds = sqliteTable(
     index("builds_repository_queued").on(t.repositoryId, t.queuedAt),
     index("builds_outbox").on(t.status, t.enqueuedAt),
     index("builds_supersede").on(t.repositoryId, t.ruleId, t.ref, t.status),
+    index("builds_rule_status").on(t.ruleId, t.status),
   ],
 );
 
