@@ -10,6 +10,7 @@ export const layers = [
   ["db", ["^src/db/"]],
   ["iam", ["^src/iam/"]],
   ["catalog", ["^src/catalog/"]],
+  ["notifications", ["^src/notifications/"]],
   ["registry", ["^src/registry/"]],
   ["sources", ["^src/sources/"]],
   ["builds", ["^src/builds/"]],

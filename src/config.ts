@@ -76,6 +76,13 @@ export const EnvSchema = z.object({
     .max(24 * 3600)
     .default(3600),
   KILN_BUILD_CACHE_GB: z.coerce.number().min(0.1).max(100_000).default(20),
+  KILN_NOTIFY_RETRY_BASE_MS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(24 * 3600 * 1000)
+    .default(60_000),
+  KILN_NOTIFY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   KILN_RETAIN_DELIVERIES_DAYS: retainDays(30),
   KILN_RETAIN_AUDIT_DAYS: retainDays(180),
   KILN_RETAIN_REGISTRY_EVENTS_DAYS: retainDays(90),
@@ -107,6 +114,8 @@ export interface Config {
   buildTimeoutSeconds: number;
   /** A worker trims BuildKit's cache to this many bytes between builds. */
   buildCacheBytes: number;
+  /** Outbound webhooks: the unit of the retry schedule (1, 5, 10, 20, 25 units after each failed try), and POSTs in flight per process. */
+  notify: { retryBaseMs: number; concurrency: number };
   /** Days rows are kept in SQLite (0: for ever), and finished jobs in Redis. */
   retention: {
     deliveriesDays: number;
@@ -176,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerLockSeconds: e.KILN_WORKER_LOCK_SECONDS,
     buildTimeoutSeconds: e.KILN_BUILD_TIMEOUT_SECONDS,
     buildCacheBytes: Math.round(e.KILN_BUILD_CACHE_GB * 1024 ** 3),
+    notify: { retryBaseMs: e.KILN_NOTIFY_RETRY_BASE_MS, concurrency: e.KILN_NOTIFY_CONCURRENCY },
     retention: {
       deliveriesDays: e.KILN_RETAIN_DELIVERIES_DAYS,
       auditDays: e.KILN_RETAIN_AUDIT_DAYS,

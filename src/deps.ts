@@ -13,6 +13,7 @@ import { Dispatcher } from "./builds/dispatcher.ts";
 import { BuildEvents } from "./builds/events.ts";
 import { BuildQueue } from "./builds/queue.ts";
 import { RetentionSweeper } from "./db/retention.ts";
+import { WebhookDispatcher } from "./notifications/dispatcher.ts";
 
 /** A Redis URL as it may be shown: without its password. */
 function redactUrl(url: string): string {
@@ -66,6 +67,8 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
   // Old deliveries, audit and registry events, and old builds' logs: a minute after start, then daily.
   const retention = new RetentionSweeper(db, config.retention, log);
   dispatcher?.wake();
+  // Outbound webhooks: the API process sends the outbox's deliveries (SQLite only; no Redis needed).
+  const webhooks = new WebhookDispatcher(db, config, log);
   // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
   void dispatcher?.reconcile();
   const readiness: Deps["readiness"] = [
@@ -101,6 +104,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
     dispatcher,
     async close() {
       dispatcher?.close();
+      webhooks.close();
       await buildEvents?.close();
       await queue?.close();
       audit.close();

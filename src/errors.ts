@@ -17,6 +17,8 @@ export type ErrorCode =
   | "BuildRuleNotFound"
   | "BuildSecretNotFound"
   | "BuildNotFound"
+  | "WebhookNotFound"
+  | "WebhookDeliveryNotFound"
   // the state of a thing forbids the change
   | "AccountAlreadyExists"
   | "UserAlreadyExists"

@@ -18,6 +18,7 @@ import { registryRoutes } from "./routes/registry.ts";
 import { repositoryRoutes } from "./routes/repositories.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { userRoutes } from "./routes/users.ts";
+import { webhookRoutes } from "./routes/webhooks.ts";
 import { docsPage } from "./docs-page.ts";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -108,6 +109,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   registryRoutes(app, deps);
   sourceRoutes(app, deps);
   buildRoutes(app, deps);
+  webhookRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

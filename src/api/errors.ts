@@ -15,6 +15,8 @@ const STATUS: Readonly<Record<ErrorCode, ContentfulStatusCode>> = {
   BuildRuleNotFound: 404,
   BuildSecretNotFound: 404,
   BuildNotFound: 404,
+  WebhookNotFound: 404,
+  WebhookDeliveryNotFound: 404,
 
   AccountAlreadyExists: 409,
   UserAlreadyExists: 409,

@@ -9,6 +9,7 @@ import { arn } from "../iam/arn.ts";
 import { authorize, denialReason } from "../iam/authorizer.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
 import { randomId } from "../iam/secrets.ts";
+import { enqueueBuildEnded } from "../notifications/outbox.ts";
 import type { BuildView } from "./schemas.ts";
 
 export type BuildRow = typeof builds.$inferSelect;
@@ -189,6 +190,8 @@ export function recordBuilds(
       queuedAt: now,
       finishedAt: denial ? now : null,
     })!;
+    // A build born failed (its push user is denied) has ended: build.failed, in the caller's transaction.
+    if (denial) enqueueBuildEnded(db, row.id);
     return { ...row, repository: plan.repository, region: plan.region };
   });
 }
@@ -228,19 +231,23 @@ const outcomes = perDb((db) => {
  */
 export function finishBuild(db: Db, id: string, outcome: BuildOutcome): boolean {
   const now = new Date().toISOString();
-  const q = outcomes(db);
-  const run =
-    outcome.status === "failed"
-      ? q.failed.run({ id, error: outcome.error, now })
-      : q.ended.run({
-          id,
-          status: outcome.status,
-          digest: outcome.digest,
-          size: outcome.size,
-          commit: outcome.commit,
-          now,
-        });
-  return run.changes > 0;
+  // The outcome and its outbound webhooks (build.succeeded / build.failed) in one transaction.
+  return db.transaction((tx) => {
+    const q = outcomes(tx as unknown as Db);
+    const run =
+      outcome.status === "failed"
+        ? q.failed.run({ id, error: outcome.error, now })
+        : q.ended.run({
+            id,
+            status: outcome.status,
+            digest: outcome.digest,
+            size: outcome.size,
+            commit: outcome.commit,
+            now,
+          });
+    if (run.changes > 0 && outcome.status !== "superseded") enqueueBuildEnded(tx as unknown as Db, id);
+    return run.changes > 0;
+  });
 }
 
 const withRepository = { build: builds, ns: namespaces.name, repo: repositories.name, region: repositories.region };

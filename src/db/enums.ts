@@ -36,3 +36,15 @@ export type PolicyType = (typeof POLICY_TYPES)[number];
 /** What a policy is attached to. */
 export const PRINCIPAL_TYPES = ["user", "group"] as const;
 export type PrincipalType = (typeof PRINCIPAL_TYPES)[number];
+
+/** What an outbound webhook (ACR's trigger) may be told about. */
+export const WEBHOOK_EVENTS = ["tag.pushed", "build.succeeded", "build.failed"] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+
+/** Which tags an outbound webhook fires for: every tag, a list of tags, or a regex over the whole tag. */
+export const TAG_FILTER_KINDS = ["all", "list", "regex"] as const;
+export type TagFilterKind = (typeof TAG_FILTER_KINDS)[number];
+
+/** An outbound delivery: waiting for its (next) try, answered 2xx, or out of tries. */
+export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
+export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];

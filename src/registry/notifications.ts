@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { namespaces, registryEvents, repositories, tags } from "../db/schema.ts";
+import { enqueueTagPushed } from "../notifications/outbox.ts";
 
 /** A push of a tagged manifest, or a deletion, as the registry's notification envelope reports it. */
 export interface RegistryEvent {
@@ -110,6 +111,13 @@ export function recordEvents(
           .values(row)
           .onConflictDoUpdate({ target: [tags.repositoryId, tags.tag], set: row })
           .run();
+        // Outbound webhooks (tag.pushed): in this transaction, so the tag and its notifications stand or fall together.
+        enqueueTagPushed(tx as unknown as Db, repositoryId, {
+          tag: e.tag,
+          digest: e.digest,
+          pushedAt: e.occurredAt,
+          pusher: e.actor ?? null,
+        });
       } else if (e.action === "delete") {
         if (e.tag)
           tx.delete(tags)

@@ -68,8 +68,10 @@ describe("the access table", () => {
       ns: "ns1",
       repo: "r1",
       region: "cn-hongkong",
+      deliveryId: "whd-1",
     };
-    const idFor = (key: string) => (key.includes("/build-rules/") ? String(rule.body.id) : build.body.builds[0].id);
+    const idFor = (key: string) =>
+      key.includes("/build-rules/") ? String(rule.body.id) : key.includes("/webhooks/") ? "1" : build.body.builds[0].id;
     const bodies: Record<string, unknown> = {
       "POST /api/v1/users": { name: "x1" },
       "PUT /api/v1/users/{name}/password": { password: "Abcdefg123" },
@@ -100,6 +102,11 @@ describe("the access table", () => {
       "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/test": { ref: "main" },
       "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": { enabled: false },
       "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": { ref: "main" },
+      "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/webhooks": {
+        url: "http://127.0.0.1:9/hook",
+        events: ["tag.pushed"],
+      },
+      "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}/webhooks/{id}": { enabled: false },
     };
     const guarded = Object.entries(ACCESS_TABLE).filter(([, rule]) => rule.auth === "policy" && !rule.perItem);
     expect(guarded.length).toBeGreaterThan(25);

@@ -27,6 +27,12 @@ const LAYERS: { name: string; target: string; up: string[]; down: string[] }[] =
   { name: "db", target: "src/db/t.ts", up: ["src/db/up.ts"], down: ["src/db/down.ts"] },
   { name: "iam", target: "src/iam/t.ts", up: ["src/iam/up.ts"], down: ["src/iam/down.ts"] },
   { name: "catalog", target: "src/catalog/t.ts", up: ["src/catalog/up.ts"], down: ["src/catalog/down.ts"] },
+  {
+    name: "notifications",
+    target: "src/notifications/t.ts",
+    up: ["src/notifications/up.ts"],
+    down: ["src/notifications/down.ts"],
+  },
   { name: "registry", target: "src/registry/t.ts", up: ["src/registry/up.ts"], down: ["src/registry/down.ts"] },
   { name: "sources", target: "src/sources/t.ts", up: ["src/sources/up.ts"], down: ["src/sources/down.ts"] },
   { name: "builds", target: "src/builds/t.ts", up: ["src/builds/up.ts"], down: ["src/builds/down.ts"] },
