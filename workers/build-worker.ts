@@ -15,83 +15,20 @@ import {
   RUN_OUTCOME_SECONDS,
   runOutcomeKey,
   TAG_ORDER_KEY,
-  tagKey,
   type RunOutcome,
 } from "../src/builds/queue.ts";
 import type { Config } from "../src/config.ts";
 import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
 import { CacheKeeper } from "./cache-keeper.ts";
-import { buildImage, prepareDockerfile, pushImage, removeImage, tagImage, untagImage } from "./docker-build.ts";
+import { buildImage, prepareDockerfile, removeImage } from "./docker-build.ts";
 import { referencedImages } from "./dockerfile-images.ts";
 import { BaseImageError, DeterministicError, DiskFullError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
-import { admitImages, digestPushedBy, explainRefusedBase } from "./registry-access.ts";
-
-/**
- * Claims an image name for a build unless a newer build holds it; atomic in Redis. Builds are
- * ordered by (sequence, build id), so that two builds queued in the same millisecond are ordered
- * too: the key holds "<sequence> <build id>" (a bare sequence, as older workers wrote it, has no id).
- */
-const CLAIM_TAG = `
-local current = redis.call('GET', KEYS[1])
-local seq, id = string.match(current or '', '^(%d+) ?(.*)$')
-if seq then
-  local theirs, mine = tonumber(seq), tonumber(ARGV[1])
-  if theirs > mine or (theirs == mine and id > ARGV[2]) then return 0 end
-end
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
-return 1`;
-
-/** True when the build may push `name`: no newer build (by sequence, then build id) has claimed it. */
-export async function claimTag(redis: Redis, name: string, sequence: number, buildId: string): Promise<boolean> {
-  return (await redis.eval(CLAIM_TAG, 1, tagKey(name), String(sequence), buildId)) === 1;
-}
-
-/** Takes (or renews) the push lock of an image name for a build; another build's lock is left alone. */
-const LOCK_PUSH = `
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
-const UNLOCK_PUSH = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-const pushLockKey = (name: string) => `kiln:tag-push:${name}`;
-/** A lock outlives its worker by at most this long; a live holder renews it every third of it. */
-const PUSH_LOCK_MS = 30_000;
-
-/**
- * Runs the claim and the push of one image name while holding the name's push lock, so that the
- * registry receives the pushes of one tag one at a time, in the order their claims were granted:
- * an older build still pushing when a newer one claims cannot land its manifest last.
- */
-export async function whileHoldingTag<T>(
-  redis: Redis,
-  name: string,
-  buildId: string,
-  stopped: () => boolean,
-  log: (line: string) => void,
-  run: () => Promise<T>,
-): Promise<T> {
-  const key = pushLockKey(name);
-  let waited = false;
-  while ((await redis.eval(LOCK_PUSH, 1, key, buildId, String(PUSH_LOCK_MS))) === 0) {
-    if (stopped()) throw new DeterministicError("stopped while waiting to push");
-    if (!waited) log(`waiting for another build's push of ${name}`);
-    waited = true;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const renew = setInterval(() => {
-    redis.eval(LOCK_PUSH, 1, key, buildId, String(PUSH_LOCK_MS)).catch(() => {});
-  }, PUSH_LOCK_MS / 3);
-  try {
-    return await run();
-  } finally {
-    clearInterval(renew);
-    await redis.eval(UNLOCK_PUSH, 1, key, buildId).catch(() => {});
-  }
-}
+import { missingSecret } from "./dockerfile-secrets.ts";
+import { secretMasker } from "./log-mask.ts";
+import { type Built, publish } from "./publish.ts";
+import { admitImages, explainRefusedBase } from "./registry-access.ts";
 
 /** BullMQ's answer when the job's keys are gone from Redis (FLUSHALL, a restart without persistence). */
 export const isJobLost = (err: unknown) =>
@@ -184,8 +121,10 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
     }, data.timeoutSec * 1000);
     const canceled = () => abort.signal.aborted;
     const stopReason = () => (timedOut ? `timed out after ${data.timeoutSec} s` : "canceled");
-    // The log is capped where it is written, so that a chatty build cannot fill Redis.
+    // The log is capped where it is written, so that a chatty build cannot fill Redis; build
+    // secrets are masked there too, once known.
     let lines = 0;
+    let mask = (line: string) => line;
     const log = (line: string) => {
       lines++;
       const kept =
@@ -195,7 +134,9 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
             ? `[log truncated: more than ${MAX_LOG_LINES} lines]`
             : undefined;
       // A job that vanished from Redis rejects every write: the build goes on regardless.
-      if (kept !== undefined) lastWrite = job.log(kept).catch((err) => lose(err, kept));
+      if (kept === undefined) return;
+      const shown = mask(kept);
+      lastWrite = job.log(shown).catch((err) => lose(err, shown));
     };
     const stage = async (name: Stage) => {
       log(`==> ${name}`);
@@ -212,11 +153,15 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       }
     };
     const workDir = mkdtempSync(join(config.dataDir, "work-"));
-    const names = data.image.tags.map((t) => `${data.image.registry}/${data.image.repository}:${t}`);
-    let imageId: string | undefined;
+    const imageIds: string[] = [];
     let diskFull = false;
     cache.buildStarted();
     try {
+      // Unsealed first, so that no line of this run can print a secret unmasked.
+      const secrets = Object.fromEntries(
+        Object.entries(data.secrets ?? {}).map(([id, sealed]) => [id, unseal(config.secretKey, sealed)]),
+      );
+      mask = secretMasker(Object.values(secrets));
       await stage("fetch");
       const creds = data.gitCredentials
         ? (JSON.parse(unseal(config.secretKey, data.gitCredentials)) as GitCredentials)
@@ -243,86 +188,80 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
         labels,
         cacheNamespace: data.cacheNamespace,
         registry: { host: data.image.registry, login: auth },
+        secrets,
+        registryCache: data.registryCache ?? null,
       };
       const dockerfile = prepareDockerfile(workDir, where.dockerfile, log);
+      const noSecret = missingSecret(dockerfile, Object.keys(secrets));
+      if (noSecret) throw new DeterministicError(noSecret);
       await admitImages(referencedImages(dockerfile, data.buildArgs), data.image.registry, auth);
-      imageId = await buildImage(docker, spec, log, abort.signal).catch(async (err) => {
-        throw err instanceof BaseImageError && !canceled()
-          ? await explainRefusedBase(err, data.image.registry, auth)
-          : err;
-      });
+      const build = (platform: string | undefined, onLine: (line: string) => void) =>
+        buildImage(docker, { ...spec, platform }, onLine, abort.signal)
+          .then((id) => (imageIds.push(id), id))
+          .catch(async (err) => {
+            throw err instanceof BaseImageError && !canceled()
+              ? await explainRefusedBase(err, data.image.registry, auth)
+              : err;
+          });
+      const platforms = data.platforms ?? [];
+      // Each platform is its own BuildKit solve; they run side by side, their lines marked.
+      const built: Built =
+        platforms.length > 1
+          ? {
+              platformImages: await Promise.all(
+                platforms.map(async (platform) => ({
+                  platform,
+                  imageId: await build(platform, (line) => log(`[${platform}] ${line}`)),
+                })),
+              ),
+            }
+          : { imageId: await build(platforms[0], log) };
       if (canceled()) throw new DeterministicError(stopReason());
 
       await stage("push");
-      let pushed: { digest?: string; size?: number } = {};
-      const notMovedBack: string[] = [];
-      for (const [i, name] of names.entries()) {
-        const tag = data.image.tags[i]!;
-        if (canceled()) throw new DeterministicError(stopReason());
-        await tagOrderKnown();
-        await whileHoldingTag(redis, name, data.buildId, canceled, log, async () => {
-          if (!(await claimTag(redis, name, data.sequence, data.buildId))) {
-            log(`${name} already holds a newer build's image: not moved back`);
-            notMovedBack.push(tag);
-            return;
-          }
-          // A worker killed mid-push leaves the engine to finish it: this build's image may be there already.
-          const earlier = await digestPushedBy(
-            data.image.registry,
-            data.image.repository,
-            tag,
-            data.buildId,
-            auth,
-          ).catch((err: Error) => {
-            throw new Error(`push of ${data.image.repository}:${tag} failed: ${err.message}`);
-          });
-          if (earlier) {
-            log(`${name} already holds this build's image (an earlier attempt pushed it): not pushed again`);
-            pushed = { digest: earlier };
-            return;
-          }
-          // Names are the engine's, shared by every build on it: this one names its image only
-          // while it holds the tag's push lock, so another build cannot rename it mid-push.
-          await tagImage(docker, imageId!, [name]);
-          try {
-            pushed = await pushImage(docker, name, { ...auth, serveraddress: data.image.registry }, log);
-          } finally {
-            await untagImage(docker, imageId!, [name]);
-          }
-        });
-      }
-      const result = {
-        commit,
-        digest: pushed.digest ?? null,
-        size: pushed.size ?? null,
-        tags: data.image.tags,
-        notMovedBack,
-      };
+      const { digest, size, notMovedBack } = await publish(
+        {
+          docker,
+          redis,
+          job: data,
+          login: auth,
+          scratchDir: workDir,
+          log,
+          stopped: canceled,
+          beforeClaim: async () => {
+            if (canceled()) throw new DeterministicError(stopReason());
+            await tagOrderKnown();
+          },
+        },
+        built,
+      );
+      const result = { commit, digest, size, tags: data.image.tags, notMovedBack };
       await report({ result });
       return result;
     } catch (err) {
       diskFull = !canceled() && DiskFullError.matches(err);
-      const message = canceled() ? stopReason() : diskFull ? DiskFullError.describe(err) : (err as Error).message;
+      const message = mask(canceled() ? stopReason() : diskFull ? DiskFullError.describe(err) : (err as Error).message);
       log(`error: ${message}`);
       const final = canceled() || diskFull || err instanceof DeterministicError || err instanceof UnrecoverableError;
       await report({ error: message, final });
       if (final) throw new UnrecoverableError(message);
-      throw err;
+      throw Object.assign(err as Error, { message });
     } finally {
       clearInterval(watch);
       clearTimeout(deadline);
       await redis.del(heldKey(data.buildId)).catch(() => {});
       rmSync(workDir, { recursive: true, force: true });
-      // The image was named only while pushed; unnamed now, it goes (its layers stay in BuildKit's cache).
-      if (imageId) await removeImage(docker, imageId);
+      // An image was named only while pushed; unnamed now, it goes (its layers stay in BuildKit's cache).
+      for (const id of imageIds) await removeImage(docker, id);
       cache.buildEnded(diskFull);
     }
   };
 }
 
 export function startBuildWorker(config: Config, log: Logger): Worker<BuildJob, BuildResult> {
-  // dockerode reads DOCKER_HOST itself, else the local socket.
-  const docker = new Docker();
+  // A unix socket named in the config is this worker's engine; otherwise dockerode reads DOCKER_HOST itself.
+  const socketPath = config.dockerHost?.startsWith("unix://") ? config.dockerHost.slice("unix://".length) : undefined;
+  const docker = socketPath ? new Docker({ socketPath }) : new Docker();
   const mirrors = new GitMirrors(join(config.dataDir, "git"));
   const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   connection.on("error", () => {});

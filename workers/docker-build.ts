@@ -53,9 +53,17 @@ export interface BuildSpec {
   cacheNamespace: string;
   /** The registry whose images BuildKit pulls with the build credential; others are pulled anonymously. */
   registry: { host: string; login: RegistryLogin };
+  /** `os/arch[/variant]` to build for; absent builds the engine's own platform. */
+  platform?: string;
+  /** Build secrets by id, handed to BuildKit through the session, never as build args. */
+  secrets: Record<string, string>;
+  /** Export the inline cache with the image, and import it from `from` when there is one. */
+  registryCache: { from: string | null } | null;
 }
 
 const NO_SPACE = /no space left on device|ENOSPC/i;
+/** What running a binary of another architecture says when binfmt_misc has no emulator for it. */
+const NO_EMULATOR = /exec format error/i;
 /** A step that resolves or pulls a base image, and the image it names. */
 const BASE_IMAGE_STEP = /^(?:\[internal\] load metadata for |\[[^\]]*\] FROM )(\S+)/;
 const ACCESS_REFUSED = /401|403|unauthorized|denied|forbidden|insufficient_scope|authorization/i;
@@ -88,9 +96,13 @@ export function prepareDockerfile(contextDir: string, dockerfile: string, onLine
 }
 
 /** What the failure of a build means for retrying, and what the user reads. */
-function buildFailure(progress: BuildProgress, streamMessage: string): Error {
+function buildFailure(progress: BuildProgress, streamMessage: string, platform?: string): Error {
   const failure = progress.failure;
   const message = failure ? `${failure.step}: ${failure.error}` : streamMessage;
+  if (platform && [message, ...(failure?.output ?? [])].some((text) => NO_EMULATOR.test(text)))
+    return new DeterministicError(
+      `platform ${platform} cannot be built here: the engine's host has no emulator for it (install qemu-user-static and binfmt-support there): ${message}`,
+    );
   if (NO_SPACE.test(message)) return new DiskFullError(`the worker's disk is full: ${message}`);
   const base = failure ? BASE_IMAGE_STEP.exec(failure.step)?.[1] : undefined;
   if (base && ACCESS_REFUSED.test(failure!.error)) return new BaseImageError(base, message);
@@ -111,7 +123,9 @@ export async function buildImage(
 ): Promise<string> {
   const session = await openSession(docker, {
     loginFor: (host) => (host === spec.registry.host ? spec.registry.login : undefined),
+    secrets: spec.secrets,
   });
+  if (spec.registryCache?.from) onLine(`importing the registry cache of ${spec.registryCache.from}`);
   const progress = new BuildProgress(onLine);
   let imageId: string | undefined;
   try {
@@ -129,10 +143,16 @@ export async function buildImage(
             session: session.id,
             dockerfile: spec.dockerfile,
             // Set last: a rule's build args cannot move a build into another namespace's cache.
-            buildargs: JSON.stringify({ ...spec.buildArgs, BUILDKIT_CACHE_MOUNT_NS: spec.cacheNamespace }),
+            buildargs: JSON.stringify({
+              ...spec.buildArgs,
+              ...(spec.registryCache ? { BUILDKIT_INLINE_CACHE: "1" } : {}),
+              BUILDKIT_CACHE_MOUNT_NS: spec.cacheNamespace,
+            }),
             labels: JSON.stringify(spec.labels),
             nocache: spec.noCache,
             ...(spec.target ? { target: spec.target } : {}),
+            ...(spec.platform ? { platform: spec.platform } : {}),
+            ...(spec.registryCache?.from ? { cachefrom: JSON.stringify([spec.registryCache.from]) } : {}),
           },
         },
         (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result as NodeJS.ReadableStream)),
@@ -147,7 +167,7 @@ export async function buildImage(
     progress.end();
     if (signal?.aborted) throw err;
     throw err instanceof StreamError
-      ? buildFailure(progress, err.message)
+      ? buildFailure(progress, err.message, spec.platform)
       : NO_SPACE.test((err as Error).message)
         ? new DiskFullError(`the worker's disk is full: ${(err as Error).message}`)
         : err;

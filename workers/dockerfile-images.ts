@@ -58,7 +58,7 @@ export function referencedImages(dockerfile: string, buildArgs: Record<string, s
   return [...images];
 }
 
-function joinContinuations(text: string): string[] {
+export function joinContinuations(text: string): string[] {
   return text
     .replace(/\\\r?\n/g, " ")
     .split("\n")

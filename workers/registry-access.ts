@@ -47,10 +47,26 @@ export async function pullDenial(host: string, repository: string, login: Regist
   return (await askToken(host, scope, login))?.denied?.find((d) => d.scope === scope)?.reason;
 }
 
+/** A token for pushing to (and so pulling from) the build's own repository; none when the registry asks for none. */
+export async function repositoryToken(
+  host: string,
+  repository: string,
+  login: RegistryLogin,
+): Promise<string | undefined> {
+  return (await askToken(host, `repository:${repository}:pull,push`, login))?.token;
+}
+
 const MANIFEST_TYPES = [
   "application/vnd.docker.distribution.manifest.v2+json",
   "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.index.v1+json",
 ].join(", ");
+
+interface ManifestOrIndex {
+  config?: { digest?: string };
+  manifests?: { digest: string }[];
+}
 
 /**
  * The manifest digest `repository:tag` holds in the registry when its image was built by
@@ -65,21 +81,34 @@ export async function digestPushedBy(
   login: RegistryLogin,
 ): Promise<string | undefined> {
   // The build's own repository: its push right brings pull, which the push user may not hold alone.
-  const token = (await askToken(host, `repository:${repository}:pull,push`, login))?.token;
+  const token = await repositoryToken(host, repository, login);
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   const base = `${registryUrl(host)}/v2/${repository}`;
-  const manifest = await fetch(`${base}/manifests/${tag}`, {
-    headers: { ...headers, accept: MANIFEST_TYPES },
-    signal: AbortSignal.timeout(10_000),
-  });
-  // Not there, or not readable with this credential (its push right was revoked): the push decides.
-  if (manifest.status === 404 || manifest.status === 401 || manifest.status === 403) return undefined;
-  if (!manifest.ok) throw new Error(`the registry answered ${manifest.status} for ${repository}:${tag}`);
+  const read = async (path: string, what: string, accept?: string): Promise<Response | undefined> => {
+    const answer = await fetch(`${base}/${path}`, {
+      headers: { ...headers, ...(accept ? { accept } : {}) },
+      signal: AbortSignal.timeout(10_000),
+    });
+    // Not there, or not readable with this credential (its push right was revoked): the push decides.
+    if (answer.status === 404 || answer.status === 401 || answer.status === 403) return undefined;
+    if (!answer.ok) throw new Error(`the registry answered ${answer.status} for ${what}`);
+    return answer;
+  };
+  const manifest = await read(`manifests/${tag}`, `${repository}:${tag}`, MANIFEST_TYPES);
+  if (!manifest) return undefined;
   const digest = manifest.headers.get("docker-content-digest") ?? undefined;
-  const config = ((await manifest.json()) as { config?: { digest?: string } }).config?.digest;
+  let body = (await manifest.json()) as ManifestOrIndex;
+  // An image index (a multi-platform build): every platform image carries the same label.
+  const first = body.manifests?.[0]?.digest;
+  if (first) {
+    const image = await read(`manifests/${first}`, `${repository}@${first}`, MANIFEST_TYPES);
+    if (!image) return undefined;
+    body = (await image.json()) as ManifestOrIndex;
+  }
+  const config = body.config?.digest;
   if (!config) return undefined;
-  const blob = await fetch(`${base}/blobs/${config}`, { headers, signal: AbortSignal.timeout(10_000) });
-  if (!blob.ok) throw new Error(`the registry answered ${blob.status} for the config of ${repository}:${tag}`);
+  const blob = await read(`blobs/${config}`, `the config of ${repository}:${tag}`);
+  if (!blob) return undefined;
   const labels = ((await blob.json()) as { config?: { Labels?: Record<string, string> } }).config?.Labels;
   return labels?.["kiln.build.id"] === buildId ? digest : undefined;
 }

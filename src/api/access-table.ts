@@ -113,6 +113,15 @@ export const ACCESS_TABLE: Readonly<Record<string, AccessRule>> = {
     "DeleteRepositoryBuildRule",
     REPOSITORY,
   ),
+  "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/build-secrets": cr("ListRepositoryBuildSecret", REPOSITORY),
+  "PUT /api/v1/regions/{region}/repositories/{ns}/{repo}/build-secrets/{id}": cr(
+    "UpdateRepositoryBuildSecret",
+    REPOSITORY,
+  ),
+  "DELETE /api/v1/regions/{region}/repositories/{ns}/{repo}/build-secrets/{id}": cr(
+    "DeleteRepositoryBuildSecret",
+    REPOSITORY,
+  ),
   "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("BuildRepositoryByRule", REPOSITORY),
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": cr("ListRepositoryBuild", REPOSITORY),
   "GET /api/v1/regions/{region}/repositories/{ns}/{repo}/webhooks": cr("ListWebHook", REPOSITORY),

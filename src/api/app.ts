@@ -8,6 +8,7 @@ import { DomainError } from "../errors.ts";
 import { statusOf } from "./errors.ts";
 import { httpMetrics } from "./http-metrics.ts";
 import { accountRoutes } from "./routes/accounts.ts";
+import { buildSecretRoutes } from "./routes/build-secrets.ts";
 import { buildRoutes } from "./routes/builds.ts";
 import { sourceRoutes } from "./routes/sources.ts";
 import { groupRoutes } from "./routes/groups.ts";
@@ -110,6 +111,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
   sourceRoutes(app, deps);
   buildRoutes(app, deps);
   webhookRoutes(app, deps);
+  buildSecretRoutes(app, deps);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", {

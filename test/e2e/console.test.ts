@@ -340,6 +340,36 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await root.page.waitForSelector('[data-testid=build-status] [data-status="canceled"]', { timeout: 30_000 });
   });
 
+  it("root sets a build secret on the repository page: the list shows its id, never its value; dev1 may only read the ids", async () => {
+    const value = "//registry.npmjs.org/:_authToken=npm_consoleS3cretValue";
+    const repository = url("/console/regions/cn-hongkong/repositories/alitest1/test");
+    await root.page.goto(repository);
+    expect(await root.page.textContent("[data-testid=secret-usage]")).toBe(
+      "RUN --mount=type=secret,id=npmrc cat /run/secrets/npmrc",
+    );
+    await root.page.click("[data-testid=set-secret-details] > summary");
+    expect(await root.page.getAttribute("[data-testid=set-secret] input[name=value]", "type")).toBe("password");
+    await submit(root.page, "set-secret", { id: "npmrc", value });
+    await root.page.waitForSelector("[data-testid=build-secrets] tr[data-secret=npmrc]");
+    expect(await root.page.content(), "the value is not shown").not.toContain("npm_consoleS3cretValue");
+    const listed = await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/test/build-secrets", {
+      token: rootToken,
+    });
+    expect(listed.body.secrets.map((s: { id: string }) => s.id)).toEqual(["npmrc"]);
+    await screenshot(root.page, "12-build-secrets");
+
+    // dev1 holds cr:List* on alitest1's repositories: it sees the ids, and no form to change them.
+    await dev.page.goto(repository);
+    await dev.page.waitForSelector("[data-testid=build-secrets] tr[data-secret=npmrc]");
+    expect(await dev.page.locator("[data-testid=set-secret]").count()).toBe(0);
+    expect(await dev.page.locator("[data-testid=delete-secret-npmrc]").count()).toBe(0);
+
+    // newTab accepts the confirmation dialog.
+    await Promise.all([root.page.waitForEvent("load"), root.page.click("[data-testid=delete-secret-npmrc] button")]);
+    expect(await root.page.locator("[data-testid=build-secrets] tr[data-secret]").count()).toBe(0);
+    expect(root.errors).toEqual([]);
+  });
+
   it("the simulator answers whether dev1 may push or pull, naming the deciding statement", async () => {
     await root.page.goto(url("/console/access/simulator"));
     await submit(

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { createServer } from "../../src/server.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createDeps } from "../../src/deps.ts";
-import { createLogger } from "../../src/logger.ts";
+import { createLogger, type Logger } from "../../src/logger.ts";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 
@@ -34,8 +34,11 @@ export async function answerOf(res: Response): Promise<Answer> {
   return { status: res.status, body, headers: res.headers };
 }
 
-/** A real Kiln API (SQLite in a fresh temp dir) answering in-process requests. */
-export async function startTestApp(env: Record<string, string> = {}, options: { queue?: boolean } = {}) {
+/**
+ * A real Kiln API (SQLite in a fresh temp dir) answering in-process requests. `options.log`: the
+ * service logger (`captureLogs().log`, to search what Kiln logged); silent by default.
+ */
+export async function startTestApp(env: Record<string, string> = {}, options: { queue?: boolean; log?: Logger } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-test-"));
   const config = loadConfig({
     KILN_DATA_DIR: dataDir,
@@ -44,7 +47,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     LOG_LEVEL: "silent",
     ...env,
   });
-  const deps = await createDeps(config, createLogger("silent"), options);
+  const deps = await createDeps(config, options.log ?? createLogger("silent"), { queue: options.queue });
   const app = createServer(deps);
 
   async function call(method: string, path: string, opts: Call = {}): Promise<Answer> {

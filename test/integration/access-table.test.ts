@@ -71,7 +71,13 @@ describe("the access table", () => {
       deliveryId: "whd-1",
     };
     const idFor = (key: string) =>
-      key.includes("/build-rules/") ? String(rule.body.id) : key.includes("/webhooks/") ? "1" : build.body.builds[0].id;
+      key.includes("/build-rules/")
+        ? String(rule.body.id)
+        : key.includes("/build-secrets/")
+          ? "npmrc"
+          : key.includes("/webhooks/")
+            ? "1"
+            : build.body.builds[0].id;
     const bodies: Record<string, unknown> = {
       "POST /api/v1/users": { name: "x1" },
       "PUT /api/v1/users/{name}/password": { password: "Abcdefg123" },
@@ -102,6 +108,7 @@ describe("the access table", () => {
       "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/test": { ref: "main" },
       "PATCH /api/v1/regions/{region}/repositories/{ns}/{repo}/build-rules/{id}": { enabled: false },
       "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/builds": { ref: "main" },
+      "PUT /api/v1/regions/{region}/repositories/{ns}/{repo}/build-secrets/{id}": { value: "s3cret-value" },
       "POST /api/v1/regions/{region}/repositories/{ns}/{repo}/webhooks": {
         url: "http://127.0.0.1:9/hook",
         events: ["tag.pushed"],

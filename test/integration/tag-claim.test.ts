@@ -1,7 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { tagKey } from "../../src/builds/queue.ts";
-import { claimTag, whileHoldingTag } from "../../workers/build-worker.ts";
+import { claimTag, whileHoldingTag } from "../../workers/publish.ts";
 import { startRedis } from "../helpers/redis.ts";
 
 describe("a tag never moves back: claims ordered by (sequence, build id), pushes of one tag one at a time (real Redis)", () => {

@@ -42,12 +42,15 @@ describe("BuildKit's status stream as log lines", () => {
     ]);
   });
 
-  it("names the failing step and its error, not the steps BuildKit abandoned because of it", () => {
+  it("names the failing step, its error and its last output lines, not the steps BuildKit abandoned because of it", () => {
     const { lines, failure } = run([
-      status([
-        vertex("x", "[a 2/2] RUN sleep 5", { started: at(1) }),
-        vertex("y", "[b 2/2] RUN exit 3", { started: at(1) }),
-      ]),
+      status(
+        [vertex("x", "[a 2/2] RUN sleep 5", { started: at(1) }), vertex("y", "[b 2/2] RUN exit 3", { started: at(1) })],
+        [
+          ["y", "one\ntwo\nthree\nfour\nfive\n"],
+          ["y", "exec /bin/sh: exec format error\n"],
+        ],
+      ),
       status([
         vertex("y", "[b 2/2] RUN exit 3", {
           started: at(1),
@@ -60,6 +63,7 @@ describe("BuildKit's status stream as log lines", () => {
     expect(failure).toEqual({
       step: "[b 2/2] RUN exit 3",
       error: "executor failed running [/bin/sh -c exit 3]: exit code: 3",
+      output: ["two", "three", "four", "five", "exec /bin/sh: exec format error"],
     });
     expect(lines).toContain("#2 ERROR: executor failed running [/bin/sh -c exit 3]: exit code: 3");
     expect(lines).toContain("#1 ERROR: context canceled");

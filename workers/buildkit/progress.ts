@@ -8,11 +8,14 @@ interface Step {
   ended: boolean;
   /** Output not yet ended by a newline. */
   partial: string;
+  /** The step's last few output lines, kept for explaining its failure. */
+  tail: string[];
 }
 
 /** BuildKit marks the steps it abandons after another one failed with these. */
 const CANCELED = /^(context canceled|canceled)$/i;
 const MAX_PARTIAL = 4096;
+const TAIL_LINES = 5;
 
 const seconds = (t: Timestamp) => t.seconds + t.nanos / 1e9;
 
@@ -25,8 +28,8 @@ const seconds = (t: Timestamp) => t.seconds + t.nanos / 1e9;
 export class BuildProgress {
   private readonly steps = new Map<string, Step>();
   private numbered = 0;
-  /** The first step that failed for a reason of its own (not because another one failed). */
-  failure?: { step: string; error: string };
+  /** The first step that failed for a reason of its own (not because another one failed), with its last output lines. */
+  failure?: { step: string; error: string; output: string[] };
 
   constructor(private readonly emit: (line: string) => void) {}
 
@@ -43,7 +46,8 @@ export class BuildProgress {
         step.ended = true;
         this.flush(step);
         this.emit(`#${step.number} ERROR: ${vertex.error}`);
-        if (!this.failure && !CANCELED.test(vertex.error)) this.failure = { step: step.name, error: vertex.error };
+        if (!this.failure && !CANCELED.test(vertex.error))
+          this.failure = { step: step.name, error: vertex.error, output: [...step.tail] };
       } else if (vertex.completed) {
         step.ended = true;
         this.flush(step);
@@ -72,7 +76,7 @@ export class BuildProgress {
   private step(digest: string, name: string): Step {
     let step = this.steps.get(digest);
     if (!step) {
-      step = { number: 0, name, announced: false, cached: false, ended: false, partial: "" };
+      step = { number: 0, name, announced: false, cached: false, ended: false, partial: "", tail: [] };
       this.steps.set(digest, step);
     }
     if (name && !step.name) step.name = name;
@@ -97,6 +101,9 @@ export class BuildProgress {
       .filter((part) => part.trim() !== "")
       .pop()
       ?.trimEnd();
-    if (shown) this.emit(`#${step.number} ${shown}`);
+    if (!shown) return;
+    this.emit(`#${step.number} ${shown}`);
+    step.tail.push(shown);
+    if (step.tail.length > TAIL_LINES) step.tail.shift();
   }
 }

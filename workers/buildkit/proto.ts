@@ -3,7 +3,7 @@ import protobuf from "protobufjs";
 /**
  * The parts of BuildKit's wire protocol that Kiln speaks, inline so that the bundled production
  * build needs no .proto files beside it: the session's registry-auth service (moby/buildkit
- * session/auth/auth.proto) and the status stream the engine sends as `moby.buildkit.trace`
+ * session/auth/auth.proto), its secrets service (session/secrets/secrets.proto) and the status stream the engine sends as `moby.buildkit.trace`
  * (api/services/control/control.proto).
  */
 const PROTO = `
@@ -18,6 +18,10 @@ message GetTokenAuthorityResponse { bytes PublicKey = 1; }
 message VerifyTokenAuthorityRequest { string Host = 1; bytes Payload = 2; bytes Salt = 3; }
 message VerifyTokenAuthorityResponse { bytes Signed = 1; }
 
+package moby.buildkit.secrets.v1;
+message GetSecretRequest { string ID = 1; map<string, string> annotations = 2; }
+message GetSecretResponse { bytes data = 1; }
+
 package moby.buildkit.v1;
 message Timestamp { int64 seconds = 1; int32 nanos = 2; }
 message Vertex { string digest = 1; repeated string inputs = 2; string name = 3; bool cached = 4; Timestamp started = 5; Timestamp completed = 6; string error = 7; }
@@ -26,7 +30,7 @@ message VertexLog { string vertex = 1; Timestamp timestamp = 2; int64 stream = 3
 message StatusResponse { repeated Vertex vertexes = 1; repeated VertexStatus statuses = 2; repeated VertexLog logs = 3; }
 `;
 
-// protobufjs' parser takes one package per call; the two halves are parsed into one root.
+// protobufjs' parser takes one package per call; the parts are parsed into one root.
 const root = new protobuf.Root();
 for (const part of PROTO.split(/(?=package )/).slice(1))
   protobuf.parse(`syntax = "proto3";\n${part}`, root, { keepCase: true });
@@ -64,12 +68,13 @@ export function decodeStatus(base64: string): StatusResponse {
   return statusType.toObject(message, { longs: Number, defaults: true }) as StatusResponse;
 }
 
-/** Serializers for one unary gRPC method of the session's Auth service. */
-export function authMethod(name: string, request: string, response: string) {
-  const req = root.lookupType(`moby.filesync.v1.${request}`);
-  const res = root.lookupType(`moby.filesync.v1.${response}`);
+/** Serializers for one unary gRPC method of a session service (`moby.filesync.v1.Auth`, …). */
+export function unaryMethod(service: string, name: string, request: string, response: string) {
+  const pkg = service.slice(0, service.lastIndexOf("."));
+  const req = root.lookupType(`${pkg}.${request}`);
+  const res = root.lookupType(`${pkg}.${response}`);
   return {
-    path: `/moby.filesync.v1.Auth/${name}`,
+    path: `/${service}/${name}`,
     requestStream: false as const,
     responseStream: false as const,
     requestSerialize: (value: object) => Buffer.from(req.encode(req.fromObject(value)).finish()),

@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import type Docker from "dockerode";
 import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
-import { authMethod } from "./proto.ts";
+import { unaryMethod } from "./proto.ts";
 
 export interface RegistryLogin {
   username: string;
@@ -12,6 +12,8 @@ export interface RegistryLogin {
 export interface SessionOptions {
   /** The login BuildKit presents to a registry host; none means an anonymous pull. */
   loginFor(host: string): RegistryLogin | undefined;
+  /** Build secrets by id, for `RUN --mount=type=secret`; BuildKit asks for each as a step mounts it. */
+  secrets?: Record<string, string>;
 }
 
 export interface BuildSession {
@@ -19,15 +21,15 @@ export interface BuildSession {
   close(): void;
 }
 
+const authMethod = (name: string) => unaryMethod("moby.filesync.v1.Auth", name, `${name}Request`, `${name}Response`);
 const AUTH_SERVICE = {
-  Credentials: authMethod("Credentials", "CredentialsRequest", "CredentialsResponse"),
-  FetchToken: authMethod("FetchToken", "FetchTokenRequest", "FetchTokenResponse"),
-  GetTokenAuthority: authMethod("GetTokenAuthority", "GetTokenAuthorityRequest", "GetTokenAuthorityResponse"),
-  VerifyTokenAuthority: authMethod(
-    "VerifyTokenAuthority",
-    "VerifyTokenAuthorityRequest",
-    "VerifyTokenAuthorityResponse",
-  ),
+  Credentials: authMethod("Credentials"),
+  FetchToken: authMethod("FetchToken"),
+  GetTokenAuthority: authMethod("GetTokenAuthority"),
+  VerifyTokenAuthority: authMethod("VerifyTokenAuthority"),
+} satisfies grpc.ServiceDefinition;
+const SECRETS_SERVICE = {
+  GetSecret: unaryMethod("moby.buildkit.secrets.v1.Secrets", "GetSecret", "GetSecretRequest", "GetSecretResponse"),
 } satisfies grpc.ServiceDefinition;
 
 type Unary = (call: { request: Record<string, unknown> }, callback: grpc.sendUnaryData<object>) => void;
@@ -39,13 +41,20 @@ const unimplemented: Unary = (_call, callback) =>
  * into it for what only the client may hold. Kiln answers registry logins per host, so a build
  * pulls private base images with the build credential and every other registry anonymously;
  * the token exchange itself stays with the engine (FetchToken unimplemented: BuildKit then asks
- * the registry's token server with these credentials, as `docker build` does).
+ * the registry's token server with these credentials, as `docker build` does). It also hands out
+ * the build's secrets by id; an unknown id is NotFound, which BuildKit reports naming the id.
  */
 export function openSession(docker: Docker, options: SessionOptions): Promise<BuildSession> {
   const id = randomUUID();
   const credentials: Unary = ({ request }, callback) => {
     const login = options.loginFor(String(request.Host ?? ""));
     callback(null, login ? { Username: login.username, Secret: login.password } : {});
+  };
+  const getSecret: Unary = ({ request }, callback) => {
+    const id = String(request.ID ?? "");
+    const value = options.secrets && Object.hasOwn(options.secrets, id) ? options.secrets[id] : undefined;
+    if (value === undefined) return callback({ code: grpc.status.NOT_FOUND, details: `secret ${id} not found` });
+    callback(null, { data: Buffer.from(value, "utf8") });
   };
   return new Promise((resolve, reject) => {
     docker.modem.dial(
@@ -58,7 +67,10 @@ export function openSession(docker: Docker, options: SessionOptions): Promise<Bu
           "X-Docker-Expose-Session-Uuid": id,
           "X-Docker-Expose-Session-Name": "kiln",
           "X-Docker-Expose-Session-Sharedkey": "",
-          "X-Docker-Expose-Session-Grpc-Method": Object.values(AUTH_SERVICE).map((m) => m.path),
+          "X-Docker-Expose-Session-Grpc-Method": [
+            ...Object.values(AUTH_SERVICE),
+            ...Object.values(SECRETS_SERVICE),
+          ].map((m) => m.path),
         },
         statusCodes: { 101: true, 200: true, 500: "server error" },
       },
@@ -73,6 +85,7 @@ export function openSession(docker: Docker, options: SessionOptions): Promise<Bu
           GetTokenAuthority: unimplemented,
           VerifyTokenAuthority: unimplemented,
         });
+        server.addService(SECRETS_SERVICE, { GetSecret: getSecret });
         resolve({
           id,
           close() {

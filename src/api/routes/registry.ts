@@ -118,7 +118,8 @@ export function registryRoutes(app: App, deps: Deps): void {
       method: "get",
       path: "/api/v1/audit",
       tags: ["registry"],
-      summary: "Registry logins and token grants or denials of the account, newest first (root only)",
+      summary:
+        "Registry logins, token grants or denials, and build-secret changes (never a value) of the account, newest first (root only)",
       request: {
         query: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100), actor: z.string().optional() }),
       },

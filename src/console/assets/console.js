@@ -138,6 +138,13 @@ const renderers = {
     items.push(el("button", { type: "button", "data-reload": true }, "Done"));
     return items;
   },
+  webhook(data) {
+    return [
+      el("p", {}, "Webhook added. Its secret signs every delivery (X-Kiln-Signature-256) and is shown only now:"),
+      el("code", { class: "secret", "data-testid": "webhook-secret" }, data.secret),
+      el("button", { type: "button", "data-reload": true }, "Done"),
+    ];
+  },
   "access-key"(data) {
     return [
       el("p", {}, "Access key created. It is shown only now:"),

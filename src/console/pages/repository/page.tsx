@@ -7,9 +7,10 @@ import { Page } from "../../views/layout.tsx";
 import { SourceSection } from "./source.tsx";
 import { RulesSection } from "./rules.tsx";
 import { BuildsSection } from "./builds.tsx";
+import { WebhooksSection } from "./webhooks.tsx";
 import { ROUTE } from "./ref.ts";
 
-/** One repository: summary, docker commands, tags, code source, build rules with a tester, builds. */
+/** One repository: summary, docker commands, tags, code source, build rules with a tester, builds, webhooks. */
 export async function RepositoryPage({ session, at }: { session: ConsoleSession; at: RepoRef }) {
   const base = `/api/v1/regions/${at.region}/repositories/${at.ns}/${at.repo}`;
   const found = await session.api.get<Repository>(base);
@@ -154,6 +155,7 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
       />
       <RulesSection at={at} base={base} rules={rules} can={can} />
       <BuildsSection base={base} builds={builds} mayBuild={can(`POST ${ROUTE}/builds`)} />
+      <WebhooksSection session={session} at={at} base={base} can={can} />
     </Page>
   );
 }

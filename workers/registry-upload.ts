@@ -1,0 +1,207 @@
+import type Docker from "dockerode";
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, rmSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import tar from "tar-stream";
+import { DeterministicError } from "./errors.ts";
+
+export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
+const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
+// Uncompressed layers are valid OCI and need no second pass over the bytes: the layer's digest is
+// its diff id, which the engine already knows, so a layer the registry holds is never read.
+const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar";
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: Platform;
+}
+
+/**
+ * One repository of a registry, spoken to with a bearer token: just what pushing an image by
+ * digest and an index by tag needs (distribution's blob upload and manifest put).
+ */
+export class RegistryRepository {
+  constructor(
+    private readonly baseUrl: string,
+    private readonly repository: string,
+    private readonly token: string | undefined,
+  ) {}
+
+  private url(path: string): string {
+    return `${this.baseUrl}/v2/${this.repository}/${path}`;
+  }
+
+  private async call(what: string, url: string, init: RequestInit & { duplex?: "half" } = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.token) headers.set("authorization", `Bearer ${this.token}`);
+    const answer = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(600_000) }).catch((err: Error) => {
+      throw new Error(
+        `${what}: the registry does not answer (${(err.cause as { code?: string })?.code ?? err.message})`,
+      );
+    });
+    if (answer.status === 401 || answer.status === 403)
+      throw new DeterministicError(`${what} denied: the registry answered ${answer.status} ${await answer.text()}`);
+    return answer;
+  }
+
+  /** The blob's size when the repository holds it. */
+  async blobSize(digest: string): Promise<number | undefined> {
+    const answer = await this.call(`checking blob ${digest}`, this.url(`blobs/${digest}`), { method: "HEAD" });
+    if (answer.status === 404) return undefined;
+    if (!answer.ok) throw new Error(`checking blob ${digest}: the registry answered ${answer.status}`);
+    return Number(answer.headers.get("content-length"));
+  }
+
+  /** Uploads one blob in a single PUT; the registry checks the digest. */
+  async putBlob(digest: string, body: () => Buffer | Readable): Promise<void> {
+    const what = `uploading blob ${digest}`;
+    const started = await this.call(what, this.url("blobs/uploads/"), { method: "POST" });
+    if (started.status !== 202) throw new Error(`${what}: the registry answered ${started.status}`);
+    const location = new URL(started.headers.get("location")!, this.baseUrl);
+    location.searchParams.set("digest", digest);
+    const data = body();
+    const done = await this.call(what, location.href, {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream" },
+      body: data instanceof Readable ? (Readable.toWeb(data) as ReadableStream) : data,
+      duplex: "half",
+    });
+    if (done.status !== 201) throw new Error(`${what}: the registry answered ${done.status} ${await done.text()}`);
+  }
+
+  /** Puts a manifest under `tag`, or under its own digest only (no tag); returns its descriptor. */
+  async putManifest(mediaType: string, content: object, tag?: string): Promise<Descriptor> {
+    const bytes = Buffer.from(JSON.stringify(content));
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    const reference = tag ?? digest;
+    const what = `putting the manifest ${reference}`;
+    const answer = await this.call(what, this.url(`manifests/${reference}`), {
+      method: "PUT",
+      headers: { "content-type": mediaType },
+      body: bytes,
+    });
+    if (answer.status !== 201)
+      throw new Error(`${what}: the registry answered ${answer.status} ${await answer.text()}`);
+    return { mediaType, digest, size: bytes.length };
+  }
+}
+
+interface ImageInfo {
+  Id: string;
+  Os: string;
+  Architecture: string;
+  Variant?: string;
+  RootFS: { Layers?: string[] };
+}
+
+/**
+ * Pushes one image of the engine to the registry by digest, leaving no tag: its layers and config
+ * as blobs (only those the repository lacks), then an OCI manifest put under its own digest. This
+ * is how each platform of a multi-platform build goes out before the index names them all.
+ */
+export async function pushImageByDigest(
+  docker: Docker,
+  imageId: string,
+  registry: RegistryRepository,
+  scratchDir: string,
+  onLine: (line: string) => void,
+): Promise<Descriptor> {
+  const info = (await docker.getImage(imageId).inspect()) as unknown as ImageInfo;
+  const platform: Platform = {
+    os: info.Os,
+    architecture: info.Architecture,
+    ...(info.Variant ? { variant: info.Variant } : {}),
+  };
+  const diffIds = info.RootFS.Layers ?? [];
+  const sizes = new Map<string, number>();
+  for (const digest of new Set([info.Id, ...diffIds])) {
+    const size = await registry.blobSize(digest);
+    if (size !== undefined) sizes.set(digest, size);
+  }
+  const missing = new Set([info.Id, ...diffIds].filter((d) => !sizes.has(d)));
+  if (missing.size > 0) await uploadFromSave(docker, info.Id, missing, sizes, registry, scratchDir, onLine);
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: OCI_CONFIG, digest: info.Id, size: sizes.get(info.Id)! },
+    layers: diffIds.map((digest) => ({ mediaType: OCI_LAYER, digest, size: sizes.get(digest)! })),
+  };
+  const put = await registry.putManifest(OCI_MANIFEST, manifest);
+  onLine(`${platformName(platform)}: pushed ${put.digest}`);
+  return { ...put, platform };
+}
+
+/** Puts an OCI image index of the pushed platform images under `tag`. */
+export function putIndex(registry: RegistryRepository, tag: string, images: Descriptor[]): Promise<Descriptor> {
+  return registry.putManifest(OCI_INDEX, { schemaVersion: 2, mediaType: OCI_INDEX, manifests: images }, tag);
+}
+
+export function platformName(p: Platform): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join("/");
+}
+
+/**
+ * Reads `docker save` of the image and uploads the blobs in `missing`. The save's entries are not
+ * in layer order, so each layer is hashed on its way to a scratch file and uploaded from there
+ * when the registry lacks it.
+ */
+async function uploadFromSave(
+  docker: Docker,
+  imageId: string,
+  missing: Set<string>,
+  sizes: Map<string, number>,
+  registry: RegistryRepository,
+  scratchDir: string,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const extract = tar.extract();
+  let n = 0;
+  extract.on("entry", (header, stream, next) => {
+    const handle = async () => {
+      if (header.type === "file" && /^[0-9a-f]{64}\.json$/.test(header.name)) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of stream) chunks.push(chunk as Buffer);
+        const config = Buffer.concat(chunks);
+        const digest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
+        if (missing.delete(digest)) await registry.putBlob(digest, () => config);
+        sizes.set(digest, config.length);
+      } else if (header.type === "file" && header.name.endsWith("/layer.tar")) {
+        const file = join(scratchDir, `layer-${n++}.tar`);
+        const hash = createHash("sha256");
+        try {
+          stream.on("data", (chunk: Buffer) => hash.update(chunk));
+          await pipeline(stream, createWriteStream(file));
+          const digest = `sha256:${hash.digest("hex")}`;
+          sizes.set(digest, header.size ?? 0);
+          if (missing.delete(digest)) {
+            onLine(`uploading layer ${digest.slice(0, 19)}… (${header.size} bytes)`);
+            await registry.putBlob(digest, () => createReadStream(file));
+          }
+        } finally {
+          rmSync(file, { force: true });
+        }
+      } else {
+        stream.resume();
+        await new Promise((resolve) => stream.on("end", resolve));
+      }
+    };
+    handle().then(
+      () => next(),
+      (err: Error) => extract.destroy(err),
+    );
+  });
+  const saved = (await docker.getImage(imageId).get()) as unknown as NodeJS.ReadableStream;
+  await pipeline(saved, extract);
+  if (missing.size > 0) throw new Error(`the engine's export of ${imageId} lacks ${[...missing].join(", ")}`);
+}
