@@ -57,3 +57,62 @@ ensure_dockerd() {
 }
 
 docker_answers() { /usr/bin/docker info >/dev/null 2>&1; }
+
+# QEMU user-mode emulation, so that the engine's BuildKit can build images for another platform
+# (linux/arm64 on an amd64 machine): Debian's qemu-user-static registers its interpreters with
+# binfmt_misc through binfmt-support, with flag F (the kernel opens the interpreter once, so it also
+# runs inside build containers). Idempotent. Best effort: when it cannot be set up (not root, no
+# binfmt_misc in this kernel or container) it warns and goes on; single-platform builds work as
+# before and a build for a platform this machine cannot run fails naming the platform.
+ensure_emulation() {
+  local dir=/proc/sys/fs/binfmt_misc
+  if [ "$(id -u)" -ne 0 ]; then
+    emulation_ready || log "warning: QEMU emulation is not set up and only root can set it up (Debian qemu-user-static binfmt-support); multi-platform builds will fail"
+    return 0
+  fi
+  if ! (ensure_debian_packages qemu-user-static binfmt-support); then
+    log "warning: could not install qemu-user-static and binfmt-support; multi-platform builds will fail"
+    return 0
+  fi
+  if ! grep -qs " $dir binfmt_misc " /proc/mounts; then
+    mount -t binfmt_misc binfmt_misc "$dir" 2>/dev/null \
+      || { log "warning: could not mount binfmt_misc at $dir; multi-platform builds will fail"; return 0; }
+  fi
+  update-binfmts --enable >/dev/null 2>&1 || true
+  emulation_ready || log "warning: QEMU's binfmt_misc handlers are not enabled (update-binfmts --enable failed); multi-platform builds will fail"
+}
+
+# True when the kernel runs binaries of the other common platform (arm64 on amd64, amd64 on arm64).
+emulation_ready() {
+  local handler=qemu-aarch64
+  [ "$(uname -m)" = aarch64 ] && handler=qemu-x86_64
+  [ "$(head -1 "/proc/sys/fs/binfmt_misc/$handler" 2>/dev/null)" = enabled ]
+}
+
+# The tests' arm64 base image is made offline from Debian's arm64 busybox-static package: adds the
+# arm64 architecture to dpkg, refreshes the package lists only when they lack it, and downloads the
+# .deb (not installed) into $1. Warns and goes on when it cannot: the tests that need the image then
+# fail naming this step.
+ensure_arm64_busybox_deb() {
+  local dir="$1"
+  if compgen -G "$dir/busybox-static_*_arm64.deb" >/dev/null; then return 0; fi
+  mkdir -p "$dir"
+  if ! apt-cache show busybox-static:arm64 >/dev/null 2>&1; then
+    if [ "$(id -u)" -ne 0 ]; then
+      log "warning: only root can add dpkg's arm64 architecture; the arm64 base image of the tests will be missing"
+      return 0
+    fi
+    if [ "$(dpkg --print-architecture)" != arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+      log "adding the arm64 architecture to dpkg (for busybox-static:arm64)"
+      dpkg --add-architecture arm64
+    fi
+    log "refreshing the package lists for arm64 (apt-get update)"
+    apt-get update -qq || true
+  fi
+  local out
+  # apt warns that root downloads unsandboxed (its _apt user may not write $dir): harmless.
+  if ! out="$(cd "$dir" && apt-get download -qq busybox-static:arm64 2>&1)" \
+    || ! compgen -G "$dir/busybox-static_*_arm64.deb" >/dev/null; then
+    log "warning: apt-get download busybox-static:arm64 failed; the arm64 base image of the tests will be missing: $out"
+  fi
+}

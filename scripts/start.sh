@@ -3,14 +3,19 @@
 # unless REDIS_URL already answers, the Docker engine when none answers (the build worker needs it;
 # as root, from Debian's docker.io), one distribution registry (Debian docker-registry) per region
 # of KILN_REGIONS with token auth and notifications pointing at Kiln, then Kiln itself (API and a
-# build worker, KILN_ROLE=all). Data (SQLite, keys, git mirrors, registry storage, Redis) lives in
-# $KILN_DATA_DIR. Ctrl-C stops all but dockerd.
+# build worker, KILN_ROLE=all). For the worker it also sets up QEMU emulation (Debian
+# qemu-user-static, binfmt-support) so that builds can target other platforms (linux/arm64).
+# Data (SQLite, keys, git mirrors, registry storage, Redis) lives in $KILN_DATA_DIR.
+# Ctrl-C stops all but dockerd.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KILN_ROOT"
 ensure_node_modules
 ensure_debian_packages docker-registry redis-server
 export KILN_DATA_DIR="${KILN_DATA_DIR:-$KILN_ROOT/data}"
-if [ "${KILN_ROLE:-all}" != "api" ]; then ensure_dockerd "$KILN_DATA_DIR"; fi
+if [ "${KILN_ROLE:-all}" != "api" ]; then
+  ensure_emulation
+  ensure_dockerd "$KILN_DATA_DIR"
+fi
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 mkdir -p "$KILN_DATA_DIR"
 

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a clean clone: installs what the tests need (npm packages; Debian's
 # docker.io, docker-registry, redis-server, busybox-static, and chromium for the console's browser
-# tests), starts the Docker engine when it is not running (tests start their own registries and
-# Redis servers on free ports), then runs unit, integration, end-to-end and browser tests. First it
-# runs `npm run lint` (formatting, tsc, the architecture check) and stops there when that fails.
+# tests), sets up QEMU emulation for multi-platform builds (qemu-user-static, binfmt-support),
+# downloads Debian's arm64 busybox-static .deb into .kiln-test/debs (the offline arm64 base image;
+# adds dpkg's arm64 architecture first), starts the Docker engine when it is not running (tests
+# start their own registries and Redis servers on free ports), then runs unit, integration,
+# end-to-end and browser tests. First it runs `npm run lint` (formatting, tsc, the architecture
+# check) and stops there when that fails.
 # Extra arguments go to vitest. Browser screenshots land in test/artifacts/console/.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KILN_ROOT"
@@ -13,6 +16,8 @@ log "linting (npm run lint: prettier --check, tsc, dependency-cruiser)"
 npm run -s lint
 
 ensure_debian_packages docker.io docker-registry redis-server busybox-static chromium
+ensure_emulation
+ensure_arm64_busybox_deb "$KILN_ROOT/.kiln-test/debs"
 ensure_dockerd "$KILN_ROOT/.kiln-test"
 
 results="$(mktemp -t kiln-vitest-XXXXXX.json)"

@@ -71,6 +71,7 @@ const queries = perDb((db) => {
         tag: tags.tag,
         digest: tags.digest,
         mediaType: tags.mediaType,
+        platforms: tags.platforms,
         size: tags.size,
         pushedBy: tags.pushedBy,
         pushedAt: tags.pushedAt,

@@ -30,6 +30,14 @@ export const TagViewSchema = z.object({
   tag: z.string(),
   digest: z.string(),
   mediaType: z.string().nullable(),
+  /**
+   * `os/arch[/variant]` of each image the tag holds (several for an image index), as the registry
+   * gave them when the tag was pushed; null when they could not be read.
+   */
+  platforms: z
+    .array(z.string())
+    .nullable()
+    .describe("os/arch[/variant] of each image under the tag, e.g. linux/amd64, linux/arm64; null when unknown"),
   size: z.number().nullable(),
   pushedBy: z.string().nullable(),
   pushedAt: z.string(),

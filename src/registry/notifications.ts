@@ -15,6 +15,8 @@ export interface RegistryEvent {
   actor?: string;
   sourceAddr?: string;
   occurredAt: string;
+  /** `os/arch[/variant]` of each image under a pushed tag, read from the registry (tag-platforms.ts). */
+  platforms?: string[];
 }
 
 const MANIFEST = /manifest|image\.index/i;
@@ -103,6 +105,7 @@ export function recordEvents(
           tag: e.tag,
           digest: e.digest,
           mediaType: e.mediaType ?? null,
+          platforms: e.platforms ?? null,
           size: e.size ?? null,
           pushedBy: e.actor ?? null,
           pushedAt: e.occurredAt,

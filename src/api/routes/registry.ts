@@ -4,6 +4,8 @@ import { auditEvents } from "../../db/schema.ts";
 import { loginNameOf } from "../../iam/principal.ts";
 import { TEMPORARY_MAX_SECONDS } from "../../registry/credentials.ts";
 import { normalizeEnvelope, recordEvents } from "../../registry/notifications.ts";
+import { RegistryReader } from "../../registry/registry-reader.ts";
+import { addPlatforms } from "../../registry/tag-platforms.ts";
 import type { Deps } from "../env.ts";
 import { DomainError } from "../../errors.ts";
 import { addRoute, type App } from "../route.ts";
@@ -33,6 +35,7 @@ const AuditSchema = z.object({
 
 export function registryRoutes(app: App, deps: Deps): void {
   const { db } = deps;
+  const reader = new RegistryReader(deps.keys);
 
   addRoute(
     app,
@@ -59,7 +62,15 @@ export function registryRoutes(app: App, deps: Deps): void {
       } catch {
         throw new DomainError("MalformedJSON", "the notification envelope is not valid JSON");
       }
-      return c.json(recordEvents(db, region, normalizeEnvelope(envelope)), 200);
+      const events = normalizeEnvelope(envelope);
+      // The platforms of each pushed tag, read from the registry in at most PLATFORMS_TIMEOUT_MS.
+      await addPlatforms(
+        events,
+        deps.config.regions.find((r) => r.id === region)!,
+        reader,
+        deps.log,
+      );
+      return c.json(recordEvents(db, region, events), 200);
     },
   );
 

@@ -116,6 +116,7 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
               <tr>
                 <th>Tag</th>
                 <th>Digest</th>
+                <th>Platforms</th>
                 <th>Size</th>
                 <th>Pushed by</th>
                 <th>Pushed</th>
@@ -132,6 +133,7 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
                       {t.digest.slice(0, 19)}…
                     </code>
                   </td>
+                  <td data-testid="tag-platforms">{t.platforms?.length ? t.platforms.join(", ") : "—"}</td>
                   <td>
                     <Bytes size={t.size} />
                   </td>
