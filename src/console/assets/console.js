@@ -212,6 +212,11 @@ async function showStatement(item, policyName, index) {
   if (statement) item.append(el("pre", { class: "json" }, JSON.stringify(statement, null, 2)));
 }
 
+/** The form's API path, `{name}` filled from the form's field of that name: `…/build-secrets/{id}`. */
+function apiUrl(form) {
+  return form.dataset.api.replace(/\{([^}]+)\}/g, (_m, name) => encodeURIComponent(form.elements[name]?.value ?? ""));
+}
+
 async function submitApiForm(form, event) {
   event.preventDefault();
   const output = form.querySelector("[data-output]");
@@ -231,7 +236,7 @@ async function submitApiForm(form, event) {
   button.disabled = true;
   try {
     const sendsBody = method !== "DELETE" && method !== "GET";
-    const res = await callApi(method, form.dataset.api, sendsBody ? body : undefined);
+    const res = await callApi(method, apiUrl(form), sendsBody ? body : undefined);
     if (res.status === 401) {
       // The session ended (logout elsewhere, expiry): sign in again and come back here.
       window.location.assign(`/console/login?next=${encodeURIComponent(location.pathname + location.search)}`);

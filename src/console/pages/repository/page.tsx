@@ -7,6 +7,7 @@ import { Page } from "../../views/layout.tsx";
 import { SourceSection } from "./source.tsx";
 import { RulesSection } from "./rules.tsx";
 import { BuildsSection } from "./builds.tsx";
+import { BuildSecretsSection } from "./secrets.tsx";
 import { WebhooksSection } from "./webhooks.tsx";
 import { ROUTE } from "./ref.ts";
 
@@ -156,6 +157,7 @@ export async function RepositoryPage({ session, at }: { session: ConsoleSession;
         users={users?.ok ? users.data.users : undefined}
       />
       <RulesSection at={at} base={base} rules={rules} can={can} />
+      <BuildSecretsSection session={session} at={at} base={base} can={can} />
       <BuildsSection base={base} builds={builds} mayBuild={can(`POST ${ROUTE}/builds`)} />
       <WebhooksSection session={session} at={at} base={base} can={can} />
     </Page>
