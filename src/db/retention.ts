@@ -1,6 +1,6 @@
 import type Database from "better-sqlite3";
 import type { Db } from "./connection.ts";
-import { auditEvents, deliveries, registryEvents } from "./schema.ts";
+import { auditEvents, deliveries, registryEvents, webhookDeliveries } from "./schema.ts";
 
 /** How long rows are kept, in days; 0 keeps them for ever. */
 export interface Retention {
@@ -13,7 +13,7 @@ export interface Retention {
 
 /** One kind of row that ages out: the column that dates it, and how to delete one batch of the oldest. */
 interface Target {
-  name: "deliveries" | "audit_events" | "registry_events" | "build_logs";
+  name: "deliveries" | "webhook_deliveries" | "audit_events" | "registry_events" | "build_logs";
   days: (r: Retention) => number;
   /** Rows per statement: build logs are large (up to 20,000 lines each), so fewer of them at a time. */
   batch: number;
@@ -73,6 +73,13 @@ export const TARGETS: readonly Target[] = [
         sqlite.exec("pragma foreign_keys = on");
       }
     },
+  },
+  {
+    // Outbound webhook deliveries (their tries go with them), after the inbound deliveries' days.
+    name: "webhook_deliveries",
+    days: (r) => r.deliveriesDays,
+    batch: 1000,
+    delete: simple("webhook_deliveries", webhookDeliveries.createdAt.name),
   },
   {
     name: "audit_events",

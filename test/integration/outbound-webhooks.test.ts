@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { finishBuild } from "../../src/builds/records.ts";
 import { openDatabase } from "../../src/db/connection.ts";
+import { sweep } from "../../src/db/retention.ts";
 import { claimDue, enqueueTagPushed, recordAttempt, releaseLeases } from "../../src/notifications/outbox.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitUntil } from "../helpers/net.ts";
@@ -389,6 +390,15 @@ describe("the outbound outbox's lease", () => {
       recordAttempt(db, "replica-b", b[0]!, { at, statusCode: 200, latencyMs: 1, response: "", error: null }, 1000);
       const row = sql.prepare("select status, lease_owner as owner from webhook_deliveries where id = ?").get(b[0]!.id);
       expect(row).toEqual({ status: "pending", owner: "replica-c" });
+
+      // The retention sweep deletes outbound deliveries (and their tries) after KILN_RETAIN_DELIVERIES_DAYS.
+      sql.prepare("update webhook_deliveries set created_at = '2020-01-01T00:00:00.000Z' where id = ?").run(b[0]!.id);
+      const retention = { deliveriesDays: 30, auditDays: 0, registryEventsDays: 0, buildLogsDays: 0 };
+      expect(await sweep(db, retention)).toMatchObject({ webhook_deliveries: 1 });
+      expect(sql.prepare("select count(*) as n from webhook_deliveries").get()).toEqual({ n: 1 });
+      expect(sql.prepare("select count(*) as n from webhook_attempts where delivery_id = ?").get(b[0]!.id)).toEqual({
+        n: 0,
+      });
     } finally {
       db.$client.close();
       rmSync(dir, { recursive: true, force: true });

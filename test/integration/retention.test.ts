@@ -81,6 +81,7 @@ describe("retention: only rows past their time are deleted, in small batches", (
   it("computes one cutoff per kind of row, and leaves out kinds kept for ever (0 days)", () => {
     expect(cutoffs(DEFAULTS, NOW)).toEqual([
       { name: "deliveries", before: daysAgo(30) },
+      { name: "webhook_deliveries", before: daysAgo(30) },
       { name: "audit_events", before: daysAgo(180) },
       { name: "registry_events", before: daysAgo(90) },
       { name: "build_logs", before: daysAgo(90) },
@@ -91,7 +92,13 @@ describe("retention: only rows past their time are deleted, in small batches", (
   it("deletes the old rows and keeps the new ones, the builds and their other links", async () => {
     seed();
     const deleted = await sweep(t.deps.db, DEFAULTS, { now: NOW });
-    expect(deleted).toEqual({ deliveries: 2500, audit_events: 1200, registry_events: 1100, build_logs: 251 });
+    expect(deleted).toEqual({
+      deliveries: 2500,
+      webhook_deliveries: 0,
+      audit_events: 1200,
+      registry_events: 1100,
+      build_logs: 251,
+    });
 
     expect(ids("select provider_delivery_id from deliveries")).toEqual(["new-1"]);
     expect(ids("select actor from audit_events")).toEqual(["new-1"]);
@@ -112,6 +119,7 @@ describe("retention: only rows past their time are deleted, in small batches", (
     // A second sweep finds nothing more.
     expect(await sweep(t.deps.db, DEFAULTS, { now: NOW })).toEqual({
       deliveries: 0,
+      webhook_deliveries: 0,
       audit_events: 0,
       registry_events: 0,
       build_logs: 0,
