@@ -1,13 +1,18 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { launchChromium, newTab, screenshot } from "../helpers/browser.ts";
 import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
+import { makeGitRepo } from "../helpers/git.ts";
+import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startReceiver, type Receiver } from "../helpers/receiver.ts";
+import { startRedis } from "../helpers/redis.ts";
+import { seedPushUser } from "../helpers/seed.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
 
 /**
@@ -138,4 +143,84 @@ describe("outbound webhooks: console, docker push, registry notification, signed
     await screenshot(page, "14-webhook-deliveries");
     expect(tab.errors).toEqual([]);
   });
+});
+
+describe("outbound webhooks: a real Kiln build (git, Redis, BuildKit, registry) reaches the receiver", () => {
+  let kiln: Awaited<ReturnType<typeof startKilnWithRegistries>>;
+  let redis: Awaited<ReturnType<typeof startRedis>>;
+  let worker: ReturnType<typeof startBuildWorker>;
+  let receiver: Receiver;
+  let root: string;
+  /** Every line the API and the worker logged, at debug: searched for the secret and the signatures. */
+  const logs = captureLogs("debug");
+  const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
+  const source = makeGitRepo();
+  writeFileSync(join(source.dir, "Dockerfile"), `FROM ${BASE_IMAGE}\nRUN echo built > /built\n`);
+  source.git("add", ".");
+  source.git("commit", "--quiet", "-m", "a Dockerfile");
+
+  beforeAll(async () => {
+    await assertDockerEngine();
+    await ensureBaseImage();
+    receiver = await startReceiver(() => 200);
+    redis = await startRedis();
+    kiln = await startKilnWithRegistries(["cn-hongkong"], {
+      env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
+      queue: true,
+      log: logs.log,
+    });
+    worker = startBuildWorker(kiln.config, logs.log);
+    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
+      .rootToken;
+    await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
+    await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
+      token: root,
+      body: { namespace: "alitest1", name: "app" },
+    });
+    await seedPushUser(kiln.call, root, "ci");
+    const bound = await kiln.call("PUT", `${repoPath}/source`, {
+      token: root,
+      body: { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "ci" },
+    });
+    expect(bound.status, JSON.stringify(bound.body)).toBe(200);
+    await kiln.call("POST", `${repoPath}/build-rules`, {
+      token: root,
+      body: { sourceType: "branch", source: "main", tags: ["{sourceref}"] },
+    });
+  }, 120_000);
+
+  afterAll(async () => {
+    await worker?.close();
+    await kiln?.stop();
+    await redis?.stop();
+    await receiver?.close();
+  });
+
+  it("the build's push sends tag.pushed (pusher: the push user) and its end build.succeeded, both signed", async () => {
+    const created = await kiln.call("POST", `${repoPath}/webhooks`, {
+      token: root,
+      body: { url: receiver.url, events: ["tag.pushed", "build.succeeded", "build.failed"] },
+    });
+    expect(created.status).toBe(201);
+    receiver.secret = created.body.secret;
+    const build = (await kiln.call("POST", `${repoPath}/builds`, { token: root, body: { ref: "main" } })).body
+      .builds[0];
+    await waitUntil(
+      async () => receiver.received.length >= 2,
+      () => `${receiver.received.length} deliveries; build: ${JSON.stringify(build)}`,
+      120_000,
+    );
+    const byEvent = Object.fromEntries(receiver.received.map((r) => [r.body.event, r]));
+    const finished = (await kiln.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body;
+    expect(finished.status).toBe("succeeded");
+    expect(byEvent["tag.pushed"]!.body.push_data).toMatchObject({ tag: "main", pusher: "ci@acme" });
+    expect(byEvent["build.succeeded"]!.body).toMatchObject({
+      push_data: { tag: "main", digest: finished.digest, pusher: "ci@acme" },
+      build: { id: build.id, status: "succeeded", commit: source.commit(), tags: ["main"] },
+    });
+    expect(receiver.received.every((r) => r.signatureValid)).toBe(true);
+    const signatures = receiver.received.map((r) => String(r.headers["x-kiln-signature-256"]).slice("sha256=".length));
+    expect(logs.text(), "the dispatcher's tries are in the captured log").toContain("outbound webhook try");
+    expectNoSecretIn(logs.lines, [created.body.secret, ...signatures]);
+  }, 150_000);
 });
