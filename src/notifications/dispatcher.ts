@@ -77,10 +77,11 @@ export class WebhookDispatcher {
     });
   }
 
-  private perWebhook(webhookId: number): number {
-    let n = 0;
-    for (const f of this.inFlight.values()) if (f.webhookId === webhookId) n++;
-    return n;
+  /** Tries in flight by webhook. */
+  private busy(): Map<number, number> {
+    const busy = new Map<number, number>();
+    for (const f of this.inFlight.values()) busy.set(f.webhookId, (busy.get(f.webhookId) ?? 0) + 1);
+    return busy;
   }
 
   private pass(): void {
@@ -89,7 +90,7 @@ export class WebhookDispatcher {
     if (free <= 0) return;
     let claimed: Claimed[];
     try {
-      claimed = claimDue(this.db, this.owner, LEASE_MS, free, (id) => this.perWebhook(id) >= PER_WEBHOOK);
+      claimed = claimDue(this.db, this.owner, LEASE_MS, free, this.busy(), PER_WEBHOOK);
     } catch (err) {
       this.log.warn({ err }, "outbound webhooks: claiming due deliveries failed; trying again shortly");
       return;

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lte, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, lte, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import type { WebhookEvent } from "../db/enums.ts";
 import { perDb } from "../db/prepared.ts";
@@ -180,7 +180,9 @@ const dueFilter = (now: string) =>
 /**
  * Claims up to `limit` due deliveries for `owner` until `leaseMs` from now: a row is taken only
  * if no live lease holds it, in one write transaction, so two dispatchers (two API processes on
- * one database) never hold the same row. `skip` passes over webhooks the caller has enough of.
+ * one database) never hold the same row. At most `perWebhook` rows of one webhook are held by
+ * the caller at once, counting `busy` (its tries in flight by webhook): the webhooks at that
+ * bound are left out of the query, so a dead receiver's backlog never hides the others' rows.
  * Deliveries of a disabled webhook end failed instead.
  */
 export function claimDue(
@@ -188,12 +190,14 @@ export function claimDue(
   owner: string,
   leaseMs: number,
   limit: number,
-  skip: (webhookId: number) => boolean = () => false,
+  busy: ReadonlyMap<number, number> = new Map(),
+  perWebhook = 2,
 ): Claimed[] {
   if (limit <= 0) return [];
   const now = new Date();
   const nowIso = now.toISOString();
   const until = new Date(now.getTime() + leaseMs).toISOString();
+  const full = [...busy].filter(([, n]) => n >= perWebhook).map(([id]) => id);
   return db.transaction(
     (tx) => {
       const candidates = tx
@@ -209,12 +213,12 @@ export function claimDue(
         })
         .from(webhookDeliveries)
         .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
-        .where(dueFilter(nowIso))
+        .where(and(dueFilter(nowIso), full.length ? notInArray(webhookDeliveries.webhookId, full) : undefined))
         .orderBy(webhookDeliveries.nextAttemptAt)
         .limit(limit * 4)
         .all();
       const claimed: Claimed[] = [];
-      const taken = new Map<number, number>();
+      const taken = new Map(busy);
       for (const { enabled, ...c } of candidates) {
         if (claimed.length >= limit) break;
         if (!enabled) {
@@ -224,7 +228,7 @@ export function claimDue(
             .run();
           continue;
         }
-        if (skip(c.webhookId) || (taken.get(c.webhookId) ?? 0) >= 2) continue;
+        if ((taken.get(c.webhookId) ?? 0) >= perWebhook) continue;
         const won = tx
           .update(webhookDeliveries)
           .set({ leaseOwner: owner, leaseUntil: until })

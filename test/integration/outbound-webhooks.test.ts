@@ -47,7 +47,7 @@ describe("outbound webhooks (ACR's triggers): a real receiver, signatures, filte
     return { receiver, hook: created.body as { id: number; secret: string } };
   }
   const deliveriesOf = async (id: number) =>
-    (await t.call("GET", `${hooksOf()}/${id}/deliveries`, { token: root })).body.deliveries as any[];
+    (await t.call("GET", `${hooksOf()}/${id}/deliveries?limit=200`, { token: root })).body.deliveries as any[];
 
   beforeAll(async () => {
     // Retries after 0.3 s, 1.5 s, …: the schedule of an hour, shrunk.
@@ -334,6 +334,21 @@ describe("outbound webhooks (ACR's triggers): a real receiver, signatures, filte
     // A path that waited for the receiver would take its 10 s limit; these answer in milliseconds.
     expect(slowest.notify).toBeLessThan(1000);
     expect(slowest.intake).toBeLessThan(1000);
+
+    // Nor does its backlog hold up another webhook: 40 more deliveries to the dead receiver are
+    // due before the healthy one's, yet the healthy receiver has its delivery at once.
+    const healthy = await hookWith({ events: ["tag.pushed"], tagFilter: { kind: "list", tags: ["fair"] } });
+    await notify(Array.from({ length: 40 }, (_, i) => push(`backlog-${i}`)));
+    await sleep(50);
+    const sent = Date.now();
+    await notify([push("fair")]);
+    await waitUntil(
+      async () => healthy.receiver.received.length === 1,
+      () => "the healthy receiver got nothing",
+      5_000,
+    );
+    expect(healthy.receiver.received[0]!.at - sent).toBeLessThan(2_000);
+    expect(receiver.hanging.length).toBeLessThanOrEqual(2); // at most two tries at once per webhook
     // The 10 s limit ends each hanging try, recorded as such, and the delivery waits for its retry.
     await waitUntil(
       async () => (await deliveriesOf(hook.id)).some((d) => d.attempts >= 1),
