@@ -68,7 +68,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
   const retention = new RetentionSweeper(db, config.retention, log);
   dispatcher?.wake();
   // Outbound webhooks: the API process sends the outbox's deliveries (SQLite only; no Redis needed).
-  const webhooks = new WebhookDispatcher(db, config, log);
+  const webhooks = new WebhookDispatcher(db, config, log, metrics);
   // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
   void dispatcher?.reconcile();
   const readiness: Deps["readiness"] = [

@@ -6,6 +6,8 @@ export interface Metrics {
   httpRequests: Counter<"method" | "route" | "status">;
   httpDuration: Histogram<"method" | "route">;
   webhookDeliveries: Counter<"provider" | "outcome">;
+  /** Tries of outbound webhook deliveries: delivered, retry (another try is planned) or failed (the last one). */
+  outboundTries: Counter<"event" | "outcome">;
   tokenScopes: Counter<"outcome">;
   failedLogins: Counter;
   buildWait: Histogram;
@@ -65,6 +67,12 @@ export function createMetrics(): Metrics {
       name: "kiln_webhook_deliveries_total",
       help: "Webhook deliveries by provider and outcome",
       labelNames: ["provider", "outcome"] as const,
+      registers,
+    }),
+    outboundTries: new Counter({
+      name: "kiln_outbound_webhook_tries_total",
+      help: "Tries of outbound webhook deliveries by event and outcome (delivered, retry, failed)",
+      labelNames: ["event", "outcome"] as const,
       registers,
     }),
     tokenScopes: new Counter({

@@ -4,6 +4,7 @@ import { unseal } from "../crypto/seal.ts";
 import type { Db } from "../db/connection.ts";
 import { randomId } from "../iam/secrets.ts";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics.ts";
 import { claimDue, onOutboxChange, recordAttempt, releaseLeases, type AttemptResult, type Claimed } from "./outbox.ts";
 import { ATTEMPT_TIMEOUT_MS, RESPONSE_SNIPPET_BYTES, retryDelayMs, signatureOf } from "./payload.ts";
 
@@ -59,6 +60,7 @@ export class WebhookDispatcher {
     private readonly db: Db,
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly metrics?: Metrics,
     intervalMs = 1000,
   ) {
     this.timer = setInterval(() => this.wake(), intervalMs);
@@ -154,6 +156,7 @@ export class WebhookDispatcher {
     if (this.closed) return; // stopped mid-try: the lease was given back, another pass sends it again
     try {
       const status = recordAttempt(this.db, this.owner, c, result, this.config.notify.retryBaseMs);
+      this.metrics?.outboundTries.inc({ event: c.event, outcome: status === "pending" ? "retry" : status });
       // A retry falls due between the once-a-second passes: wake for it on time.
       const wait = status === "pending" ? retryDelayMs(c.attempts + 1, this.config.notify.retryBaseMs) : undefined;
       if (wait !== undefined && wait < 1000) setTimeout(() => this.wake(), wait + 5).unref();

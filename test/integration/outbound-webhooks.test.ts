@@ -194,6 +194,9 @@ describe("outbound webhooks (ACR's triggers): a real receiver, signatures, filte
     expect(delivery).toMatchObject({ status: "delivered", attempts: 2, lastStatusCode: 200 });
     expect(delivery.attemptLog.map((a: { statusCode: number }) => a.statusCode)).toEqual([500, 200]);
     expect(delivery.attemptLog[0].response).toBe(`answer 500 to ${delivery.id}`);
+    const metrics = (await t.call("GET", "/metrics")).body as string;
+    expect(metrics).toMatch(/kiln_outbound_webhook_tries_total\{event="tag.pushed",outcome="retry"\} [1-9]/);
+    expect(metrics).toMatch(/kiln_outbound_webhook_tries_total\{event="tag.pushed",outcome="delivered"\} [1-9]/);
     expect(receiver.received).toHaveLength(2);
     expect(receiver.received[1]!.at - receiver.received[0]!.at).toBeGreaterThanOrEqual(250); // waited for its turn
     expect(receiver.received.every((r) => r.signatureValid && r.headers["x-kiln-delivery"] === delivery.id)).toBe(true);
