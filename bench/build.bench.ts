@@ -26,9 +26,17 @@
  * finishedAt) and the registry's own time of each manifest push (the tags' pushedAt): webhook →
  * build start, fetch + context, when the last variant's build begins, build, push, and the
  * bookkeeping after the push (medians over a run's builds); and the script's clone, build and push.
+ * Part two (issue 13), reported besides, on the same API, registry and Redis:
+ * - Multi-platform: one Dockerfile (commit file, then BENCH_PLATFORM_ROUNDS of the hash chain)
+ *   built for linux/amd64 alone and for linux/amd64 + linux/arm64 (QEMU), RUNS each, alternating.
+ * - The registry cache on a cold worker: a Dockerfile whose expensive step (BENCH_COLD_ROUNDS of
+ *   the chain) comes first and whose last layer is the commit's; each measured build runs on a
+ *   worker process of its own on a fresh Docker engine (test/helpers/engine.ts: its own data root,
+ *   only the base image), BENCH_COLD_RUNS (4) times with the rule's registry cache on and off,
+ *   alternating. Goal: the mean with the cache ≥ 1.5× faster than the mean without.
  * Prints one JSON summary line last; exits 1 when a goal is missed.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import {
   chmodSync,
@@ -43,6 +51,14 @@ import {
 } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { startSecondEngine } from "../test/helpers/engine.ts";
+import {
+  ensurePlatformBases,
+  expensiveFirstDockerfile,
+  perPlatformDockerfile,
+  startWorkerOn,
+  stopProcess,
+} from "./lib/build-features.ts";
 import { ADMIN, freePort, sleep, startKiln } from "./lib/kiln-process.ts";
 
 const DOCKER = "/usr/bin/docker";
@@ -64,7 +80,17 @@ const CONCURRENCY = Math.max(4, ...CASES);
  * every 25 ms cost the API 0.5–0.9 s of CPU per run, taken from the builds it was timing.
  */
 const POLL_MS = num("BENCH_POLL_MS", 250);
-const GOALS = { variants1Ratio: 1.05, variants4Ratio: 1.05, workerPeakRssMb: 250 };
+/** PLATFORM_ROUNDS: QEMU runs the arm64 hashing about ten times slower than the machine itself. */
+const PLATFORM_ROUNDS = num("BENCH_PLATFORM_ROUNDS", 12);
+const COLD_ROUNDS = num("BENCH_COLD_ROUNDS", HASH_ROUNDS);
+/**
+ * Four cold builds a side: the engine's BuildKit 0.8 leaves imported steps out of an image's
+ * inline cache, so Kiln seeds a build from the rule's last three images and a cold worker misses
+ * one build in four (src/builds/job-payload.ts); four runs measure that miss too.
+ */
+const COLD_RUNS = num("BENCH_COLD_RUNS", 4);
+/** registryCacheSpeedup: a cold worker with the registry cache against one without, expensive step first. */
+const GOALS = { variants1Ratio: 1.05, variants4Ratio: 1.05, workerPeakRssMb: 250, registryCacheSpeedup: 1.5 };
 
 interface BuildRecord {
   id: string;
@@ -175,6 +201,7 @@ const median = (xs: number[]): number => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const round = (n: number, digits = 2): number | null => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null);
 const ms = (iso: string | undefined): number => (iso ? Date.parse(iso) : NaN);
 const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "?");
@@ -232,18 +259,17 @@ const kiln = await startKiln({
 });
 // The worker is a process of its own (as in production), so that its peak RSS can be read.
 const workerDir = mkdtempSync(join(tmpdir(), "kiln-bench-worker-"));
-const worker = spawn("bin/kiln-server", [], {
-  env: {
-    ...process.env,
-    KILN_ROLE: "worker",
-    KILN_WORKER_CONCURRENCY: String(CONCURRENCY),
-    KILN_DATA_DIR: workerDir,
-    KILN_ALLOW_LOCAL_GIT: "1",
-    REDIS_URL: redisUrl,
-    KILN_SECRET_KEY: readFileSync(join(kiln.dataDir, "secret-key"), "utf8").trim(),
-    LOG_LEVEL: "warn",
-    KILN_REGIONS: `local=${registry}`,
-  },
+const workerEnv = {
+  KILN_WORKER_CONCURRENCY: String(CONCURRENCY),
+  KILN_ALLOW_LOCAL_GIT: "1",
+  REDIS_URL: redisUrl,
+  KILN_SECRET_KEY: readFileSync(join(kiln.dataDir, "secret-key"), "utf8").trim(),
+  LOG_LEVEL: "warn",
+  KILN_REGIONS: `local=${registry}`,
+};
+// Reassigned in part two, where each cold build gets a worker of its own on a fresh engine.
+let worker: ChildProcess = spawn("bin/kiln-server", [], {
+  env: { ...process.env, ...workerEnv, KILN_ROLE: "worker", KILN_DATA_DIR: workerDir },
   stdio: ["ignore", "inherit", "inherit"],
 });
 const registryProcess = (() => {
@@ -291,7 +317,7 @@ try {
   }
 
   /** A Kiln repository bound to `dir`, one rule per variant; `run` sends the webhook and waits. */
-  async function kilnSide(name: string, dir: string, variants: string[]) {
+  async function kilnSide(name: string, dir: string, variants: string[], rule: Record<string, unknown> = {}) {
     await call("POST", "/api/v1/regions/local/repositories", root, { namespace: "bench", name });
     const path = `/api/v1/regions/local/repositories/bench/${name}`;
     const bound = await call("PUT", `${path}/source`, root, {
@@ -305,6 +331,7 @@ try {
         source: "main",
         dockerfileName: `Dockerfile.${v}`,
         tags: [v],
+        ...rule,
       });
 
     async function run(commit: string) {
@@ -531,7 +558,85 @@ try {
       `fetch+context ${fmt(bigStages.fetchContext ?? NaN)} s, build ${fmt(bigStages.build ?? NaN)} s)`,
   );
 
+  // Part two (issue 13). A separate source per repository: one push builds every repository bound to it.
+  function featureSource(dockerfiles: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), "kiln-bench-src-"));
+    dirs.push(dir);
+    git(dir, "init", "--quiet", "--initial-branch=main");
+    writeFileSync(join(dir, "payload.bin"), randomBytes(PAYLOAD_MB * 1024 * 1024));
+    for (const [name, text] of Object.entries(dockerfiles)) writeFileSync(join(dir, name), text);
+    newCommit(dir, "initial");
+    git(dir, "repack", "-a", "-d", "-q");
+    return dir;
+  }
+
+  // Multi-platform: the same Dockerfile for linux/amd64 alone, and for linux/amd64 + linux/arm64
+  // (arm64 under QEMU, the two platforms' solves side by side), on the main worker; sides alternate.
+  await ensurePlatformBases(BASE, "kiln-bench/busybox");
+  const platformFile = { "Dockerfile.platforms": perPlatformDockerfile("kiln-bench/busybox", PLATFORM_ROUNDS) };
+  const platformDirs = [featureSource(platformFile), featureSource(platformFile)] as const;
+  const onePlatform = await kilnSide("platform1", platformDirs[0], ["platforms"]);
+  const twoPlatforms = await kilnSide("platform2", platformDirs[1], ["platforms"], {
+    platforms: ["linux/amd64", "linux/arm64"],
+  });
+  await onePlatform(newCommit(platformDirs[0], "warm-1"));
+  await twoPlatforms(newCommit(platformDirs[1], "warm-2"));
+  const platformRuns = { one: [] as number[], two: [] as number[] };
+  for (let run = 1; run <= RUNS; run++) {
+    platformRuns.one.push((await onePlatform(newCommit(platformDirs[0], `one-${run}`))).seconds);
+    platformRuns.two.push((await twoPlatforms(newCommit(platformDirs[1], `two-${run}`))).seconds);
+    console.log(
+      `platforms, run ${run}: linux/amd64 ${fmt(platformRuns.one.at(-1)!)} s; linux/amd64 + linux/arm64 ${fmt(platformRuns.two.at(-1)!)} s`,
+    );
+  }
+  const platformSeconds = { one: median(platformRuns.one), two: median(platformRuns.two) };
+
+  // The registry cache on a cold worker: each measured build runs on a worker of its own on a
+  // fresh Docker engine (nothing of another build's cache or images; only the base image), with
+  // the rule's registry cache on, and, for the same Dockerfile shape, off.
+  const seed = randomBytes(4).toString("hex");
+  const coldDirs = {
+    on: featureSource({ "Dockerfile.cold": expensiveFirstDockerfile(BASE, `on-${seed}`, COLD_ROUNDS) }),
+    off: featureSource({ "Dockerfile.cold": expensiveFirstDockerfile(BASE, `off-${seed}`, COLD_ROUNDS) }),
+  };
+  const coldSides = {
+    on: await kilnSide("coldcache", coldDirs.on, ["cold"]),
+    off: await kilnSide("coldnocache", coldDirs.off, ["cold"], { registryCache: false }),
+  };
+  // The rule's last image, which the next build's cache comes from (built warm, not measured).
+  await coldSides.on(newCommit(coldDirs.on, "first"));
+  await coldSides.off(newCommit(coldDirs.off, "first"));
+  await stopProcess(worker);
+  const coldRuns = { on: [] as number[], off: [] as number[] };
+  for (let run = 1; run <= COLD_RUNS; run++) {
+    for (const side of ["on", "off"] as const) {
+      const engine = await startSecondEngine([BASE]);
+      const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-cold-"));
+      dirs.push(dataDir);
+      worker = startWorkerOn(engine.host, { ...workerEnv, KILN_DATA_DIR: dataDir });
+      try {
+        const r = await coldSides[side](newCommit(coldDirs[side], `cold-${side}-${run}`));
+        coldRuns[side].push(r.seconds);
+        const st = r.stages;
+        console.log(
+          `cold worker, cache ${side}, run ${run}: ${fmt(r.seconds)} s (webhook → start ${fmt(st.webhookToStart)}, fetch+context ${fmt(st.fetchContext)}, build ${fmt(st.build)}, push ${fmt(st.push)})`,
+        );
+      } finally {
+        await stopProcess(worker);
+        await engine.stop();
+      }
+    }
+  }
+  // Means, not medians: the misses (one build in four, see CACHE_SOURCES) count.
+  const coldSeconds = { on: mean(coldRuns.on), off: mean(coldRuns.off) };
+  const registryCacheSpeedup = coldSeconds.off / coldSeconds.on;
+  console.log(
+    `cold worker: ${fmt(coldSeconds.on)} s with the registry cache, ${fmt(coldSeconds.off)} s without (×${fmt(registryCacheSpeedup)}); ` +
+      `2 platforms ${fmt(platformSeconds.two)} s against 1 platform ${fmt(platformSeconds.one)} s (×${fmt(platformSeconds.two / platformSeconds.one)})`,
+  );
+
   const pass = {
+    registryCacheSpeedup: registryCacheSpeedup >= GOALS.registryCacheSpeedup,
     variants1Ratio: ratios[1]! <= GOALS.variants1Ratio,
     variants4Ratio: ratios[4]! <= GOALS.variants4Ratio,
     workerPeakRssMb:
@@ -551,6 +656,24 @@ try {
       workerPeakRssMb: Math.round(workerRssMb),
       workerPeakRssMbBigRepo: Math.round(bigRssMb),
       bigRepo: { mb: BIG_MB, status: bigStatus, seconds: round(bigSeconds, 1), stagesSeconds: bigStages },
+      registryCache: {
+        hashRounds: COLD_ROUNDS,
+        runs: COLD_RUNS,
+        meanOf: "runs (misses included)",
+        coldWorkerWithCacheSeconds: round(coldSeconds.on),
+        coldWorkerWithoutCacheSeconds: round(coldSeconds.off),
+        speedup: round(registryCacheSpeedup),
+        withCacheRuns: coldRuns.on.map((x) => round(x)),
+        withoutCacheRuns: coldRuns.off.map((x) => round(x)),
+      },
+      platforms: {
+        hashRounds: PLATFORM_ROUNDS,
+        onePlatformSeconds: round(platformSeconds.one),
+        twoPlatformsSeconds: round(platformSeconds.two),
+        ratio: round(platformSeconds.two / platformSeconds.one),
+        onePlatformRuns: platformRuns.one.map((x) => round(x)),
+        twoPlatformsRuns: platformRuns.two.map((x) => round(x)),
+      },
       apiPeakRssMb: Math.round(kiln.peakRssMb()),
       loadAverage: { start: round(startLoad[0]!), end: round(loadavg()[0]!) },
       goals: GOALS,

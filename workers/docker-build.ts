@@ -57,8 +57,8 @@ export interface BuildSpec {
   platform?: string;
   /** Build secrets by id, handed to BuildKit through the session, never as build args. */
   secrets: Record<string, string>;
-  /** Export the inline cache with the image, and import it from `from` when there is one. */
-  registryCache: { from: string | null } | null;
+  /** Export the inline cache with the image, and import the inline caches of the images in `from`. */
+  registryCache: { from: string[] } | null;
 }
 
 const NO_SPACE = /no space left on device|ENOSPC/i;
@@ -125,7 +125,8 @@ export async function buildImage(
     loginFor: (host) => (host === spec.registry.host ? spec.registry.login : undefined),
     secrets: spec.secrets,
   });
-  if (spec.registryCache?.from) onLine(`importing the registry cache of ${spec.registryCache.from}`);
+  const cacheFrom = spec.registryCache?.from ?? [];
+  if (cacheFrom.length) onLine(`importing the registry cache of ${cacheFrom.join(", ")}`);
   const progress = new BuildProgress(onLine);
   let imageId: string | undefined;
   try {
@@ -152,7 +153,7 @@ export async function buildImage(
             nocache: spec.noCache,
             ...(spec.target ? { target: spec.target } : {}),
             ...(spec.platform ? { platform: spec.platform } : {}),
-            ...(spec.registryCache?.from ? { cachefrom: JSON.stringify([spec.registryCache.from]) } : {}),
+            ...(cacheFrom.length ? { cachefrom: JSON.stringify(cacheFrom) } : {}),
           },
         },
         (err: Error | null, result?: unknown) => (err ? reject(err) : resolve(result as NodeJS.ReadableStream)),

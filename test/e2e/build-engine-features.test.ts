@@ -193,6 +193,9 @@ describe("what the best build services add: build secrets, a registry cache shar
       const dockerfile = [
         `FROM ${BASE_IMAGE}`,
         "COPY stamp /stamp",
+        // Longer than a second: the session must still answer when the secret is mounted (the
+        // engine drops a session whose health check fails, a second after it opens).
+        "RUN sleep 3",
         // The step proves it read the secret (its hash goes into the image) and then prints it: the log must mask it.
         "RUN --mount=type=secret,id=npmrc sh -c 'sha256sum /run/secrets/npmrc | cut -c1-64 > /npmrc.sha256; cat /run/secrets/npmrc; echo'",
         "RUN --mount=type=secret,id=token,target=/etc/kiln-token sh -c 'wc -c < /etc/kiln-token > /token.length; echo token is $(cat /etc/kiln-token)'",

@@ -3,7 +3,8 @@ import protobuf from "protobufjs";
 /**
  * The parts of BuildKit's wire protocol that Kiln speaks, inline so that the bundled production
  * build needs no .proto files beside it: the session's registry-auth service (moby/buildkit
- * session/auth/auth.proto), its secrets service (session/secrets/secrets.proto) and the status stream the engine sends as `moby.buildkit.trace`
+ * session/auth/auth.proto), its secrets service (session/secrets/secrets.proto), the gRPC health
+ * check the engine polls to keep a session alive, and the status stream the engine sends as `moby.buildkit.trace`
  * (api/services/control/control.proto).
  */
 const PROTO = `
@@ -17,6 +18,10 @@ message GetTokenAuthorityRequest { string Host = 1; bytes Salt = 2; }
 message GetTokenAuthorityResponse { bytes PublicKey = 1; }
 message VerifyTokenAuthorityRequest { string Host = 1; bytes Payload = 2; bytes Salt = 3; }
 message VerifyTokenAuthorityResponse { bytes Signed = 1; }
+
+package grpc.health.v1;
+message HealthCheckRequest { string service = 1; }
+message HealthCheckResponse { int32 status = 1; }
 
 package moby.buildkit.secrets.v1;
 message GetSecretRequest { string ID = 1; map<string, string> annotations = 2; }

@@ -28,6 +28,16 @@ const AUTH_SERVICE = {
   GetTokenAuthority: authMethod("GetTokenAuthority"),
   VerifyTokenAuthority: authMethod("VerifyTokenAuthority"),
 } satisfies grpc.ServiceDefinition;
+/**
+ * The engine checks a session's health every second and drops the session at the first failed
+ * check; without this service every session died a second after it opened, and a build that
+ * reached a cache import or a secret mount later failed with "no active session".
+ */
+const HEALTH_SERVICE = {
+  Check: unaryMethod("grpc.health.v1.Health", "Check", "HealthCheckRequest", "HealthCheckResponse"),
+} satisfies grpc.ServiceDefinition;
+/** grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING */
+const SERVING = 1;
 const SECRETS_SERVICE = {
   GetSecret: unaryMethod("moby.buildkit.secrets.v1.Secrets", "GetSecret", "GetSecretRequest", "GetSecretResponse"),
 } satisfies grpc.ServiceDefinition;
@@ -86,6 +96,9 @@ export function openSession(docker: Docker, options: SessionOptions): Promise<Bu
           VerifyTokenAuthority: unimplemented,
         });
         server.addService(SECRETS_SERVICE, { GetSecret: getSecret });
+        server.addService(HEALTH_SERVICE, {
+          Check: ((_call, callback) => callback(null, { status: SERVING })) as Unary,
+        });
         resolve({
           id,
           close() {
