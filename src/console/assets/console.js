@@ -71,7 +71,11 @@ function formBody(form) {
       setPath(body, field.name, Boolean(value));
       continue;
     }
-    if (typeof value === "string" && value.trim() === "") continue;
+    if (typeof value === "string" && value.trim() === "") {
+      // An emptied list that means "none" (a rule's platforms) is sent as [] so that editing can clear it.
+      if (kind === "list" && field.hasAttribute("data-clearable")) setPath(body, field.name, []);
+      continue;
+    }
     if (kind === "list")
       value = value
         .split(/[\n,]/)

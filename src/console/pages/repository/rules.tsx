@@ -49,6 +49,7 @@ export function RulesSection(props: {
                 </td>
                 <td>
                   <code>{`${r.dockerfileDir.replace(/\/$/, "")}/${r.dockerfileName}`}</code>
+                  {r.platforms?.length ? <div class="muted">{r.platforms.join(", ")}</div> : null}
                 </td>
                 <td>{r.enabled ? "yes" : "no"}</td>
                 <td class="row-actions">
@@ -156,8 +157,21 @@ function RuleFields({ rule }: { rule?: BuildRule }) {
           </textarea>
         </Field>
       </div>
+      <Field label="Platforms" hint="e.g. linux/amd64, linux/arm64; empty builds the worker's own">
+        <input
+          name="platforms"
+          data-kind="list"
+          data-clearable
+          placeholder="linux/amd64, linux/arm64"
+          value={rule?.platforms?.join(", ") ?? ""}
+        />
+      </Field>
       <label class="check">
         <input type="checkbox" name="noCache" data-kind="bool" checked={rule?.noCache ?? false} /> Build without cache
+      </label>
+      <label class="check">
+        <input type="checkbox" name="registryCache" data-kind="bool" checked={rule?.registryCache ?? true} /> Registry
+        cache (export the build cache with the image; start from the last images' cache)
       </label>
     </>
   );
