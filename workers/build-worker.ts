@@ -22,7 +22,7 @@ import { unseal } from "../src/crypto/seal.ts";
 import type { Logger } from "../src/logger.ts";
 import { CacheKeeper } from "./cache-keeper.ts";
 import { buildImage, prepareDockerfile, removeImage } from "./docker-build.ts";
-import { referencedImages } from "./dockerfile-images.ts";
+import { platformArgs, referencedImages } from "./dockerfile-images.ts";
 import { BaseImageError, DeterministicError, DiskFullError } from "./errors.ts";
 import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
 import { missingSecret } from "./dockerfile-secrets.ts";
@@ -194,7 +194,12 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
       const dockerfile = prepareDockerfile(workDir, where.dockerfile, log);
       const noSecret = missingSecret(dockerfile, Object.keys(secrets));
       if (noSecret) throw new DeterministicError(noSecret);
-      await admitImages(referencedImages(dockerfile, data.buildArgs), data.image.registry, auth);
+      const platforms = data.platforms ?? [];
+      const own = await docker.version().then((v) => `${v.Os}/${v.Arch}`);
+      const images = (platforms.length ? platforms : [own]).flatMap((platform) =>
+        referencedImages(dockerfile, data.buildArgs, platformArgs(platform, own)),
+      );
+      await admitImages([...new Set(images)], data.image.registry, auth);
       const build = (platform: string | undefined, onLine: (line: string) => void) =>
         buildImage(docker, { ...spec, platform }, onLine, abort.signal)
           .then((id) => (imageIds.push(id), id))
@@ -203,7 +208,6 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
               ? await explainRefusedBase(err, data.image.registry, auth)
               : err;
           });
-      const platforms = data.platforms ?? [];
       // Each platform is its own BuildKit solve; they run side by side, their lines marked.
       const built: Built =
         platforms.length > 1

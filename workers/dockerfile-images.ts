@@ -1,13 +1,18 @@
 /**
  * The images a Dockerfile names: every `FROM`, `COPY --from=`, `RUN --mount=…,from=` that is not
  * a stage of the file, and the `# syntax=` frontend. `ARG`s declared before the first `FROM`
- * are expanded with their defaults, overridden by the build's args. Pure text work: the
+ * are expanded with their defaults, overridden by the build's args; `automatic` holds BuildKit's
+ * own global args (TARGETARCH and the like, see platformArgs). Pure text work: the
  * worker checks each image of its own registry with Kiln before the build, because BuildKit uses
  * an image already on the engine without asking the registry.
  */
-export function referencedImages(dockerfile: string, buildArgs: Record<string, string>): string[] {
+export function referencedImages(
+  dockerfile: string,
+  buildArgs: Record<string, string>,
+  automatic: Record<string, string> = {},
+): string[] {
   const lines = joinContinuations(dockerfile);
-  const globals: Record<string, string> = {};
+  const globals: Record<string, string> = { ...automatic };
   const stages = new Set<string>();
   const images = new Set<string>();
   let seenFrom = false;
@@ -63,4 +68,22 @@ export function joinContinuations(text: string): string[] {
     .replace(/\\\r?\n/g, " ")
     .split("\n")
     .filter((line) => !/^\s*#/.test(line));
+}
+
+/** BuildKit's automatic platform args for building `target` (`os/arch[/variant]`) on `build`. */
+export function platformArgs(target: string, build: string): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const [prefix, platform] of [
+    ["TARGET", target],
+    ["BUILD", build],
+  ] as const) {
+    const [os = "", arch = "", variant = ""] = platform.split("/");
+    Object.assign(args, {
+      [`${prefix}PLATFORM`]: platform,
+      [`${prefix}OS`]: os,
+      [`${prefix}ARCH`]: arch,
+      [`${prefix}VARIANT`]: variant,
+    });
+  }
+  return args;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { referencedImages } from "../../workers/dockerfile-images.ts";
+import { platformArgs, referencedImages } from "../../workers/dockerfile-images.ts";
 
 describe("the images a Dockerfile names (checked against policy before a build)", () => {
   it("FROM, COPY --from, RUN --mount from= and # syntax=, with ARG defaults and build args expanded; stages are not images", () => {
@@ -33,5 +33,21 @@ describe("the images a Dockerfile names (checked against policy before a build)"
       "r:5000/other1/base:1",
       "r:5000/b/c",
     ]);
+  });
+
+  it("expands BuildKit's automatic platform args, as each platform's build sees them", () => {
+    const dockerfile =
+      "FROM r:5000/a/base-${TARGETARCH}:1\nFROM --platform=$BUILDPLATFORM r:5000/a/tools-${BUILDARCH}\n";
+    expect(referencedImages(dockerfile, {}, platformArgs("linux/arm64", "linux/amd64"))).toEqual([
+      "r:5000/a/base-arm64:1",
+      "r:5000/a/tools-amd64",
+    ]);
+    expect(platformArgs("linux/arm/v7", "linux/amd64")).toMatchObject({
+      TARGETPLATFORM: "linux/arm/v7",
+      TARGETOS: "linux",
+      TARGETARCH: "arm",
+      TARGETVARIANT: "v7",
+      BUILDARCH: "amd64",
+    });
   });
 });
