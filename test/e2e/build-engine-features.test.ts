@@ -336,6 +336,16 @@ describe("what the best build services add: build secrets, a registry cache shar
       expect(rows.map((r) => r.tag)).toEqual(b.tags);
       expect(rows[0]!.digest).toBe(b.digest);
       expect(rows[0]!.platforms).toEqual(["linux/amd64", "linux/arm64"]);
+
+      // The next build imports its cache from this image index: both platforms' solves take it.
+      const next = await build("alitest1/multi", commitFiles({ "Dockerfile.multi": dockerfile }));
+      await expectSucceeded(next);
+      const lines = await logOf(next.id);
+      expect(lines.filter((l) => l.includes("importing the registry cache of"))).toHaveLength(2);
+      expect(
+        lines.filter((l) => /ERROR/.test(l)),
+        "no step failed, the cache import included",
+      ).toEqual([]);
     }, 300_000);
 
     it("a platform the engine cannot emulate fails the build with a clear message, and no tag is published", async () => {
