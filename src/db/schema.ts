@@ -21,6 +21,16 @@ const createdAt = () =>
     .notNull()
     .default(sql`(strftime('%Y-%m-%dT%H:%M:%fZ','now'))`);
 
+/**
+ * When a row last changed. Its own column (these tables once kept it in created_at, so an edit
+ * overwrote the creation time); the database default only fills rows older than the column.
+ */
+const updatedAt = () =>
+  text("updated_at")
+    .notNull()
+    .default("")
+    .$defaultFn(() => new Date().toISOString());
+
 /** A main account. Its root logs in as `alias`. */
 export const accounts = sqliteTable("accounts", {
   id: text("id").primaryKey(),
@@ -89,7 +99,7 @@ export const policies = sqliteTable(
     document: text("document").notNull(),
     version: integer("version").notNull().default(1),
     createdAt: createdAt(),
-    updatedAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [uniqueIndex("policies_account_name").on(t.accountId, t.name)],
 );
@@ -172,7 +182,7 @@ export const repositories = sqliteTable(
     summary: text("summary"),
     description: text("description"),
     createdAt: createdAt(),
-    updatedAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [uniqueIndex("repositories_region_namespace_name").on(t.region, t.namespaceId, t.name)],
 );
@@ -274,7 +284,7 @@ export const sourceBindings = sqliteTable(
     webhookSecretSealed: text("webhook_secret_sealed").notNull(),
     credentialsSealed: text("credentials_sealed"),
     createdAt: createdAt(),
-    updatedAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [index("source_bindings_repo_key").on(t.accountId, t.repoKey)],
 );
@@ -303,7 +313,7 @@ export const buildRules = sqliteTable(
     excludePaths: text("exclude_paths", { mode: "json" }).$type<string[]>().notNull(),
     enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
     createdAt: createdAt(),
-    updatedAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [index("build_rules_repository").on(t.repositoryId)],
 );

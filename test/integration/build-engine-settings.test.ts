@@ -100,4 +100,20 @@ describe("a rule's platforms and registry cache: validated, copied into each bui
     const job = jobOf((await manualBuild(rule)).id);
     expect(job.registryCache?.from).toEqual([5, 4, 3].map((n) => `127.0.0.1:5000/alitest1/app@${digest(n)}`));
   });
+
+  it("an edit moves a rule's and a repository's updatedAt and keeps their createdAt", async () => {
+    const rule = (await newRule({})).body;
+    const repo = (await t.call("GET", repoPath, { token: root })).body;
+    await new Promise((r) => setTimeout(r, 5));
+    const edited = await t.call("PATCH", `${repoPath}/build-rules/${rule.id}`, {
+      token: root,
+      body: { noCache: true },
+    });
+    expect(edited.body.createdAt).toBe(rule.createdAt);
+    expect(Date.parse(edited.body.updatedAt)).toBeGreaterThan(Date.parse(rule.createdAt));
+    const patched = await t.call("PATCH", repoPath, { token: root, body: { summary: "edited" } });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    expect(patched.body.createdAt).toBe(repo.createdAt);
+    expect(Date.parse(patched.body.updatedAt)).toBeGreaterThan(Date.parse(repo.createdAt));
+  });
 });
