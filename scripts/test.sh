@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a clean clone: installs what the tests need (npm packages; Debian's
-# docker.io, docker-registry, redis-server, busybox-static, and chromium for the console's browser
+# docker.io, docker-registry, redis-server, busybox-static, iproute2 (a second engine's bridge), and chromium for the console's browser
 # tests), sets up QEMU emulation for multi-platform builds (qemu-user-static, binfmt-support),
 # downloads Debian's arm64 busybox-static .deb into .kiln-test/debs (the offline arm64 base image;
 # adds dpkg's arm64 architecture first), starts the Docker engine when it is not running (tests
@@ -15,7 +15,7 @@ ensure_node_modules
 log "linting (npm run lint: prettier --check, tsc, dependency-cruiser)"
 npm run -s lint
 
-ensure_debian_packages docker.io docker-registry redis-server busybox-static chromium
+ensure_debian_packages docker.io docker-registry redis-server busybox-static chromium iproute2
 ensure_emulation
 ensure_arm64_busybox_deb "$KILN_ROOT/.kiln-test/debs"
 ensure_dockerd "$KILN_ROOT/.kiln-test"
