@@ -6,7 +6,30 @@ import type { RegistryLogin } from "./buildkit/session.ts";
 import { pushImage, tagImage, untagImage } from "./docker-build.ts";
 import { DeterministicError } from "./errors.ts";
 import { digestPushedBy, registryUrl, repositoryToken } from "./registry-access.ts";
-import { type Descriptor, platformName, pushImageByDigest, putIndex, RegistryRepository } from "./registry-upload.ts";
+import {
+  type Descriptor,
+  type LayerBlobs,
+  platformName,
+  pushImageByDigest,
+  putIndex,
+  RegistryRepository,
+} from "./registry-upload.ts";
+
+/** Which gzip blob holds a layer, kept 30 days in Redis; losing it only costs compressing again. */
+const LAYER_BLOB_SECONDS = 30 * 24 * 3600;
+function layerBlobs(redis: Redis): LayerBlobs {
+  const key = (diffId: string) => `kiln:layer-blob:${diffId}`;
+  return {
+    async get(diffId) {
+      const value = await redis.get(key(diffId)).catch(() => null);
+      const [digest, size] = value?.split(" ") ?? [];
+      return digest && size ? { digest, size: Number(size) } : undefined;
+    },
+    async set(diffId, blob) {
+      await redis.set(key(diffId), `${blob.digest} ${blob.size}`, "EX", LAYER_BLOB_SECONDS).catch(() => {});
+    },
+  };
+}
 
 /**
  * Claims an image name for a build unless a newer build holds it; atomic in Redis. Builds are
@@ -122,7 +145,7 @@ export async function publish(ctx: PublishContext, built: Built): Promise<Public
     for (const { platform, imageId } of built.platformImages) {
       if (ctx.stopped()) throw new DeterministicError("stopped");
       log(`pushing the ${platform} image by digest`);
-      images.push(await pushImageByDigest(ctx.docker, imageId, registry, ctx.scratchDir, log));
+      images.push(await pushImageByDigest(ctx.docker, imageId, registry, layerBlobs(ctx.redis), ctx.scratchDir, log));
     }
     log(`image index of ${images.map((i) => platformName(i.platform!)).join(", ")}`);
     pushTag = async (_name, tag) => {

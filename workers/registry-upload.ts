@@ -4,15 +4,14 @@ import { createReadStream, createWriteStream, rmSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
 import tar from "tar-stream";
 import { DeterministicError } from "./errors.ts";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
-// Uncompressed layers are valid OCI and need no second pass over the bytes: the layer's digest is
-// its diff id, which the engine already knows, so a layer the registry holds is never read.
-const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar";
+const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 export interface Platform {
   os: string;
@@ -105,15 +104,32 @@ interface ImageInfo {
   RootFS: { Layers?: string[] };
 }
 
+/** A blob in the registry: a layer as Kiln compressed it. */
+export interface Blob {
+  digest: string;
+  size: number;
+}
+
 /**
- * Pushes one image of the engine to the registry by digest, leaving no tag: its layers and config
- * as blobs (only those the repository lacks), then an OCI manifest put under its own digest. This
- * is how each platform of a multi-platform build goes out before the index names them all.
+ * Which compressed blob holds a layer (by its diff id, the digest of the uncompressed tar), as an
+ * earlier push found: gzip of the same bytes gives the same blob, so a layer the registry holds
+ * is recognised without reading or compressing it again. Shared by workers (Redis).
+ */
+export interface LayerBlobs {
+  get(diffId: string): Promise<Blob | undefined>;
+  set(diffId: string, blob: Blob): Promise<void>;
+}
+
+/**
+ * Pushes one image of the engine to the registry by digest, leaving no tag: its layers (gzip) and
+ * config as blobs, only those the repository lacks, then an OCI manifest put under its own digest.
+ * This is how each platform of a multi-platform build goes out before the index names them all.
  */
 export async function pushImageByDigest(
   docker: Docker,
   imageId: string,
   registry: RegistryRepository,
+  known: LayerBlobs,
   scratchDir: string,
   onLine: (line: string) => void,
 ): Promise<Descriptor> {
@@ -124,18 +140,19 @@ export async function pushImageByDigest(
     ...(info.Variant ? { variant: info.Variant } : {}),
   };
   const diffIds = info.RootFS.Layers ?? [];
-  const sizes = new Map<string, number>();
-  for (const digest of new Set([info.Id, ...diffIds])) {
-    const size = await registry.blobSize(digest);
-    if (size !== undefined) sizes.set(digest, size);
+  const layers = new Map<string, Blob>();
+  for (const diffId of new Set(diffIds)) {
+    const blob = await known.get(diffId);
+    if (blob && (await registry.blobSize(blob.digest)) === blob.size) layers.set(diffId, blob);
   }
-  const missing = new Set([info.Id, ...diffIds].filter((d) => !sizes.has(d)));
-  if (missing.size > 0) await uploadFromSave(docker, info.Id, missing, sizes, registry, scratchDir, onLine);
+  let configSize = await registry.blobSize(info.Id);
+  if (configSize === undefined || diffIds.some((d) => !layers.has(d)))
+    configSize = await uploadFromSave(docker, info.Id, layers, known, registry, scratchDir, onLine);
   const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
-    config: { mediaType: OCI_CONFIG, digest: info.Id, size: sizes.get(info.Id)! },
-    layers: diffIds.map((digest) => ({ mediaType: OCI_LAYER, digest, size: sizes.get(digest)! })),
+    config: { mediaType: OCI_CONFIG, digest: info.Id, size: configSize },
+    layers: diffIds.map((diffId) => ({ mediaType: OCI_LAYER, ...layers.get(diffId)! })),
   };
   const put = await registry.putManifest(OCI_MANIFEST, manifest);
   onLine(`${platformName(platform)}: pushed ${put.digest}`);
@@ -152,41 +169,53 @@ export function platformName(p: Platform): string {
 }
 
 /**
- * Reads `docker save` of the image and uploads the blobs in `missing`. The save's entries are not
- * in layer order, so each layer is hashed on its way to a scratch file and uploaded from there
- * when the registry lacks it.
+ * Reads `docker save` of the image: uploads its config unless the registry holds it, and gzips
+ * every layer not in `layers` (on its way to a scratch file, hashing both forms: the save's
+ * entries are not in layer order, so a layer is known by its diff id only once read), then
+ * uploads the blob unless the registry holds it. Returns the config's size.
  */
 async function uploadFromSave(
   docker: Docker,
   imageId: string,
-  missing: Set<string>,
-  sizes: Map<string, number>,
+  layers: Map<string, Blob>,
+  known: LayerBlobs,
   registry: RegistryRepository,
   scratchDir: string,
   onLine: (line: string) => void,
-): Promise<void> {
+): Promise<number> {
   const extract = tar.extract();
   let n = 0;
+  let configSize: number | undefined;
   extract.on("entry", (header, stream, next) => {
     const handle = async () => {
-      if (header.type === "file" && /^[0-9a-f]{64}\.json$/.test(header.name)) {
+      if (header.type === "file" && `sha256:${header.name}` === `${imageId}.json`) {
         const chunks: Buffer[] = [];
         for await (const chunk of stream) chunks.push(chunk as Buffer);
         const config = Buffer.concat(chunks);
-        const digest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
-        if (missing.delete(digest)) await registry.putBlob(digest, () => config);
-        sizes.set(digest, config.length);
+        if ((await registry.blobSize(imageId)) === undefined) await registry.putBlob(imageId, () => config);
+        configSize = config.length;
       } else if (header.type === "file" && header.name.endsWith("/layer.tar")) {
-        const file = join(scratchDir, `layer-${n++}.tar`);
-        const hash = createHash("sha256");
+        const file = join(scratchDir, `layer-${n++}.tar.gz`);
+        const tarHash = createHash("sha256");
+        const gzHash = createHash("sha256");
+        let gzSize = 0;
         try {
-          stream.on("data", (chunk: Buffer) => hash.update(chunk));
-          await pipeline(stream, createWriteStream(file));
-          const digest = `sha256:${hash.digest("hex")}`;
-          sizes.set(digest, header.size ?? 0);
-          if (missing.delete(digest)) {
-            onLine(`uploading layer ${digest.slice(0, 19)}… (${header.size} bytes)`);
-            await registry.putBlob(digest, () => createReadStream(file));
+          stream.on("data", (chunk: Buffer) => tarHash.update(chunk));
+          const gzip = createGzip();
+          gzip.on("data", (chunk: Buffer) => {
+            gzHash.update(chunk);
+            gzSize += chunk.length;
+          });
+          await pipeline(stream, gzip, createWriteStream(file));
+          const diffId = `sha256:${tarHash.digest("hex")}`;
+          const blob = { digest: `sha256:${gzHash.digest("hex")}`, size: gzSize };
+          if (!layers.has(diffId)) {
+            if ((await registry.blobSize(blob.digest)) !== blob.size) {
+              onLine(`uploading layer ${diffId.slice(0, 19)}… (${header.size} bytes, ${gzSize} compressed)`);
+              await registry.putBlob(blob.digest, () => createReadStream(file));
+            }
+            layers.set(diffId, blob);
+            await known.set(diffId, blob);
           }
         } finally {
           rmSync(file, { force: true });
@@ -203,5 +232,6 @@ async function uploadFromSave(
   });
   const saved = (await docker.getImage(imageId).get()) as unknown as NodeJS.ReadableStream;
   await pipeline(saved, extract);
-  if (missing.size > 0) throw new Error(`the engine's export of ${imageId} lacks ${[...missing].join(", ")}`);
+  if (configSize === undefined) throw new Error(`the engine's export of ${imageId} lacks its config`);
+  return configSize;
 }

@@ -337,6 +337,31 @@ describe("what the best build services add: build secrets, a registry cache shar
       expect(rows[0]!.digest).toBe(b.digest);
       expect(rows[0]!.platforms).toEqual(["linux/amd64", "linux/arm64"]);
 
+      // What the registry holds: an OCI index of two OCI manifests by digest, their layers gzip-compressed.
+      const token = await registryToken("repository:alitest1/multi:pull");
+      const read = async (ref: string) =>
+        (await (
+          await fetch(`http://${registry}/v2/alitest1/multi/manifests/${ref}`, {
+            headers: {
+              authorization: `Bearer ${token}`,
+              accept: "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json",
+            },
+          })
+        ).json()) as {
+          mediaType: string;
+          manifests?: { digest: string; platform: { architecture: string } }[];
+          layers?: { mediaType: string; size: number }[];
+        };
+      const index = await read(b.tags[0]!);
+      expect(index.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+      expect(index.manifests!.map((m) => m.platform.architecture)).toEqual(["amd64", "arm64"]);
+      for (const m of index.manifests!) {
+        const manifest = await read(m.digest);
+        expect(manifest.layers!.length).toBeGreaterThan(0);
+        for (const layer of manifest.layers!)
+          expect(layer.mediaType).toBe("application/vnd.oci.image.layer.v1.tar+gzip");
+      }
+
       // The next build imports its cache from this image index: both platforms' solves take it.
       const next = await build("alitest1/multi", commitFiles({ "Dockerfile.multi": dockerfile }));
       await expectSucceeded(next);
