@@ -84,9 +84,9 @@ const POLL_MS = num("BENCH_POLL_MS", 250);
 const PLATFORM_ROUNDS = num("BENCH_PLATFORM_ROUNDS", 12);
 const COLD_ROUNDS = num("BENCH_COLD_ROUNDS", HASH_ROUNDS);
 /**
- * Four cold builds a side: the engine's BuildKit 0.8 leaves imported steps out of an image's
- * inline cache, so Kiln seeds a build from the rule's last three images and a cold worker misses
- * one build in four (src/builds/job-payload.ts); four runs measure that miss too.
+ * Four cold builds a side, in a row: the engine's BuildKit 0.8 leaves imported steps out of an
+ * image's inline cache, so a chain of cold builds is where a poor choice of cache sources shows
+ * (src/builds/job-payload.ts keeps the fullest recent image among them).
  */
 const COLD_RUNS = num("BENCH_COLD_RUNS", 4);
 /** registryCacheSpeedup: a cold worker with the registry cache against one without, expensive step first. */
@@ -627,7 +627,7 @@ try {
       }
     }
   }
-  // Means, not medians: the misses (one build in four, see CACHE_SOURCES) count.
+  // Means, not medians: a miss anywhere in the chain counts.
   const coldSeconds = { on: mean(coldRuns.on), off: mean(coldRuns.off) };
   const registryCacheSpeedup = coldSeconds.off / coldSeconds.on;
   console.log(

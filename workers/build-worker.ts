@@ -28,7 +28,7 @@ import { archive, GitMirrors, type GitCredentials } from "./git-mirror.ts";
 import { missingSecret } from "./dockerfile-secrets.ts";
 import { secretMasker } from "./log-mask.ts";
 import { type Built, publish } from "./publish.ts";
-import { admitImages, explainRefusedBase } from "./registry-access.ts";
+import { admitImages, explainRefusedBase, pushedCacheLayers } from "./registry-access.ts";
 
 /** BullMQ's answer when the job's keys are gone from Redis (FLUSHALL, a restart without persistence). */
 export const isJobLost = (err: unknown) =>
@@ -239,7 +239,19 @@ export function createProcessor(config: Config, docker: Docker, mirrors: GitMirr
         },
         built,
       );
-      const result = { commit, digest, size, tags: data.image.tags, notMovedBack };
+      // Read once the image is in the registry; the API prefers the fullest caches as sources.
+      const cacheLayers =
+        data.registryCache && digest
+          ? await pushedCacheLayers(data.image.registry, data.image.repository, digest, auth)
+          : undefined;
+      const result = {
+        commit,
+        digest,
+        size,
+        tags: data.image.tags,
+        notMovedBack,
+        ...(cacheLayers === undefined ? {} : { cacheLayers }),
+      };
       await report({ result });
       return result;
     } catch (err) {

@@ -68,18 +68,23 @@ interface ManifestOrIndex {
   manifests?: { digest: string }[];
 }
 
+/** An image's config as the registry holds it: the labels, and BuildKit's inline cache (base64 JSON). */
+interface ImageConfig {
+  config?: { Labels?: Record<string, string> };
+  "moby.buildkit.cache.v0"?: string;
+}
+
 /**
- * The manifest digest `repository:tag` holds in the registry when its image was built by
- * `buildId` (its `kiln.build.id` label): an earlier attempt of the same build pushed it, even
- * if that attempt's worker died while the engine finished its push. Undefined otherwise.
+ * The config of the image `reference` (a tag or a digest) names in the build's own repository,
+ * with its manifest digest; for an image index, the config of its first image. Undefined when it
+ * is not there or not readable with the build credential.
  */
-export async function digestPushedBy(
+async function imageConfigOf(
   host: string,
   repository: string,
-  tag: string,
-  buildId: string,
+  reference: string,
   login: RegistryLogin,
-): Promise<string | undefined> {
+): Promise<{ digest: string | undefined; config: ImageConfig } | undefined> {
   // The build's own repository: its push right brings pull, which the push user may not hold alone.
   const token = await repositoryToken(host, repository, login);
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
@@ -94,23 +99,77 @@ export async function digestPushedBy(
     if (!answer.ok) throw new Error(`the registry answered ${answer.status} for ${what}`);
     return answer;
   };
-  const manifest = await read(`manifests/${tag}`, `${repository}:${tag}`, MANIFEST_TYPES);
+  const manifest = await read(`manifests/${reference}`, `${repository}:${reference}`, MANIFEST_TYPES);
   if (!manifest) return undefined;
   const digest = manifest.headers.get("docker-content-digest") ?? undefined;
   let body = (await manifest.json()) as ManifestOrIndex;
-  // An image index (a multi-platform build): every platform image carries the same label.
+  // An image index (a multi-platform build): its platform images come from the same build.
   const first = body.manifests?.[0]?.digest;
   if (first) {
     const image = await read(`manifests/${first}`, `${repository}@${first}`, MANIFEST_TYPES);
     if (!image) return undefined;
     body = (await image.json()) as ManifestOrIndex;
   }
-  const config = body.config?.digest;
-  if (!config) return undefined;
-  const blob = await read(`blobs/${config}`, `the config of ${repository}:${tag}`);
+  const configDigest = body.config?.digest;
+  if (!configDigest) return undefined;
+  const blob = await read(`blobs/${configDigest}`, `the config of ${repository}:${reference}`);
   if (!blob) return undefined;
-  const labels = ((await blob.json()) as { config?: { Labels?: Record<string, string> } }).config?.Labels;
-  return labels?.["kiln.build.id"] === buildId ? digest : undefined;
+  return { digest, config: (await blob.json()) as ImageConfig };
+}
+
+/**
+ * The manifest digest `repository:tag` holds in the registry when its image was built by
+ * `buildId` (its `kiln.build.id` label): an earlier attempt of the same build pushed it, even
+ * if that attempt's worker died while the engine finished its push. Undefined otherwise.
+ */
+export async function digestPushedBy(
+  host: string,
+  repository: string,
+  tag: string,
+  buildId: string,
+  login: RegistryLogin,
+): Promise<string | undefined> {
+  const image = await imageConfigOf(host, repository, tag, login);
+  return image?.config.config?.Labels?.["kiln.build.id"] === buildId ? image.digest : undefined;
+}
+
+/** One record of BuildKit's inline cache: a step, and the image layers it made. */
+interface InlineCacheRecord {
+  layers?: unknown[];
+}
+
+/**
+ * How many of an image's layers its inline cache gives back: the layers its records name. BuildKit
+ * 0.8 writes a step it took from an imported cache without its layer (that step can then seed no
+ * other build), so of two images of one Dockerfile the one built from scratch gives back more.
+ * Undefined when there is no inline cache to read.
+ */
+export function inlineCacheLayers(config: ImageConfig): number | undefined {
+  const encoded = config["moby.buildkit.cache.v0"];
+  if (!encoded) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(encoded, "base64").toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const records = (Array.isArray(parsed) ? parsed : (parsed as { records?: unknown })?.records) as
+    InlineCacheRecord[] | undefined;
+  if (!Array.isArray(records) || records.length === 0) return undefined;
+  const layers = new Set(records.flatMap((r) => (r.layers ?? []).map((l) => (l as { layer?: number }).layer)));
+  layers.delete(undefined);
+  return layers.size;
+}
+
+/** How many layers the pushed image's inline cache gives back (see inlineCacheLayers); undefined when unknown. */
+export async function pushedCacheLayers(
+  host: string,
+  repository: string,
+  digest: string,
+  login: RegistryLogin,
+): Promise<number | undefined> {
+  const image = await imageConfigOf(host, repository, digest, login).catch(() => undefined);
+  return image ? inlineCacheLayers(image.config) : undefined;
 }
 
 /**

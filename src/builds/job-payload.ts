@@ -60,6 +60,8 @@ export interface BuildResult {
   tags: string[];
   /** Tags not pushed because a newer build had already pushed them: the build ends superseded. */
   notMovedBack: string[];
+  /** How many of the pushed image's layers its inline cache gives back (absent: unknown). */
+  cacheLayers?: number;
 }
 
 /**
@@ -72,28 +74,46 @@ export function outcomeOf(result: Partial<BuildResult> | null | undefined): Buil
     digest: result?.digest ?? null,
     size: result?.size ?? null,
     commit: result?.commit ?? null,
+    cacheLayers: result?.cacheLayers ?? null,
   };
 }
 
-/**
- * How many of the rule's last images seed a build's cache. The engine's BuildKit (0.8) leaves out
- * of an image's inline cache the steps it took from an imported cache, so the newest image alone
- * would seed every other build only; with the last three, a step that stays the same misses at
- * most once in four cold builds.
- */
-const CACHE_SOURCES = 3;
+/** How many of the rule's newest images seed a build's cache, besides its fullest recent one. */
+const NEWEST_SOURCES = 2;
+/** The builds among which the fullest cache is looked for: an older one may be of an older Dockerfile. */
+const FULLEST_WITHIN = 20;
 
-/** The images of the rule's last successful builds, by digest, newest first: their inline caches seed this build. */
+/**
+ * The images whose inline caches seed a build: the rule's two newest successful images (they hold
+ * what changed lately) and, of its last 20, the newest whose inline cache gives back the most
+ * layers. The engine's BuildKit (0.8) leaves out of an image's inline cache the steps it took from
+ * an imported cache, so the newest images alone would lose an unchanged step after a few cold
+ * builds; the fullest one keeps it. By digest, newest first, without repeats.
+ */
 function cacheSourcesOf(db: Db, build: BuildRow & { repository: string }, registry: string): string[] {
   if (build.ruleId === null) return [];
-  const last = db
-    .selectDistinct({ digest: builds.digest, finishedAt: builds.finishedAt })
+  const ofRule = and(eq(builds.ruleId, build.ruleId), eq(builds.status, "succeeded"), isNotNull(builds.digest));
+  const newest = db
+    .select({ digest: builds.digest })
     .from(builds)
-    .where(and(eq(builds.ruleId, build.ruleId), eq(builds.status, "succeeded"), isNotNull(builds.digest)))
+    .where(ofRule)
     .orderBy(desc(builds.finishedAt))
-    .limit(CACHE_SOURCES * 2)
+    .limit(NEWEST_SOURCES * 2)
     .all();
-  const digests = [...new Set(last.map((r) => r.digest!))].slice(0, CACHE_SOURCES);
+  const recent = db
+    .select({ digest: builds.digest, cacheLayers: builds.cacheLayers })
+    .from(builds)
+    .where(ofRule)
+    .orderBy(desc(builds.finishedAt))
+    .limit(FULLEST_WITHIN)
+    .all();
+  // Newest first: on a tie the newer image wins.
+  const fullest = recent.reduce<(typeof recent)[number] | undefined>(
+    (best, r) => ((r.cacheLayers ?? 0) > (best?.cacheLayers ?? 0) ? r : best),
+    undefined,
+  );
+  const digests = [...new Set(newest.map((r) => r.digest!))].slice(0, NEWEST_SOURCES);
+  if (fullest?.digest && !digests.includes(fullest.digest)) digests.push(fullest.digest);
   return digests.map((digest) => `${registry}/${build.repository}@${digest}`);
 }
 

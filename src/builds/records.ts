@@ -198,7 +198,13 @@ export function recordBuilds(
 
 /** How a build that a worker ran ended: with an image, superseded by a newer build's tags, or failed. */
 export type BuildOutcome =
-  | { status: "succeeded" | "superseded"; digest: string | null; size: number | null; commit: string | null }
+  | {
+      status: "succeeded" | "superseded";
+      digest: string | null;
+      size: number | null;
+      commit: string | null;
+      cacheLayers?: number | null;
+    }
   | { status: "failed"; error: string };
 
 const outcomes = perDb((db) => {
@@ -212,6 +218,7 @@ const outcomes = perDb((db) => {
         digest: sql`${p("digest")}`,
         size: sql`${p("size")}`,
         commit: sql`coalesce(${builds.commit}, ${p("commit")})`,
+        cacheLayers: sql`${p("cacheLayers")}`,
         finishedAt: sql`${p("now")}`,
       })
       .where(stillActive)
@@ -243,6 +250,7 @@ export function finishBuild(db: Db, id: string, outcome: BuildOutcome): boolean 
             digest: outcome.digest,
             size: outcome.size,
             commit: outcome.commit,
+            cacheLayers: outcome.cacheLayers ?? null,
             now,
           });
     if (run.changes > 0 && outcome.status !== "superseded") enqueueBuildEnded(tx as unknown as Db, id);

@@ -377,6 +377,12 @@ export const builds = sqliteTable(
     noCache: integer("no_cache", { mode: "boolean" }).notNull().default(false),
     registryCache: integer("registry_cache", { mode: "boolean" }).notNull().default(true),
     platforms: text("platforms", { mode: "json" }).$type<string[]>().notNull().default([]),
+    /**
+     * How many of the image's layers its inline cache can give back (null: unknown, or no cache).
+     * BuildKit 0.8 leaves out the steps it took from an imported cache, so an image built from
+     * another's cache gives back fewer: the better cache source is the one that gives back most.
+     */
+    cacheLayers: integer("cache_layers"),
     status: text("status", { enum: BUILD_STATUSES }).notNull(),
     stage: text("stage", { enum: BUILD_STAGES }),
     /** When each stage began (ISO times by stage name), for the console's timings. */

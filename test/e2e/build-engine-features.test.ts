@@ -289,6 +289,34 @@ describe("what the best build services add: build secrets, a registry cache shar
         // Back to the main engine for the other tests.
         await worker.close();
         worker = startBuildWorker(kiln.config, logs.log);
+        await engine.stop();
+        engines.splice(engines.indexOf(engine), 1);
+      }
+    }, 300_000);
+
+    it("a run of cold workers keeps taking an unchanged step from the registry: the fullest recent cache stays a source", async () => {
+      // BuildKit 0.8 writes a step taken from an imported cache into the new image's inline cache
+      // without its layer: the newest images alone would lose the step after a few cold builds.
+      const file = `FROM ${BASE_IMAGE}\n${expensive(`chain-${RUN}`)}\nCOPY stamp /stamp\n`;
+      await repository("alitest1/chain", { dockerfileName: "Dockerfile.chain" });
+      await expectSucceeded(await build("alitest1/chain", commitFiles({ "Dockerfile.chain": file })));
+      for (let cold = 1; cold <= 4; cold++) {
+        await worker!.close();
+        const engine = await startSecondEngine([BASE_IMAGE]);
+        worker = startBuildWorker(
+          { ...kiln.config, dockerHost: engine.host, dataDir: mkdtempSync(join(tmpdir(), "kiln-worker-cold-")) },
+          logs.log,
+        );
+        try {
+          const b = await build("alitest1/chain", commitFiles({ "Dockerfile.chain": file }));
+          await expectSucceeded(b);
+          const lines = await logOf(b.id);
+          expect(step(lines, /RUN x=chain-/).cached, `cold build ${cold}: the step came from the registry`).toBe(true);
+        } finally {
+          await worker.close();
+          worker = startBuildWorker(kiln.config, logs.log);
+          await engine.stop();
+        }
       }
     }, 300_000);
   });

@@ -30,8 +30,12 @@ describe("a rule's platforms and registry cache: validated, copied into each bui
     return res.body.builds[0] as { id: string; platforms: string[] };
   };
   /** Ends a build as a worker would have: succeeded with `digest`, at `finishedAt`. */
-  const succeed = (id: string, d: string, finishedAt: string) =>
-    t.deps.db.update(builds).set({ status: "succeeded", digest: d, finishedAt }).where(eq(builds.id, id)).run();
+  const succeed = (id: string, d: string, finishedAt: string, cacheLayers = 1) =>
+    t.deps.db
+      .update(builds)
+      .set({ status: "succeeded", digest: d, finishedAt, cacheLayers })
+      .where(eq(builds.id, id))
+      .run();
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -88,17 +92,21 @@ describe("a rule's platforms and registry cache: validated, copied into each bui
     });
   });
 
-  it("a build's cache comes from the images of its rule's last three successful builds, newest first, never another rule's", async () => {
+  it("a build's cache comes from its rule's two newest images and its recent image whose cache gives back the most, never another rule's", async () => {
     const rule = (await newRule({})).body.id as number;
     const other = (await newRule({})).body.id as number;
     const ids = [];
     for (let i = 1; i <= 5; i++) ids.push((await manualBuild(rule)).id);
-    // Superseded by each next build; ended here as if each had succeeded, in order, with its own image.
-    ids.forEach((id, i) => succeed(id, digest(i + 1), `2026-01-01T00:00:0${i}.000Z`));
-    // The newest build of another rule is no source.
-    succeed((await manualBuild(other)).id, digest(9), "2026-01-01T00:00:09.000Z");
-    const job = jobOf((await manualBuild(rule)).id);
-    expect(job.registryCache?.from).toEqual([5, 4, 3].map((n) => `127.0.0.1:5000/alitest1/app@${digest(n)}`));
+    // Superseded by each next build; ended here as if each had succeeded, in order, with its own
+    // image, the second one's inline cache giving back 3 layers and the others' 1.
+    ids.forEach((id, i) => succeed(id, digest(i + 1), `2026-01-01T00:00:0${i}.000Z`, i === 1 ? 3 : 1));
+    // The newest build of another rule, with the fullest cache of all, is no source.
+    succeed((await manualBuild(other)).id, digest(9), "2026-01-01T00:00:09.000Z", 9);
+    const image = (n: number) => `127.0.0.1:5000/alitest1/app@${digest(n)}`;
+    expect(jobOf((await manualBuild(rule)).id).registryCache?.from).toEqual([image(5), image(4), image(2)]);
+    // The newest image as full as the fullest: it is named once.
+    succeed((await manualBuild(rule)).id, digest(6), "2026-01-01T00:00:10.000Z", 3);
+    expect(jobOf((await manualBuild(rule)).id).registryCache?.from).toEqual([image(6), image(5)]);
   });
 
   it("an edit moves a rule's and a repository's updatedAt and keeps their createdAt", async () => {

@@ -1,0 +1,1 @@
+ALTER TABLE `builds` ADD `cache_layers` integer;
