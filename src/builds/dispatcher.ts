@@ -208,8 +208,6 @@ export class Dispatcher {
   private reconciling: Promise<unknown> = Promise.resolve();
   private closed = false;
   private soonTimer: NodeJS.Timeout | undefined;
-  /** Times each build's job was found lost, in this process. */
-  private readonly requeues = new Map<string, number>();
 
   /** A reconcile in `ms`, unless one is already planned. */
   private reconcileSoon(ms: number): void {
@@ -242,10 +240,11 @@ export class Dispatcher {
 
   private async reconcileOnce(): Promise<number> {
     const open = this.db
-      .select({ id: builds.id })
+      .select({ id: builds.id, lostJobs: builds.lostJobs })
       .from(builds)
       .where(and(inArray(builds.status, ACTIVE_BUILD_STATUSES), isNotNull(builds.enqueuedAt)))
       .all();
+    const lostBefore = new Map(open.map((b) => [b.id, b.lostJobs]));
     let lost: string[] = [];
     let held = 0;
     try {
@@ -271,9 +270,7 @@ export class Dispatcher {
     if (held) this.reconcileSoon(2000);
     const again: string[] = [];
     for (const id of lost) {
-      const n = (this.requeues.get(id) ?? 0) + 1;
-      this.requeues.set(id, n);
-      if (n > MAX_REQUEUES) {
+      if ((lostBefore.get(id) ?? 0) + 1 > MAX_REQUEUES) {
         finishBuild(this.db, id, {
           status: "failed",
           error: `Redis lost this build's job ${MAX_REQUEUES} times (is Redis evicting keys? BullMQ needs maxmemory-policy noeviction)`,
@@ -286,7 +283,7 @@ export class Dispatcher {
     if (again.length) {
       this.db
         .update(builds)
-        .set({ status: "queued", stage: null, enqueuedAt: null })
+        .set({ status: "queued", stage: null, enqueuedAt: null, lostJobs: sql`${builds.lostJobs} + 1` })
         .where(and(inArray(builds.id, again), inArray(builds.status, ACTIVE_BUILD_STATUSES)))
         .run();
       this.log.warn({ builds: again }, "re-queuing builds whose job Redis lost and no worker runs");

@@ -383,6 +383,8 @@ export const builds = sqliteTable(
      * another's cache gives back fewer: the better cache source is the one that gives back most.
      */
     cacheLayers: integer("cache_layers"),
+    /** Times Redis lost this build's job and it was queued again (kept here: any API process, any restart, counts). */
+    lostJobs: integer("lost_jobs").notNull().default(0),
     status: text("status", { enum: BUILD_STATUSES }).notNull(),
     stage: text("stage", { enum: BUILD_STAGES }),
     /** When each stage began (ISO times by stage name), for the console's timings. */

@@ -198,6 +198,28 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     for (const id of second) expect((await inspect.getJob(id))?.id).toBe(id);
   });
 
+  it("a build whose job Redis loses again and again is queued again three times, then fails with the reason; the count is kept with the build", async () => {
+    const [build] = (await send("refs/heads/evicted")).body.builds;
+    const lostJobs = () =>
+      (t.deps.db.$client.prepare("select lost_jobs as n from builds where id = ?").get(build.id) as { n: number }).n;
+    for (let loss = 1; loss <= 4; loss++) {
+      await waitUntil(
+        async () => row(build.id).enqueuedAt !== null && (await inspect.getJob(build.id)) !== undefined,
+        () => `loss ${loss}: the build was not queued again`,
+      );
+      // Evicted, as by a Redis under maxmemory with an evicting policy: the job is gone, no worker holds it.
+      await inspect.remove(build.id);
+      await t.deps.dispatcher!.reconcile();
+      if (loss <= 3) {
+        expect(row(build.id).status).toBe("queued");
+        expect(lostJobs(), "kept in SQLite, so an API restart or another API process counts on").toBe(loss);
+      }
+    }
+    const ended = (await t.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body;
+    expect(ended.status).toBe("failed");
+    expect(ended.error).toMatch(/Redis lost this build's job 3 times/);
+  }, 60_000);
+
   it("canceling a queued build removes its job", async () => {
     const [build] = (await send("refs/heads/to-cancel")).body.builds;
     await waitUntil(

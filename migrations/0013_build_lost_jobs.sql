@@ -1,0 +1,1 @@
+ALTER TABLE `builds` ADD `lost_jobs` integer DEFAULT 0 NOT NULL;
