@@ -1,7 +1,7 @@
 import type Docker from "dockerode";
 import type { Redis } from "ioredis";
 import type { BuildJob } from "../src/builds/job-payload.ts";
-import { tagKey } from "../src/builds/queue.ts";
+import { TAG_ORDER_KEY, tagKey } from "../src/builds/queue.ts";
 import type { RegistryLogin } from "./buildkit/session.ts";
 import { pushImage, tagImage, untagImage } from "./docker-build.ts";
 import { DeterministicError } from "./errors.ts";
@@ -37,6 +37,7 @@ function layerBlobs(redis: Redis): LayerBlobs {
  * too: the key holds "<sequence> <build id>" (a bare sequence, as older workers wrote it, has no id).
  */
 const CLAIM_TAG = `
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
 local current = redis.call('GET', KEYS[1])
 local seq, id = string.match(current or '', '^(%d+) ?(.*)$')
 if seq then
@@ -46,9 +47,19 @@ end
 redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. ARGV[2])
 return 1`;
 
-/** True when the build may push `name`: no newer build (by sequence, then build id) has claimed it. */
-export async function claimTag(redis: Redis, name: string, sequence: number, buildId: string): Promise<boolean> {
-  return (await redis.eval(CLAIM_TAG, 1, tagKey(name), String(sequence), buildId)) === 1;
+/**
+ * True when the build may push `name`: no newer build (by sequence, then build id) has claimed it.
+ * "order-unknown" when Redis lost its data and the API has not yet restored the tags' order (its
+ * marker key is checked in the same script, so a FLUSHALL cannot slip between check and claim).
+ */
+export async function claimTag(
+  redis: Redis,
+  name: string,
+  sequence: number,
+  buildId: string,
+): Promise<boolean | "order-unknown"> {
+  const answer = await redis.eval(CLAIM_TAG, 2, tagKey(name), TAG_ORDER_KEY, String(sequence), buildId);
+  return answer === -1 ? "order-unknown" : answer === 1;
 }
 
 /** Takes (or renews) the push lock of an image name for a build; another build's lock is left alone. */
@@ -160,7 +171,10 @@ export async function publish(ctx: PublishContext, built: Built): Promise<Public
     const name = `${job.image.registry}/${job.image.repository}:${tag}`;
     await ctx.beforeClaim();
     await whileHoldingTag(ctx.redis, name, job.buildId, ctx.stopped, log, async () => {
-      if (!(await claimTag(ctx.redis, name, job.sequence, job.buildId))) {
+      let claimed: boolean | "order-unknown";
+      while ((claimed = await claimTag(ctx.redis, name, job.sequence, job.buildId)) === "order-unknown")
+        await ctx.beforeClaim();
+      if (!claimed) {
         log(`${name} already holds a newer build's image: not moved back`);
         notMovedBack.push(tag);
         return;

@@ -1,6 +1,6 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tagKey } from "../../src/builds/queue.ts";
+import { TAG_ORDER_KEY, tagKey } from "../../src/builds/queue.ts";
 import { claimTag, whileHoldingTag } from "../../workers/publish.ts";
 import { startRedis } from "../helpers/redis.ts";
 
@@ -10,6 +10,8 @@ describe("a tag never moves back: claims ordered by (sequence, build id), pushes
   beforeAll(async () => {
     redis = await startRedis();
     client = new Redis(redis.url, { maxRetriesPerRequest: null });
+    // The API's marker: the tags' order is known (restored after any data loss).
+    await client.set(TAG_ORDER_KEY, new Date().toISOString());
   });
   afterAll(async () => {
     client?.disconnect();
@@ -25,6 +27,18 @@ describe("a tag never moves back: claims ordered by (sequence, build id), pushes
     expect(await claimTag(client, name, 4, "bld-z")).toBe(false);
     expect(await claimTag(client, name, 6, "bld-a")).toBe(true);
     expect(await client.get(tagKey(name))).toBe("6 bld-a");
+  });
+
+  it("no claim while the tags' order is unknown (Redis lost its data, the API has not restored it yet)", async () => {
+    const name = "127.0.0.1:5000/ns/app:flushed";
+    await client.del(TAG_ORDER_KEY);
+    try {
+      expect(await claimTag(client, name, 9, "bld-a")).toBe("order-unknown");
+      expect(await client.get(tagKey(name)), "nothing was written").toBeNull();
+    } finally {
+      await client.set(TAG_ORDER_KEY, new Date().toISOString());
+    }
+    expect(await claimTag(client, name, 9, "bld-a")).toBe(true);
   });
 
   it("a bare sequence written by an older worker is still honoured", async () => {
