@@ -1,6 +1,6 @@
 import { compileCondition, OPERATORS, operatorSpec } from "./conditions.ts";
 import { PolicyError } from "./errors.ts";
-import { buildStatementIndex, type StatementIndex } from "./statement-index.ts";
+import { ActionIndex, literalRuns, type StatementIndex } from "./statement-index.ts";
 import type { CompiledStatement, Policy, PolicyDocument, StatementDocument } from "./types.ts";
 import { compileAny } from "./wildcard.ts";
 
@@ -19,18 +19,22 @@ export function parsePolicy(doc: unknown, options: { name?: string } = {}): Poli
   const root = typeof doc === "string" ? parseJson(doc) : doc;
   const document = validateDocument(root);
   const statements = document.Statement.map(compileStatement);
-  return { name: options.name, document, statements, statementsFor: actionIndex(statements) };
+  return { name: options.name, document, statements, statementsFor: actionIndex(statements, options.name) };
 }
 
 /** Callers ask about a few dozen actions; the cap only guards against arbitrary names from simulations. */
 const ACTION_INDEX_LIMIT = 256;
 
-function actionIndex(statements: readonly CompiledStatement[]): Policy["statementsFor"] {
+function actionIndex(statements: readonly CompiledStatement[], name: string | undefined): Policy["statementsFor"] {
   const byAction = new Map<string, StatementIndex>();
   return (action) => {
     let hit = byAction.get(action);
     if (hit === undefined) {
-      hit = buildStatementIndex(statements.filter((s) => s.action(action) !== s.actionNegated));
+      const applicable = statements.filter((s) => s.action(action) !== s.actionNegated);
+      hit = new ActionIndex(
+        applicable,
+        applicable.map(() => name),
+      );
       if (byAction.size >= ACTION_INDEX_LIMIT) byAction.clear();
       byAction.set(action, hit);
     }
@@ -184,6 +188,7 @@ function compileStatement(s: StatementDocument, index: number): CompiledStatemen
     resource: compileAny((s.Resource ?? s.NotResource)!, false),
     resourceNegated: s.Resource === undefined,
     resourcePatterns: (s.Resource ?? s.NotResource)!,
+    resourceRuns: (s.Resource ?? s.NotResource)!.map(literalRuns),
     conditions,
   };
 }

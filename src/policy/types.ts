@@ -27,14 +27,25 @@ export interface CompiledStatement {
   actionNegated: boolean;
   resource: Matcher;
   resourceNegated: boolean;
-  /** As written, for the statement index. */
+  /** As written. */
   resourcePatterns: readonly string[];
+  /** The literal runs of each pattern (text between wildcards), for the statement index. */
+  resourceRuns: readonly (readonly string[])[];
   conditions: readonly CompiledCondition[];
 }
 
-/** The statements that may apply to a resource, found without trying them all (statement-index.ts). */
+/**
+ * The statements of a policy (or a pool of policies) whose Action/NotAction applies to one action,
+ * each at a slot in pool order, with what finds the few that may apply to a resource
+ * (statement-index.ts).
+ */
 export interface StatementIndex {
-  /** Calls `visit` for every statement that may apply to `resource`; a statement may come twice. */
+  readonly statements: readonly CompiledStatement[];
+  /** The name of the policy of each slot's statement. */
+  readonly policyNames: readonly (string | undefined)[];
+  /** Appends to `out` the slot of every statement that may apply to `resource`, each once, in no order. */
+  candidates(resource: string, out: number[]): void;
+  /** Calls `visit` for every statement that may apply to `resource`. */
   forEachCandidate(resource: string, visit: (s: CompiledStatement) => void): void;
 }
 

@@ -285,6 +285,15 @@ describe("policy simulation", () => {
     expect(res.body.field).toBe("policies[1].Statement[0].Effect");
   });
 
+  it("answers ImplicitDeny with no matched statements for an empty set of inline policies", async () => {
+    const res = await t.call("POST", "/api/v1/policies/simulate", {
+      token: root,
+      body: { policies: [], action: "cr:PullRepository", resource: "acs:cr:x:1:repository/a/b" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ decision: "ImplicitDeny", matched: [] });
+  });
+
   it("needs either policies or userName", async () => {
     const res = await t.call("POST", "/api/v1/policies/simulate", {
       token: root,

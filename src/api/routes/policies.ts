@@ -141,7 +141,7 @@ export function policyRoutes(app: App, deps: Deps): void {
       request: {
         body: body(
           z.strictObject({
-            policies: z.array(DocumentSchema).min(1).max(100).optional(),
+            policies: z.array(DocumentSchema).max(100).optional(),
             userName: userNameSchema.optional(),
             action: z.string().min(1).max(128),
             resource: z.string().min(1).max(1024),
