@@ -7,21 +7,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBuildWorker } from "../../workers/build-worker.ts";
-import { ADMIN_TOKEN } from "../helpers/app.ts";
-import {
-  assertDockerEngine,
-  BASE_IMAGE,
-  DOCKER,
-  docker,
-  ensureBaseImage,
-  ensureBaseImageFor,
-} from "../helpers/docker.ts";
+import { startBuildStack } from "../helpers/build-stack.ts";
+import { BASE_IMAGE, DOCKER, docker, ensureBaseImageFor } from "../helpers/docker.ts";
 import { startSecondEngine, type Engine } from "../helpers/engine.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { waitUntil } from "../helpers/net.ts";
-import { startRedis } from "../helpers/redis.ts";
-import { startKilnWithRegistries } from "../helpers/server.ts";
 
 /** Unique to this run: no step of an earlier run on this engine answers from the layer cache. */
 const RUN = randomBytes(4).toString("hex");
@@ -48,11 +39,13 @@ interface Build {
 }
 
 describe("what the best build services add: build secrets, a registry cache shared by workers, multi-platform images (real Docker, BuildKit, QEMU, registry, Redis, git)", () => {
-  let kiln: Awaited<ReturnType<typeof startKilnWithRegistries>>;
-  let redis: Awaited<ReturnType<typeof startRedis>>;
-  let worker: ReturnType<typeof startBuildWorker> | undefined;
+  type Stack = Awaited<ReturnType<typeof startBuildStack>>;
+  let kiln: Stack["kiln"];
+  let redis: Stack["redis"];
+  let worker: Stack["worker"];
   let root: string;
   let registry: string;
+  let stopStack: Stack["stop"] | undefined;
   const logs = captureLogs();
   const source = makeGitRepo();
   const home = mkdtempSync(join(tmpdir(), "kiln-docker-config-"));
@@ -134,18 +127,7 @@ describe("what the best build services add: build secrets, a registry cache shar
   }
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong"], {
-      env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
-      queue: true,
-      log: logs.log,
-    });
-    worker = startBuildWorker(kiln.config, logs.log);
-    registry = kiln.registryOf("cn-hongkong");
-    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
-      .rootToken;
+    ({ kiln, redis, worker, registry, root, stop: stopStack } = await startBuildStack(logs.log));
     expect((await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } })).status).toBe(
       201,
     );
@@ -161,10 +143,8 @@ describe("what the best build services add: build secrets, a registry cache shar
   }, 180_000);
 
   afterAll(async () => {
-    await worker?.close();
     for (const engine of engines) await engine.stop();
-    await kiln?.stop();
-    await redis?.stop();
+    await stopStack?.(worker);
     if (registry) {
       const names = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])).stdout
         .split("\n")

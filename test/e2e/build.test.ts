@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
-import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
+import { BASE_IMAGE, docker } from "../helpers/docker.ts";
+import { startBuildStack } from "../helpers/build-stack.ts";
 import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
@@ -58,18 +59,7 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     );
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong"], {
-      env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
-      queue: true,
-      log: logs.log,
-    });
-    worker = startBuildWorker(kiln.config, logs.log);
-    registry = kiln.registryOf("cn-hongkong");
-    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
-      .rootToken;
+    ({ kiln, redis, worker, registry, root } = await startBuildStack(logs.log));
     secrets.push(root);
     await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } });
     await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {

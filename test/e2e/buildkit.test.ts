@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
-import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
+import { BASE_IMAGE, docker } from "../helpers/docker.ts";
+import { startBuildStack } from "../helpers/build-stack.ts";
 import { makeGitRepo } from "../helpers/git.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
@@ -152,18 +153,7 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
   }
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnWithRegistries(["cn-hongkong"], {
-      env: { REDIS_URL: redis.url, KILN_ALLOW_LOCAL_GIT: "1" },
-      queue: true,
-      log: logs.log,
-    });
-    worker = startBuildWorker(kiln.config, logs.log);
-    registry = kiln.registryOf("cn-hongkong");
-    root = (await kiln.call("POST", "/api/v1/accounts", { token: ADMIN_TOKEN, body: { alias: "acme" } })).body
-      .rootToken;
+    ({ kiln, redis, worker, registry, root } = await startBuildStack(logs.log));
     for (const name of ["alitest1", "alitest2", "other1"]) {
       const ns = await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name } });
       expect(ns.status, JSON.stringify(ns.body)).toBe(201);
