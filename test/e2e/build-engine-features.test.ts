@@ -45,7 +45,7 @@ describe("what the best build services add: build secrets, a registry cache shar
   let worker: Stack["worker"];
   let root: string;
   let registry: string;
-  let stopStack: Stack["stop"] | undefined;
+  let stack: Stack;
   const logs = captureLogs();
   const source = makeGitRepo();
   const home = mkdtempSync(join(tmpdir(), "kiln-docker-config-"));
@@ -85,24 +85,8 @@ describe("what the best build services add: build secrets, a registry cache shar
     }
   }
 
-  async function repository(path: string, rule: Record<string, unknown>): Promise<void> {
-    const [namespace, name] = path.split("/");
-    const created = await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
-      token: root,
-      body: { namespace, name, visibility: "private" },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const bound = await kiln.call("PUT", `${api(path)}/source`, {
-      token: root,
-      body: { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "ci" },
-    });
-    expect(bound.status, JSON.stringify(bound.body)).toBe(200);
-    const created2 = await kiln.call("POST", `${api(path)}/build-rules`, {
-      token: root,
-      body: { sourceType: "branch", source: "main", tags: ["{shortsha}"], ...rule },
-    });
-    expect(created2.status, JSON.stringify(created2.body)).toBe(201);
-  }
+  const repository = async (path: string, rule: Record<string, unknown>) =>
+    void (await stack.buildableRepository(path, source.dir, rule));
 
   /** The step of the log whose title matches, and whether BuildKit took it from a cache. */
   function step(lines: string[], title: RegExp): { cached: boolean } {
@@ -127,7 +111,8 @@ describe("what the best build services add: build secrets, a registry cache shar
   }
 
   beforeAll(async () => {
-    ({ kiln, redis, worker, registry, root, stop: stopStack } = await startBuildStack(logs.log));
+    stack = await startBuildStack(logs.log);
+    ({ kiln, redis, worker, registry, root } = stack);
     expect((await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name: "alitest1" } })).status).toBe(
       201,
     );
@@ -144,7 +129,7 @@ describe("what the best build services add: build secrets, a registry cache shar
 
   afterAll(async () => {
     for (const engine of engines) await engine.stop();
-    await stopStack?.(worker);
+    await stack?.stop(worker);
     if (registry) {
       const names = (await docker(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])).stdout
         .split("\n")

@@ -44,6 +44,7 @@ interface Build {
 }
 
 describe("BuildKit builds the Dockerfiles people write now: cache mounts per namespace, multi-stage, private bases under policy, readable logs, clean engine (real Docker, registry, Redis, git)", () => {
+  let stack: Awaited<ReturnType<typeof startBuildStack>>;
   let kiln: Awaited<ReturnType<typeof startKilnWithRegistries>>;
   let redis: Awaited<ReturnType<typeof startRedis>>;
   let worker: ReturnType<typeof startBuildWorker>;
@@ -109,23 +110,7 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
 
   /** A repository whose one rule builds `dockerfileName` from main of the source, pushed by `ci`. */
   async function buildableRepository(path: string, dockerfileName: string, tags = ["{shortsha}"]): Promise<void> {
-    const [namespace, name] = path.split("/");
-    const created = await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
-      token: root,
-      body: { namespace, name, visibility: "private" },
-    });
-    expect(created.status, JSON.stringify(created.body)).toBe(201);
-    const bound = await kiln.call("PUT", `${api(path)}/source`, {
-      token: root,
-      body: { provider: "git", repoUrl: `file://${source.dir}`, pushUser: "ci" },
-    });
-    expect(bound.status, JSON.stringify(bound.body)).toBe(200);
-    webhookSecrets.push(bound.body.webhookSecret);
-    const rule = await kiln.call("POST", `${api(path)}/build-rules`, {
-      token: root,
-      body: { sourceType: "branch", source: "main", dockerfileName, tags },
-    });
-    expect(rule.status, JSON.stringify(rule.body)).toBe(201);
+    webhookSecrets.push(await stack.buildableRepository(path, source.dir, { dockerfileName, tags }));
   }
 
   /**
@@ -153,7 +138,8 @@ describe("BuildKit builds the Dockerfiles people write now: cache mounts per nam
   }
 
   beforeAll(async () => {
-    ({ kiln, redis, worker, registry, root } = await startBuildStack(logs.log));
+    stack = await startBuildStack(logs.log);
+    ({ kiln, redis, worker, registry, root } = stack);
     for (const name of ["alitest1", "alitest2", "other1"]) {
       const ns = await kiln.call("POST", "/api/v1/namespaces", { token: root, body: { name } });
       expect(ns.status, JSON.stringify(ns.body)).toBe(201);
