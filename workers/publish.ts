@@ -150,8 +150,9 @@ export async function publish(ctx: PublishContext, built: Built): Promise<Public
       }
     };
   } else {
-    const token = await repositoryToken(job.image.registry, job.image.repository, ctx.login);
-    const registry = new RegistryRepository(registryUrl(job.image.registry), job.image.repository, token);
+    const registry = new RegistryRepository(registryUrl(job.image.registry), job.image.repository, () =>
+      repositoryToken(job.image.registry, job.image.repository, ctx.login),
+    );
     const images: Descriptor[] = [];
     for (const { platform, imageId } of built.platformImages) {
       if (ctx.stopped()) throw new DeterministicError("stopped");

@@ -13,6 +13,9 @@ export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
 const OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip";
 
+/** A multi-platform push can outlast one token (several images, then every tag's index, each after a lock). */
+const TOKEN_REUSE_MS = 60_000;
+
 export interface Platform {
   os: string;
   architecture: string;
@@ -31,11 +34,20 @@ export interface Descriptor {
  * digest and an index by tag needs (distribution's blob upload and manifest put).
  */
 export class RegistryRepository {
+  private token: { value: string | undefined; at: number } | undefined;
+
+  /** `tokenOf` asks for a fresh token; one is used for a minute (registry tokens live five). */
   constructor(
     private readonly baseUrl: string,
     private readonly repository: string,
-    private readonly token: string | undefined,
+    private readonly tokenOf: () => Promise<string | undefined>,
   ) {}
+
+  private async bearer(): Promise<string | undefined> {
+    if (!this.token || Date.now() - this.token.at > TOKEN_REUSE_MS)
+      this.token = { value: await this.tokenOf(), at: Date.now() };
+    return this.token.value;
+  }
 
   private url(path: string): string {
     return `${this.baseUrl}/v2/${this.repository}/${path}`;
@@ -43,7 +55,8 @@ export class RegistryRepository {
 
   private async call(what: string, url: string, init: RequestInit & { duplex?: "half" } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.token) headers.set("authorization", `Bearer ${this.token}`);
+    const token = await this.bearer();
+    if (token) headers.set("authorization", `Bearer ${token}`);
     const answer = await fetch(url, { ...init, headers, signal: AbortSignal.timeout(600_000) }).catch((err: Error) => {
       throw new Error(
         `${what}: the registry does not answer (${(err.cause as { code?: string })?.code ?? err.message})`,
