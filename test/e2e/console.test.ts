@@ -284,6 +284,28 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
     await submit(root.page, "rule-tester", { ref: "refs/tags/v1.4.2" }, "stay");
     await expect.poll(() => result.textContent()).toMatch(new RegExp(`Rule ${ruleId} \\(tag .*\\) → 1\\.41v1\\.4\\.2`));
 
+    // Platforms and the registry cache, set in the rule's form and cleared again.
+    const ruleOf = async () =>
+      (
+        await kiln.call("GET", "/api/v1/regions/cn-hongkong/repositories/alitest1/test/build-rules", {
+          token: rootToken,
+        })
+      ).body.rules.find((r: { id: number }) => String(r.id) === ruleId);
+    await root.page.locator("[data-testid=build-rules] tr[data-rule]").nth(1).locator("summary").click();
+    await root.page.locator(`[data-testid=edit-rule-${ruleId}] input[name=registryCache]`).uncheck();
+    await submit(root.page, `edit-rule-${ruleId}`, { platforms: "linux/amd64, linux/arm64" });
+    expect(await ruleOf()).toMatchObject({ platforms: ["linux/amd64", "linux/arm64"], registryCache: false });
+    expect(await root.page.locator(`[data-testid=build-rules] tr[data-rule="${ruleId}"]`).textContent()).toContain(
+      "linux/amd64, linux/arm64",
+    );
+    await root.page.locator("[data-testid=build-rules] tr[data-rule]").nth(1).locator("summary").click();
+    await root.page.locator(`[data-testid=edit-rule-${ruleId}] input[name=registryCache]`).check();
+    await submit(root.page, `edit-rule-${ruleId}`, { platforms: "" });
+    expect(await ruleOf(), "an emptied field clears the platforms").toMatchObject({
+      platforms: [],
+      registryCache: true,
+    });
+
     await root.page.click("details.settings > summary");
     await submit(root.page, "edit-repository", { summary: "built by the console walk-through", visibility: "private" });
     expect(await root.page.textContent(".summary")).toBe("built by the console walk-through");
