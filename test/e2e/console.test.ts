@@ -323,8 +323,12 @@ describe("web console walk-through in Chromium (real API, Redis, Docker, registr
 
     await root.page.waitForSelector('[data-testid=build-status] [data-status="succeeded"]', { timeout: 90_000 });
     expect(await root.page.textContent("[data-testid=build-log]")).toMatch(/kiln step 6/);
-    const stages = await root.page.locator("[data-testid=stages] tr[data-stage] td:last-child").allTextContents();
-    expect(stages.map((s) => /^\d+\.\d s$/.test(s))).toEqual([true, true, true]);
+    // The badge turns "succeeded" by polling; the stage timings come with the page's reload when
+    // the log stream ends, which may land a moment later.
+    const stages = root.page.locator("[data-testid=stages] tr[data-stage] td:last-child");
+    await expect
+      .poll(async () => (await stages.allTextContents()).map((s) => /^\d+\.\d s$/.test(s)), { timeout: 10_000 })
+      .toEqual([true, true, true]);
     await screenshot(root.page, "09-build-succeeded");
 
     await root.page.goto(url("/console/regions/cn-hongkong/repositories/alitest1/test"));
