@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
-import { atStage, flushAll, seedChaos, statusOf, type BuildRow, type Chaos } from "../helpers/chaos.ts";
-import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "../helpers/docker.ts";
+import { atStage, flushAll, startChaosStack, statusOf, type BuildRow, type Chaos } from "../helpers/chaos.ts";
+import { BASE_IMAGE } from "../helpers/docker.ts";
 import { makeGitRepo } from "../helpers/git.ts";
-import { startKilnProcess, type KilnProcess } from "../helpers/kiln-process.ts";
+import type { KilnProcess } from "../helpers/kiln-process.ts";
 import { waitUntil } from "../helpers/net.ts";
 import { startRedis } from "../helpers/redis.ts";
 
@@ -35,11 +35,7 @@ describe("Redis loses its data under running builds (KILN_ROLE=all)", () => {
   let chaos: Chaos;
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnProcess({ redisUrl: redis.url, env: { KILN_WORKER_LOCK_SECONDS: "3" } });
-    chaos = await seedChaos(kiln);
+    ({ redis, kiln, chaos } = await startChaosStack({ KILN_WORKER_LOCK_SECONDS: "3" }));
     // Any feature branch builds the one tag "shared": two branches race for it.
     const rule = await kiln.call("POST", "/api/v1/regions/cn-hongkong/repositories/alitest1/app/build-rules", {
       token: chaos.root,
@@ -122,11 +118,7 @@ describe("the API down while its worker finishes a build", () => {
   let worker: ReturnType<typeof startBuildWorker> | undefined;
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnProcess({ redisUrl: redis.url, env: { KILN_ROLE: "api" } });
-    chaos = await seedChaos(kiln);
+    ({ redis, kiln, chaos } = await startChaosStack({ KILN_ROLE: "api" }));
     // The worker: the same secret key and Redis, a process (here: the test's) apart from the API.
     worker = startBuildWorker(kiln.config, createLogger("silent"));
   }, 120_000);
@@ -185,11 +177,7 @@ describe("one build that cannot be dispatched does not block the outbox", () => 
   let chaos: Chaos;
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnProcess({ redisUrl: redis.url });
-    chaos = await seedChaos(kiln);
+    ({ redis, kiln, chaos } = await startChaosStack());
   }, 120_000);
   afterAll(async () => {
     await kiln?.stop();

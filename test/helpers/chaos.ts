@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { expect } from "vitest";
 import { ADMIN_TOKEN } from "./app.ts";
-import { BASE_IMAGE } from "./docker.ts";
+import { assertDockerEngine, BASE_IMAGE, ensureBaseImage } from "./docker.ts";
 import { makeGitRepo } from "./git.ts";
-import type { KilnProcess } from "./kiln-process.ts";
+import { startKilnProcess, type KilnProcess } from "./kiln-process.ts";
+import { startRedis } from "./redis.ts";
 import { waitUntil } from "./net.ts";
 
 export const REPOSITORY = "alitest1/app";
@@ -118,6 +119,22 @@ export async function seedChaos(kiln: KilnProcess) {
 }
 
 export type Chaos = Awaited<ReturnType<typeof seedChaos>>;
+
+/**
+ * What a fault test stands on: the Docker engine with the busybox base, a Redis of its own
+ * (`redisOptions`), Kiln as a process of its own (API and worker, `env` added), seeded by seedChaos.
+ */
+export async function startChaosStack(
+  env: Record<string, string> = {},
+  redisOptions?: Parameters<typeof startRedis>[0],
+) {
+  await assertDockerEngine();
+  await ensureBaseImage();
+  const redis = await startRedis(redisOptions);
+  const kiln = await startKilnProcess({ redisUrl: redis.url, env });
+  const chaos = await seedChaos(kiln);
+  return { redis, kiln, chaos };
+}
 
 /** Every build of this Kiln, oldest first, read from its SQLite file (Kiln may be down). */
 export function allBuilds(kiln: KilnProcess): BuildRow[] {

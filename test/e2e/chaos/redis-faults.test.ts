@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertDockerEngine, ensureBaseImage } from "../../helpers/docker.ts";
 import {
   allBuilds,
   atStage,
   everyBuildEnded,
   expectRegistryMatches,
   flushAll,
-  seedChaos,
+  startChaosStack,
   statusOf,
   type Chaos,
 } from "../../helpers/chaos.ts";
-import { startKilnProcess, type KilnProcess } from "../../helpers/kiln-process.ts";
+import type { KilnProcess } from "../../helpers/kiln-process.ts";
 import { waitUntil } from "../../helpers/net.ts";
 import { startRedis } from "../../helpers/redis.ts";
 
@@ -26,11 +25,7 @@ describe("chaos: Redis loses its data (FLUSHALL) while a build is at its build s
   let chaos: Chaos;
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnProcess({ redisUrl: redis.url, env: { KILN_WORKER_LOCK_SECONDS: "5" } });
-    chaos = await seedChaos(kiln);
+    ({ redis, kiln, chaos } = await startChaosStack({ KILN_WORKER_LOCK_SECONDS: "5" }));
   }, 120_000);
   afterAll(async () => {
     await kiln?.stop();
@@ -65,12 +60,8 @@ describe("chaos: Redis killed mid-build and started again 8 s later with its dat
   let chaos: Chaos;
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis({ persist: true });
     // The default worker lock (30 s) outlasts the outage: the worker keeps its job through it.
-    kiln = await startKilnProcess({ redisUrl: redis.url });
-    chaos = await seedChaos(kiln);
+    ({ redis, kiln, chaos } = await startChaosStack({}, { persist: true }));
   }, 120_000);
   afterAll(async () => {
     await kiln?.stop();

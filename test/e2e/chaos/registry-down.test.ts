@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assertDockerEngine, ensureBaseImage } from "../../helpers/docker.ts";
-import { everyBuildEnded, expectRegistryMatches, seedChaos, statusOf, type Chaos } from "../../helpers/chaos.ts";
-import { startKilnProcess, type KilnProcess } from "../../helpers/kiln-process.ts";
+import { everyBuildEnded, expectRegistryMatches, startChaosStack, statusOf, type Chaos } from "../../helpers/chaos.ts";
+import type { KilnProcess } from "../../helpers/kiln-process.ts";
 import { waitUntil } from "../../helpers/net.ts";
 import { startRedis } from "../../helpers/redis.ts";
 
@@ -16,11 +15,7 @@ describe("chaos: the registry down during a push, then back", () => {
   let chaos: Chaos;
 
   beforeAll(async () => {
-    await assertDockerEngine();
-    await ensureBaseImage();
-    redis = await startRedis();
-    kiln = await startKilnProcess({ redisUrl: redis.url });
-    chaos = await seedChaos(kiln);
+    ({ redis, kiln, chaos } = await startChaosStack());
   }, 120_000);
   afterAll(async () => {
     await kiln?.stop();
