@@ -1,61 +1,101 @@
-import Database from "better-sqlite3";
-import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
-import { migrate } from "drizzle-orm/better-sqlite3/migrator";
+import type { SQL } from "drizzle-orm";
+import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as schema from "./schema.ts";
+import type * as schema from "./schema.ts";
 import { seedSystemPolicies } from "./seed.ts";
+import { openSqlite } from "./sqlite.ts";
 
-export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
-
-/** The project's `migrations/`, found from here whether this runs from src/ (tsx) or the dist/ bundle. */
-function migrationsDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, "migrations");
-    if (existsSync(join(candidate, "meta", "_journal.json"))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("the migrations folder was not found above " + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
-const MIGRATIONS = migrationsDir();
-
-/** Opens (creating if needed) `kiln.db` in the data dir, in WAL mode, and applies pending migrations. */
-export function openDatabase(dataDir: string, file = "kiln.db"): Db {
-  const sqlite = new Database(join(dataDir, file));
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("synchronous = NORMAL");
-  sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("busy_timeout = 5000");
-  cacheStatements(sqlite);
-  const db = drizzle(sqlite, { schema }) as Db;
-  migrate(db, { migrationsFolder: MIGRATIONS });
-  seedSystemPolicies(db);
-  return db;
+/** What a write statement answers, on either database. */
+export interface RunResult {
+  /** Rows the statement changed. */
+  changes: number;
 }
 
 /**
- * Drizzle asks better-sqlite3 to compile every query anew, which cost more than running it on
- * the webhook and token paths. Compiled statements are kept by SQL text; drizzle switches a
- * statement to raw (array) rows when it wants them, so each reuse starts in object mode again.
+ * The control plane's database: SQLite by default, PostgreSQL with KILN_DATABASE_URL. Both are
+ * spoken through drizzle's asynchronous SQLite API (`await query.get()/.all()/.run()`,
+ * `await db.transaction(async (tx) => …)`); queries must keep to SQL both databases read the same.
  */
-function cacheStatements(sqlite: Database.Database, limit = 1000): void {
-  const compile = sqlite.prepare.bind(sqlite);
-  const cache = new Map<string, Database.Statement>();
-  sqlite.prepare = ((source: string) => {
-    let statement = cache.get(source);
-    if (statement) return statement.reader ? statement.raw(false) : statement;
-    statement = compile(source);
-    if (cache.size >= limit) cache.clear();
-    cache.set(source, statement);
-    return statement;
-  }) as typeof sqlite.prepare;
+export type Db = BaseSQLiteDatabase<"async", RunResult, typeof schema>;
+/** A transaction, usable wherever a Db is. */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+/** The database's file in the data dir, when the database is SQLite. */
+export const DATABASE_FILE = "kiln.db";
+
+/** The project's `migrations/`, found from here whether this runs from src/ (tsx) or the dist/ bundle. */
+export function migrationsDir(name = "migrations"): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, name);
+    if (existsSync(join(candidate, "meta", "_journal.json"))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`the ${name} folder was not found above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
 }
 
-/** True when a write failed on a UNIQUE constraint (a name already taken). */
+/** Runs a hand-written statement, answering rows as objects keyed by the select list's names. */
+export type RawRunner = (query: SQL) => Promise<{ rows: Record<string, unknown>[]; changes: number }>;
+
+const closers = new WeakMap<object, () => Promise<void>>();
+const rawRunners = new WeakMap<object, RawRunner>();
+
+/**
+ * Opens the control plane's database, applies pending migrations and seeds the system policies:
+ * PostgreSQL when `url` is given, else `kiln.db` (or `file`) in the data dir.
+ */
+export async function openDatabase(dataDir: string, options: { url?: string; file?: string } = {}): Promise<Db> {
+  let db: Db;
+  if (options.url) {
+    const { openPostgres } = await import("./postgres.ts");
+    const opened = await openPostgres(options.url);
+    db = opened.db;
+    closers.set(db, opened.close);
+    rawRunners.set(db, opened.raw);
+  } else {
+    const opened = openSqlite(join(dataDir, options.file ?? DATABASE_FILE), migrationsDir());
+    db = opened.db;
+    closers.set(db, async () => opened.close());
+    rawRunners.set(db, opened.raw);
+  }
+  await seedSystemPolicies(db);
+  return db;
+}
+
+/** Closes what openDatabase opened (the SQLite file, or the PostgreSQL pool). */
+export async function closeDatabase(db: Db): Promise<void> {
+  await closers.get(db)?.();
+  closers.delete(db);
+}
+
+function rawRunner(db: Db): RawRunner {
+  const run = rawRunners.get(db);
+  if (!run) throw new Error("a hand-written statement needs the database openDatabase answered (not a transaction)");
+  return run;
+}
+
+/**
+ * The rows of a hand-written query (drizzle's `sql` template), as objects. Write SQL both
+ * databases read alike: `cast(count(*) as integer)`, no SQLite-only functions, booleans through
+ * drizzle's columns rather than literal 0/1. Not inside a transaction.
+ */
+export async function rows<T = Record<string, unknown>>(db: Db, query: SQL): Promise<T[]> {
+  return (await rawRunner(db)(query)).rows as T[];
+}
+
+/** Runs a hand-written statement (see `rows`) and answers how many rows it changed. */
+export async function execute(db: Db, query: SQL): Promise<number> {
+  return (await rawRunner(db)(query)).changes;
+}
+
+/** True when a write failed on a UNIQUE constraint (a name already taken), on either database. */
 export function isUniqueViolation(err: unknown): boolean {
-  const code = (err as { code?: string } | null)?.code;
-  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY";
+  for (let e = err as { code?: string; cause?: unknown } | null; e; e = e.cause as typeof e) {
+    if (e.code === "SQLITE_CONSTRAINT_UNIQUE" || e.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || e.code === "23505")
+      return true;
+  }
+  return false;
 }
