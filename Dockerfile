@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY src ./src
 COPY migrations ./migrations
+COPY migrations-pg ./migrations-pg
 COPY bin ./bin
 RUN npm run build && npm prune --omit=dev
 ENV KILN_DATA_DIR=/data KILN_HOST=0.0.0.0 PORT=8080

@@ -116,3 +116,137 @@ ensure_arm64_busybox_deb() {
     log "warning: apt-get download busybox-static:arm64 failed; the arm64 base image of the tests will be missing: $out"
   fi
 }
+
+# PostgreSQL for the tests (KILN_TEST_DB=postgres): Debian's server binaries, installed with apt-get
+# when missing. The newest /usr/lib/postgresql/<version>/bin, or $KILN_PG_BINDIR.
+postgres_bindir() {
+  if [ -n "${KILN_PG_BINDIR:-}" ]; then printf '%s\n' "$KILN_PG_BINDIR"; return 0; fi
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ] || return 1
+  printf '%s\n' "$dir"
+}
+
+# The server refuses to run as root: as root it runs as the `postgres` system user (made when
+# missing), otherwise as the user running the script.
+postgres_user() {
+  if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi
+}
+
+# Runs "$@" as postgres_user, from directory $1 (the postgres user may not enter the caller's).
+postgres_as() {
+  local cwd="$1"; shift
+  if [ "$(id -u)" -eq 0 ]; then
+    (cd "$cwd" && runuser -u postgres -- "$@")
+  else
+    (cd "$cwd" && "$@")
+  fi
+}
+
+# A throw-away PostgreSQL cluster for the tests in $1/postgres (data/, server.log and the unix
+# socket): made once with initdb (superuser `postgres`, trust on the socket and on 127.0.0.1/::1,
+# durability off for speed), started on 127.0.0.1 port $KILN_TEST_PG_PORT, else 55432, else (when
+# that is taken and KILN_TEST_PG_PORT is unset) a free port; a server already running from the same
+# directory is reused. Exports KILN_TEST_PG_URL=postgres://postgres@127.0.0.1:<port>/postgres.
+ensure_postgres() {
+  local state="$1"
+  local bindir
+  if ! bindir="$(postgres_bindir)"; then
+    ensure_debian_packages postgresql
+    bindir="$(postgres_bindir)" || die "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin after installing postgresql"
+  fi
+  local user dir data
+  user="$(postgres_user)"
+  dir="$state/postgres"
+  data="$dir/data"
+  if [ "$(id -u)" -eq 0 ] && ! id -u postgres >/dev/null 2>&1; then
+    log "creating the system user postgres (PostgreSQL refuses to run as root)"
+    useradd --system --user-group --home-dir /var/lib/postgresql --no-create-home --shell /usr/sbin/nologin postgres
+  fi
+  mkdir -p "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres: "$dir"
+    # mktemp -d makes 0700 directories: let the postgres user through the state directory.
+    runuser -u postgres -- test -w "$dir" || chmod o+x "$state"
+    runuser -u postgres -- test -w "$dir" \
+      || die "the postgres user cannot write $dir: let it through $(dirname "$state") and its parents (chmod o+x)"
+  fi
+
+  if [ -f "$data/PG_VERSION" ]; then
+    local version
+    version="$(cat "$data/PG_VERSION")"
+    if [ -z "${KILN_PG_BINDIR:-}" ] && [ -x "/usr/lib/postgresql/$version/bin/pg_ctl" ]; then
+      bindir="/usr/lib/postgresql/$version/bin"
+    fi
+    if postgres_as "$dir" "$bindir/pg_ctl" status -D "$data" >/dev/null 2>&1; then
+      local running
+      running="$(sed -n 4p "$data/postmaster.pid")"
+      if postgres_ready "$bindir" "$running"; then
+        export KILN_TEST_PG_URL="postgres://postgres@127.0.0.1:$running/postgres"
+        log "PostgreSQL already running from $data on 127.0.0.1:$running"
+        return 0
+      fi
+    fi
+  else
+    log "initdb: PostgreSQL cluster in $data (runs as $user)"
+    postgres_as "$dir" "$bindir/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+      >"$dir/initdb.log" 2>&1 || { tail -20 "$dir/initdb.log" >&2; die "initdb failed (log: $dir/initdb.log)"; }
+    cat >"$data/pg_hba.conf" <<HBA
+# Written by scripts/lib.sh ensure_postgres: a throw-away test cluster, no passwords.
+local all all                trust
+host  all all 127.0.0.1/32   trust
+host  all all ::1/128        trust
+HBA
+    cat >>"$data/postgresql.conf" <<CONF
+
+# Written by scripts/lib.sh ensure_postgres: fast, not durable (a throw-away test cluster).
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir'
+max_connections = 300
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+CONF
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$data/pg_hba.conf" "$data/postgresql.conf"; fi
+  fi
+
+  local port="${KILN_TEST_PG_PORT:-55432}"
+  if port_in_use "$port"; then
+    [ -z "${KILN_TEST_PG_PORT:-}" ] || die "KILN_TEST_PG_PORT=$port is in use by another program"
+    port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+    log "port 55432 is taken; PostgreSQL for the tests uses the free port $port"
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$port (data in $data, log $dir/server.log)"
+  postgres_as "$dir" "$bindir/pg_ctl" start -D "$data" -l "$dir/server.log" -w -t 60 -o "-c port=$port" >/dev/null \
+    || { tail -20 "$dir/server.log" >&2; die "PostgreSQL did not start (log: $dir/server.log)"; }
+  for _ in $(seq 1 60); do
+    if postgres_ready "$bindir" "$port"; then
+      export KILN_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+      return 0
+    fi
+    sleep 0.5
+  done
+  tail -20 "$dir/server.log" >&2
+  die "PostgreSQL on 127.0.0.1:$port does not accept connections (log: $dir/server.log)"
+}
+
+postgres_ready() { "$1/pg_isready" -q -h 127.0.0.1 -p "$2" -U postgres -d postgres >/dev/null 2>&1; }
+
+# True when something accepts TCP connections on 127.0.0.1:$1.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Stops the cluster of ensure_postgres in $1/postgres, if it runs (fast shutdown); keeps the files.
+stop_postgres() {
+  local dir="$1/postgres"
+  [ -f "$dir/data/postmaster.pid" ] || return 0
+  local bindir version
+  version="$(cat "$dir/data/PG_VERSION" 2>/dev/null || true)"
+  if [ -z "${KILN_PG_BINDIR:-}" ] && [ -x "/usr/lib/postgresql/$version/bin/pg_ctl" ]; then
+    bindir="/usr/lib/postgresql/$version/bin"
+  else
+    bindir="$(postgres_bindir)" || return 0
+  fi
+  postgres_as "$dir" "$bindir/pg_ctl" status -D "$dir/data" >/dev/null 2>&1 || return 0
+  postgres_as "$dir" "$bindir/pg_ctl" stop -D "$dir/data" -m fast -w -t 60 >/dev/null 2>&1 \
+    || log "warning: could not stop PostgreSQL in $dir/data"
+}

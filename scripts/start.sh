@@ -5,7 +5,9 @@
 # of KILN_REGIONS with token auth and notifications pointing at Kiln, then Kiln itself (API and a
 # build worker, KILN_ROLE=all). For the worker it also sets up QEMU emulation (Debian
 # qemu-user-static, binfmt-support) so that builds can target other platforms (linux/arm64).
-# Data (SQLite, keys, git mirrors, registry storage, Redis) lives in $KILN_DATA_DIR.
+# Data (SQLite, keys, git mirrors, registry storage, Redis) lives in $KILN_DATA_DIR. With
+# KILN_DATABASE_URL=postgres://user@host:port/db the control plane uses that PostgreSQL database
+# instead of SQLite; the server must already run (it is checked here, not started).
 # Ctrl-C stops all but dockerd.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$KILN_ROOT"
@@ -18,6 +20,19 @@ if [ "${KILN_ROLE:-all}" != "api" ]; then
 fi
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 mkdir -p "$KILN_DATA_DIR"
+
+if [ -n "${KILN_DATABASE_URL:-}" ]; then
+  log "control-plane database: PostgreSQL (KILN_DATABASE_URL)"
+  node -e '
+    const pg = require("pg");
+    const client = new pg.Client({ connectionString: process.argv[1], connectionTimeoutMillis: 10000 });
+    client.connect().then(() => client.end(), (err) => {
+      const u = new URL(process.argv[1]); u.password = "";
+      console.error(`[kiln] error: PostgreSQL at ${u} does not answer: ${err.message}`);
+      process.exit(1);
+    });
+  ' "$KILN_DATABASE_URL"
+fi
 
 children=()
 stop_all() { for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done; }

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import { BackupError, backupDatabase, DATABASE_FILE, FILES_THAT_TRAVEL } from "./db/backup.ts";
-import { openDatabase } from "./db/connection.ts";
+import { closeDatabase, openDatabase } from "./db/connection.ts";
 import { createAccount } from "./iam/accounts.ts";
 import { aliasSchema, passwordSchema } from "./names.ts";
 import { parsePolicy, evaluate, PolicyError } from "./policy/index.ts";
@@ -58,11 +58,14 @@ async function run(argv: string[]): Promise<void> {
       if (!pw.success) fail(`password: ${pw.error.issues[0]!.message}`);
     }
     const config = loadConfig();
-    const db = openDatabase(config.dataDir);
-    const account = await createAccount(db, { alias: alias.data, password: values.password });
-    console.log(JSON.stringify(account, null, 2));
-    console.error("The root token is shown only this once: keep it safe.");
-    db.$client.close();
+    const db = await openDatabase(config.dataDir, { url: config.databaseUrl });
+    try {
+      const account = await createAccount(db, { alias: alias.data, password: values.password });
+      console.log(JSON.stringify(account, null, 2));
+      console.error("The root token is shown only this once: keep it safe.");
+    } finally {
+      await closeDatabase(db);
+    }
     return;
   }
 
@@ -105,6 +108,8 @@ async function run(argv: string[]): Promise<void> {
   if (noun === "backup") {
     if (!verb || arg) fail("backup needs one file: kiln backup <file>");
     const config = loadConfig();
+    if (config.databaseUrl)
+      fail("backup copies the SQLite database; with KILN_DATABASE_URL (PostgreSQL) use pg_dump instead", 1);
     const { file, bytes } = await backupDatabase(config.dataDir, verb);
     console.log(`${file} ${bytes}`);
     console.error(

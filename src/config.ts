@@ -58,6 +58,10 @@ export const EnvSchema = z.object({
   KILN_HOST: z.string().min(1).default("127.0.0.1"),
   KILN_PUBLIC_URL: z.url().optional(),
   KILN_DATA_DIR: z.string().min(1).default("./data"),
+  KILN_DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL")
+    .optional(),
   REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
   DOCKER_HOST: z.string().optional(),
   KILN_ROLE: z.enum(["all", "api", "worker"]).default("all"),
@@ -97,6 +101,8 @@ export interface Config {
   host: string;
   publicUrl: string;
   dataDir: string;
+  /** PostgreSQL for the control plane's database (KILN_DATABASE_URL); SQLite in the data dir when absent. Holds a password: never log it. */
+  databaseUrl?: string;
   redisUrl: string;
   dockerHost?: string;
   role: "all" | "api" | "worker";
@@ -116,7 +122,7 @@ export interface Config {
   buildCacheBytes: number;
   /** Outbound webhooks: the unit of the retry schedule (1, 5, 10, 20, 25 units after each failed try), and POSTs in flight per process. */
   notify: { retryBaseMs: number; concurrency: number };
-  /** Days rows are kept in SQLite (0: for ever), and finished jobs in Redis. */
+  /** Days rows are kept in the database (0: for ever), and finished jobs in Redis. */
   retention: {
     deliveriesDays: number;
     auditDays: number;
@@ -170,6 +176,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.KILN_HOST,
     publicUrl: (e.KILN_PUBLIC_URL ?? `http://${e.KILN_HOST}:${e.PORT}`).replace(/\/$/, ""),
     dataDir,
+    databaseUrl: e.KILN_DATABASE_URL,
     redisUrl: e.REDIS_URL,
     dockerHost: e.DOCKER_HOST,
     role: e.KILN_ROLE,

@@ -1,7 +1,8 @@
 import type { Deps } from "./api/env.ts";
 import { createMetrics } from "./metrics.ts";
 import type { Config } from "./config.ts";
-import { openDatabase } from "./db/connection.ts";
+import { sql } from "drizzle-orm";
+import { closeDatabase, openDatabase, rows } from "./db/connection.ts";
 import { PolicyStore } from "./iam/policy-store.ts";
 import type { Logger } from "./logger.ts";
 import { AuditLog } from "./registry/audit-log.ts";
@@ -20,17 +21,17 @@ function redactUrl(url: string): string {
   return url.replace(/\/\/([^@/]*)@/, "//***@");
 }
 
-/** Opens what the API process needs: SQLite (migrated), the compiled-policy cache, the token signer. */
+/** Opens what the API process needs: the database (migrated), the compiled-policy cache, the token signer. */
 export async function createDeps(config: Config, log: Logger, options: { queue?: boolean } = {}): Promise<Deps> {
-  const db = openDatabase(config.dataDir);
+  const db = await openDatabase(config.dataDir, { url: config.databaseUrl });
   const metrics = createMetrics();
-  metrics.onScrape("builds", () =>
+  metrics.onScrape("builds", async () =>
     Object.fromEntries(
       (
-        db.$client.prepare("select status, count(*) as n from builds group by status").all() as {
-          status: string;
-          n: number;
-        }[]
+        await rows<{ status: string; n: number }>(
+          db,
+          sql`select status, cast(count(*) as integer) as n from builds group by status`,
+        )
       ).map((r) => [r.status, r.n]),
     ),
   );
@@ -67,15 +68,16 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
   // Old deliveries, audit and registry events, and old builds' logs: a minute after start, then daily.
   const retention = new RetentionSweeper(db, config.retention, log);
   dispatcher?.wake();
-  // Outbound webhooks: the API process sends the outbox's deliveries (SQLite only; no Redis needed).
+  // Outbound webhooks: the API process sends the outbox's deliveries (the database only; no Redis needed).
   const webhooks = new WebhookDispatcher(db, config, log, metrics);
-  // Jobs that finished while this API was down: their outcome is in Redis, not in SQLite yet.
+  // Jobs that finished while this API was down: their outcome is in Redis, not in the database yet.
   void dispatcher?.reconcile();
   const readiness: Deps["readiness"] = [
     {
-      name: "sqlite",
+      // "sqlite" is the name /readyz has always shown (tests and monitors read it).
+      name: config.databaseUrl ? "postgres" : "sqlite",
       check: async () => {
-        db.$client.prepare("select 1").get();
+        await rows(db, sql`select 1`);
         return { ok: true };
       },
     },
@@ -104,12 +106,12 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
     dispatcher,
     async close() {
       dispatcher?.close();
-      webhooks.close();
+      await webhooks.close();
       await buildEvents?.close();
       await queue?.close();
-      audit.close();
+      await audit.close();
       await retention.close();
-      db.$client.close();
+      await closeDatabase(db);
     },
   };
 }

@@ -13,7 +13,7 @@ export interface Metrics {
   buildWait: Histogram;
   buildDuration: Histogram<"status">;
   stageDuration: Histogram<"stage">;
-  /** Gauges read at scrape time: builds by status (SQLite), jobs by state (BullMQ). */
+  /** Gauges read at scrape time: builds by status (the database), jobs by state (BullMQ). */
   onScrape(name: "builds" | "queue", read: () => Promise<Record<string, number>> | Record<string, number>): void;
 }
 

@@ -56,24 +56,26 @@ export function authenticate(deps: Deps, rule: AccessRule): MiddlewareHandler<Ap
 }
 
 /** Runs after validation: may the caller do this to that resource. */
-export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void {
+export async function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): Promise<void> {
   if (rule.auth !== "policy") return;
   const principal = c.get("principal");
   const region = resolveRegion(deps, c, rule.resource);
   const context = requestContext(c, region);
-  let build: ReturnType<typeof findBuild> | undefined;
-  const buildOf = () => (build ??= findBuild(deps.db, principal.accountId, c.req.param("id") ?? ""));
+  // `{build.*}` names the repository of the build `{id}`: looked up before the resource is filled.
+  const build = rule.resource.includes("{build.")
+    ? await findBuild(deps.db, principal.accountId, c.req.param("id") ?? "")
+    : undefined;
   const fill = (extra: Record<string, string>) => {
     const filled = fillResource(
       rule.resource,
       principal.accountId,
-      (key) => extra[key] ?? lookup(c, key, region, buildOf),
+      (key) => extra[key] ?? lookup(c, key, region, build),
     );
     if ("missing" in filled) throw new Error(`access table: no value for {${filled.missing}} in ${rule.resource}`);
     return filled.resource;
   };
   if (rule.perItem) {
-    const decide = authorizerFor(deps.policies, principal);
+    const decide = await authorizerFor(deps.policies, principal);
     c.set("filterAllowed", (items, partsOf) =>
       principal.kind === "root"
         ? items
@@ -84,7 +86,7 @@ export function enforce(deps: Deps, rule: AccessRule, c: Context<AppEnv>): void 
     return;
   }
   const resource = fill({});
-  const result = authorize(deps.policies, principal, { action: rule.action, resource, context });
+  const result = await authorize(deps.policies, principal, { action: rule.action, resource, context });
   if (result.decision !== "Allow") {
     throw new DomainError("AccessDenied", `${rule.action} on ${resource} is not allowed (${result.decision})`, {
       action: rule.action,
@@ -107,11 +109,11 @@ function lookup(
   c: Context,
   key: string,
   region: string | undefined,
-  buildOf: () => ReturnType<typeof findBuild>,
+  build: Awaited<ReturnType<typeof findBuild>> | undefined,
 ): string | undefined {
   if (key === "region") return region;
   if (key.startsWith("build.")) {
-    const build = buildOf();
+    if (!build) return undefined;
     const [ns, repo] = build.repository.split("/");
     return ({ "build.region": build.region, "build.ns": ns, "build.repo": repo } as Record<string, string | undefined>)[
       key

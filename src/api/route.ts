@@ -20,10 +20,11 @@ export function addRoute<R extends RouteConfig>(
   const rule = ACCESS_TABLE[key];
   if (!rule) throw new Error(`${key} has no entry in the access table; every route must say what it needs`);
   const security = rule.auth === "none" ? [] : [{ bearer: [] }];
-  const guarded = ((c: Parameters<RouteHandler<R, AppEnv>>[0], next: Parameters<RouteHandler<R, AppEnv>>[1]) => {
-    enforce(deps, rule, c as never);
+  // The handler's answer is a (promised) typed response; a promise of it is one too.
+  const guarded = (async (c: Parameters<RouteHandler<R, AppEnv>>[0], next: Parameters<RouteHandler<R, AppEnv>>[1]) => {
+    await enforce(deps, rule, c as never);
     return handler(c, next);
-  }) as RouteHandler<R, AppEnv>;
+  }) as unknown as RouteHandler<R, AppEnv>;
   app.openapi({ ...route, security, middleware: [authenticate(deps, rule)] } as R, guarded);
 }
 

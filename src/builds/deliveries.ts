@@ -44,42 +44,42 @@ const queries = perDb((db) => ({
     .prepare(),
 }));
 
-export function acceptDelivery(
+export async function acceptDelivery(
   db: Db,
   policies: PolicyStore,
   binding: BindingRow,
   deliveryId: string,
   normalized: Normalized,
-): DeliveryView {
-  const q = queries(db);
-  return db.transaction((tx) => {
-    const t = tx as unknown as Db;
-    const seen = q.seen.get({ bindingId: binding.id, deliveryId });
-    if (seen) return answer(deliveryId, seen.outcome, seen.reason, buildsByIds(t, seen.buildIds).map(buildView), true);
+): Promise<DeliveryView> {
+  return db.transaction(async (tx) => {
+    const q = queries(tx);
+    const seen = await q.seen.get({ bindingId: binding.id, deliveryId });
+    if (seen)
+      return answer(deliveryId, seen.outcome, seen.reason, (await buildsByIds(tx, seen.buildIds)).map(buildView), true);
 
     let outcome: DeliveryOutcome = "ignored";
     let reason: string | undefined;
-    const planned: ReturnType<typeof plansForPush>["plans"] = [];
+    const planned: Awaited<ReturnType<typeof plansForPush>>["plans"] = [];
     if ("ignored" in normalized) reason = normalized.ignored;
     else if (normalized.events.every((e) => e.kind === "ping")) outcome = "ping";
     else {
-      const bindings = bindingsOfSameCode(t, binding);
+      const bindings = await bindingsOfSameCode(tx, binding);
       const reasons: string[] = [];
       for (const event of normalized.events) {
-        const r = plansForPush(t, bindings, event);
+        const r = await plansForPush(tx, bindings, event);
         planned.push(...r.plans);
         reasons.push(...r.reasons);
       }
       if (planned.length) outcome = "accepted";
       else reason = reasons.join("; ") || "nothing to build";
     }
-    const row = q.insert.get({ bindingId: binding.id, deliveryId, outcome, reason: reason ?? null })!;
-    const made = recordBuilds(
-      t,
+    const row = (await q.insert.get({ bindingId: binding.id, deliveryId, outcome, reason: reason ?? null }))!;
+    const made = await recordBuilds(
+      tx,
       policies,
       planned.map((p) => ({ ...p, deliveryId: row.id })),
     );
-    if (made.length) q.setBuilds.run({ id: row.id, buildIds: JSON.stringify(made.map((b) => b.id)) });
+    if (made.length) await q.setBuilds.run({ id: row.id, buildIds: JSON.stringify(made.map((b) => b.id)) });
     return answer(deliveryId, outcome, reason ?? null, made.map(buildView), false);
   });
 }

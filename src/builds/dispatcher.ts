@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, gt, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
@@ -101,12 +101,12 @@ export class Dispatcher {
     for (const id of ids) {
       await this.queue.requestCancel(id);
       await this.queue.removeWaiting(id);
-      queries(this.db).markWithdrawn.run({ id });
+      await queries(this.db).markWithdrawn.run({ id });
     }
   }
 
   /** The job of a build, or why it cannot have one. */
-  private jobOf(build: BuildRow & { repository: string; region: string }): BuildJob {
+  private async jobOf(build: BuildRow & { repository: string; region: string }): Promise<BuildJob> {
     if (!this.config.regions.some((r) => r.id === build.region))
       throw new Error(`its region ${build.region} is no longer configured (KILN_REGIONS)`);
     return jobFor(this.db, this.config, this.credentials, build);
@@ -122,16 +122,12 @@ export class Dispatcher {
         );
         this.reconcileSoon(0);
       }
-      await this.withdraw(
-        queries(this.db)
-          .ended.all({ limit: BATCH })
-          .map((b) => b.id),
-      );
+      await this.withdraw((await queries(this.db).ended.all({ limit: BATCH })).map((b) => b.id));
     } catch {
       return; // Redis is down; the next pass tries again
     }
     for (;;) {
-      const outbox = queries(this.db).outbox.all({ limit: BATCH });
+      const outbox = await queries(this.db).outbox.all({ limit: BATCH });
       if (outbox.length === 0) return;
       for (const build of outbox.map(({ build, ns, repo, region }) => ({
         ...build,
@@ -140,11 +136,11 @@ export class Dispatcher {
       }))) {
         let job: BuildJob;
         try {
-          job = this.jobOf(build);
+          job = await this.jobOf(build);
         } catch (err) {
           // This build cannot run (its binding, push user or region is gone): it fails, the others go on.
           const reason = `the build could not be dispatched: ${(err as Error).message.replace(/^build \S+: /, "")}`;
-          if (finishBuild(this.db, build.id, { status: "failed", error: reason }))
+          if (await finishBuild(this.db, build.id, { status: "failed", error: reason }))
             this.log.warn({ build: build.id, reason }, "build failed before dispatch");
           continue;
         }
@@ -159,7 +155,7 @@ export class Dispatcher {
           this.redisWasDown = true;
           return;
         }
-        queries(this.db).markEnqueued.run({ id: build.id, at: new Date().toISOString() });
+        await queries(this.db).markEnqueued.run({ id: build.id, at: new Date().toISOString() });
         if (this.redisWasDown) {
           this.log.info("build queue reachable again; dispatching queued builds");
           this.redisWasDown = false;
@@ -175,19 +171,37 @@ export class Dispatcher {
    * of builds that ended lately are made again. Then the tag order is marked known.
    */
   private async restoreTagOrder(): Promise<number> {
-    const rows = this.db.$client
-      .prepare(
-        `select r.region as region, n.name || '/' || r.name as repository, t.value as tag,
-                max(b.queued_at || ' ' || b.id) as newest
-         from builds b
-         join repositories r on r.id = b.repository_id
-         join namespaces n on n.id = r.namespace_id,
-         json_each(b.tags) t
-         where (b.status in ('succeeded', 'superseded') and b.digest is not null)
-            or (b.status = 'running' and b.stage = 'push')
-         group by 1, 2, 3`,
+    // The newest "<queued at> <build id>" of each (region, repository, tag set) from the database;
+    // the tag sets are split here (the JSON column is not queried inside), keeping each tag's newest.
+    const sets = await this.db
+      .select({
+        region: repositories.region,
+        ns: namespaces.name,
+        repo: repositories.name,
+        tags: builds.tags,
+        newest: sql<string>`max(${builds.queuedAt} || ' ' || ${builds.id})`,
+      })
+      .from(builds)
+      .innerJoin(repositories, eq(repositories.id, builds.repositoryId))
+      .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
+      .where(
+        or(
+          and(inArray(builds.status, ["succeeded", "superseded"]), isNotNull(builds.digest)),
+          and(eq(builds.status, "running"), eq(builds.stage, "push")),
+        ),
       )
-      .all() as { region: string; repository: string; tag: string; newest: string }[];
+      .groupBy(repositories.region, namespaces.name, repositories.name, builds.tags);
+    const newestOf = new Map<string, { region: string; repository: string; tag: string; newest: string }>();
+    for (const set of sets) {
+      const repository = `${set.ns}/${set.repo}`;
+      for (const tag of new Set(set.tags)) {
+        const key = JSON.stringify([set.region, repository, tag]);
+        const known = newestOf.get(key);
+        if (!known || set.newest > known.newest)
+          newestOf.set(key, { region: set.region, repository, tag, newest: set.newest });
+      }
+    }
+    const rows = [...newestOf.values()];
     const tags = rows.flatMap((r) => {
       const region = this.config.regions.find((g) => g.id === r.region);
       const [queuedAt, buildId] = r.newest.split(" ") as [string, string];
@@ -197,9 +211,10 @@ export class Dispatcher {
     });
     // Cancel requests went with the data: ask again for builds ended lately whose worker may still run them.
     const since = new Date(Date.now() - (this.config.buildTimeoutSeconds + 600) * 1000).toISOString();
-    const stopped = this.db.$client
-      .prepare("select id from builds where status in ('canceled', 'superseded') and finished_at > ?")
-      .all(since) as { id: string }[];
+    const stopped = await this.db
+      .select({ id: builds.id })
+      .from(builds)
+      .where(and(inArray(builds.status, ["canceled", "superseded"]), gt(builds.finishedAt, since)));
     for (const { id } of stopped) await this.queue.requestCancel(id);
     await this.queue.restoreTagOrder(tags);
     return tags.length;
@@ -239,7 +254,7 @@ export class Dispatcher {
   }
 
   private async reconcileOnce(): Promise<number> {
-    const open = this.db
+    const open = await this.db
       .select({ id: builds.id, lostJobs: builds.lostJobs })
       .from(builds)
       .where(and(inArray(builds.status, ACTIVE_BUILD_STATUSES), isNotNull(builds.enqueuedAt)))
@@ -271,7 +286,7 @@ export class Dispatcher {
     const again: string[] = [];
     for (const id of lost) {
       if ((lostBefore.get(id) ?? 0) + 1 > MAX_REQUEUES) {
-        finishBuild(this.db, id, {
+        await finishBuild(this.db, id, {
           status: "failed",
           error: `Redis lost this build's job ${MAX_REQUEUES} times (is Redis evicting keys? BullMQ needs maxmemory-policy noeviction)`,
         });
@@ -281,7 +296,7 @@ export class Dispatcher {
       again.push(id);
     }
     if (again.length) {
-      this.db
+      await this.db
         .update(builds)
         .set({ status: "queued", stage: null, enqueuedAt: null, lostJobs: sql`${builds.lostJobs} + 1` })
         .where(and(inArray(builds.id, again), inArray(builds.status, ACTIVE_BUILD_STATUSES)))
@@ -298,12 +313,12 @@ export class Dispatcher {
     if (job) {
       const state = await job.getState();
       if (state === "completed") {
-        finishBuild(this.db, id, outcomeOf(job.returnvalue as BuildResult | null));
+        await finishBuild(this.db, id, outcomeOf(job.returnvalue as BuildResult | null));
         await keepLog(this.db, this.queue, id).catch(() => {});
         return "done";
       }
       if (state === "failed") {
-        finishBuild(this.db, id, { status: "failed", error: job.failedReason || "the build failed" });
+        await finishBuild(this.db, id, { status: "failed", error: job.failedReason || "the build failed" });
         await keepLog(this.db, this.queue, id).catch(() => {});
         return "done";
       }
@@ -316,8 +331,8 @@ export class Dispatcher {
       const ended = outcome.result
         ? outcomeOf(outcome.result)
         : { status: "failed" as const, error: outcome.error ?? "the build failed" };
-      if (finishBuild(this.db, id, ended)) {
-        this.keepLostLog(id, outcome.lostLog ?? []);
+      if (await finishBuild(this.db, id, ended)) {
+        await this.keepLostLog(id, outcome.lostLog ?? []);
         this.log.info({ build: id, status: ended.status }, "build outcome taken from its worker (its job was lost)");
       }
       return "done";
@@ -326,9 +341,9 @@ export class Dispatcher {
   }
 
   /** The log of a build whose job vanished: what the worker could not write to the job. */
-  private keepLostLog(id: string, lines: string[]): void {
+  private async keepLostLog(id: string, lines: string[]): Promise<void> {
     const kept = ["[the lines written before Redis lost this build's job are lost]", ...lines];
-    this.db.insert(buildLogs).values({ buildId: id, lines: kept, truncated: false }).onConflictDoNothing().run();
+    await this.db.insert(buildLogs).values({ buildId: id, lines: kept, truncated: false }).onConflictDoNothing().run();
   }
 
   close(): void {

@@ -6,8 +6,8 @@ import type { BuildQueue } from "./queue.ts";
 import { findBuild } from "./records.ts";
 
 /** Throws BuildNotFound for a build of another account. */
-function hasEnded(db: Db, accountId: string, id: string): boolean {
-  return !(ACTIVE_BUILD_STATUSES as readonly BuildStatus[]).includes(findBuild(db, accountId, id).status);
+async function hasEnded(db: Db, accountId: string, id: string): Promise<boolean> {
+  return !(ACTIVE_BUILD_STATUSES as readonly BuildStatus[]).includes((await findBuild(db, accountId, id)).status);
 }
 
 /** A log that cannot be read now (Redis down) reads as no new lines. */
@@ -24,7 +24,7 @@ export async function logPage(
   offset: number,
 ): Promise<LogPage & { ended: boolean }> {
   const page = await readOrNothing(db, queue, id, offset);
-  return { ...page, ended: hasEnded(db, accountId, id) };
+  return { ...page, ended: await hasEnded(db, accountId, id) };
 }
 
 /**
@@ -43,11 +43,11 @@ export async function followLog(
 ): Promise<BuildStatus> {
   let next = offset;
   for (;;) {
-    const done = hasEnded(db, accountId, id);
+    const done = await hasEnded(db, accountId, id);
     const page = await readOrNothing(db, queue, id, next);
     for (const line of page.lines) await send(line, next++);
     if (done && page.lines.length === 0) break;
     if (page.lines.length === 0) await sleep(pollMs);
   }
-  return findBuild(db, accountId, id).status;
+  return (await findBuild(db, accountId, id)).status;
 }

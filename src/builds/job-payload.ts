@@ -90,17 +90,17 @@ const FULLEST_WITHIN = 20;
  * an imported cache, so the newest images alone would lose an unchanged step after a few cold
  * builds; the fullest one keeps it. By digest, newest first, without repeats.
  */
-function cacheSourcesOf(db: Db, build: BuildRow & { repository: string }, registry: string): string[] {
+async function cacheSourcesOf(db: Db, build: BuildRow & { repository: string }, registry: string): Promise<string[]> {
   if (build.ruleId === null) return [];
   const ofRule = and(eq(builds.ruleId, build.ruleId), eq(builds.status, "succeeded"), isNotNull(builds.digest));
-  const newest = db
+  const newest = await db
     .select({ digest: builds.digest })
     .from(builds)
     .where(ofRule)
     .orderBy(desc(builds.finishedAt))
     .limit(NEWEST_SOURCES * 2)
     .all();
-  const recent = db
+  const recent = await db
     .select({ digest: builds.digest, cacheLayers: builds.cacheLayers })
     .from(builds)
     .where(ofRule)
@@ -117,22 +117,24 @@ function cacheSourcesOf(db: Db, build: BuildRow & { repository: string }, regist
   return digests.map((digest) => `${registry}/${build.repository}@${digest}`);
 }
 
-export function jobFor(
+export async function jobFor(
   db: Db,
   config: Config,
   credentials: RegistryCredentials,
   build: BuildRow & { repository: string; region: string },
-): BuildJob {
-  const binding = bindingOfRepository(db, build.repositoryId);
+): Promise<BuildJob> {
+  const binding = await bindingOfRepository(db, build.repositoryId);
   if (!binding) throw new Error(`build ${build.id}: its repository is no longer bound`);
   const registry = config.regions.find((r) => r.id === build.region)!.registry;
-  const pushUser = principalOf(db, build.accountId, binding.pushUserId);
+  const pushUser = await principalOf(db, build.accountId, binding.pushUserId);
   if (!pushUser) throw new Error(`build ${build.id}: its push user no longer exists`);
-  const credential = credentials.issueBuildCredential(
+  const credential = await credentials.issueBuildCredential(
     pushUser,
     `${build.region}:${build.repository}`,
     config.buildTimeoutSeconds + 600,
   );
+  const registryCache = build.registryCache ? { from: await cacheSourcesOf(db, build, registry) } : null;
+  const secrets = await sealedBuildSecrets(db, build.repositoryId);
   return {
     buildId: build.id,
     cloneUrl: build.cloneUrl,
@@ -145,8 +147,8 @@ export function jobFor(
     target: build.target,
     noCache: build.noCache,
     platforms: build.platforms,
-    registryCache: build.registryCache ? { from: cacheSourcesOf(db, build, registry) } : null,
-    secrets: sealedBuildSecrets(db, build.repositoryId),
+    registryCache,
+    secrets,
     labels: {
       "org.opencontainers.image.source": binding.repoUrl,
       ...(build.commit ? { "org.opencontainers.image.revision": build.commit } : {}),

@@ -21,7 +21,7 @@ export async function readLog(
   offset: number,
   limit = 1000,
 ): Promise<LogPage> {
-  const stored = db.select().from(buildLogs).where(eq(buildLogs.buildId, buildId)).get();
+  const stored = await db.select().from(buildLogs).where(eq(buildLogs.buildId, buildId)).get();
   if (stored) {
     const lines = stored.lines.slice(offset, offset + limit);
     return { lines, next: offset + lines.length, truncated: stored.truncated };
@@ -36,7 +36,8 @@ export async function keepLog(db: Db, queue: BuildQueue, buildId: string): Promi
   const { logs, count } = await queue.queue.getJobLogs(buildId, 0, MAX_LOG_LINES - 1);
   const truncated = count > MAX_LOG_LINES;
   const lines = truncated ? [...logs, `[log truncated: ${count - MAX_LOG_LINES} more lines were not kept]`] : logs;
-  db.insert(buildLogs)
+  await db
+    .insert(buildLogs)
     .values({ buildId, lines, truncated })
     .onConflictDoUpdate({ target: buildLogs.buildId, set: { lines, truncated } })
     .run();

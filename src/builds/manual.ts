@@ -7,20 +7,20 @@ import { parseRef } from "../sources/refs.ts";
 import { planFor, targetOf } from "./plan.ts";
 import { findBuild, recordBuilds, settingsOf, type BuildPlan } from "./records.ts";
 import { matchRule } from "./rule-match.ts";
-import { findRule, listRules } from "./rules.ts";
+import { findRule, listRules, type RuleRow } from "./rules.ts";
 import type { ManualBuild } from "./schemas.ts";
 
 /**
  * A build asked for by a person: the named rules (regex rules too, since the ref is explicit),
  * or every enabled rule the ref matches. Without a commit the worker builds the ref's head.
  */
-export function manualPlans(db: Db, binding: BindingRow, input: ManualBuild): BuildPlan[] {
+export async function manualPlans(db: Db, binding: BindingRow, input: ManualBuild): Promise<BuildPlan[]> {
   const explicit = parseRef(input.ref);
   const name = explicit?.name ?? input.ref;
-  const rules = input.ruleIds
-    ? input.ruleIds.map((id) => findRule(db, binding.repositoryId, id))
-    : listRules(db, binding.repositoryId).filter((r) => r.enabled);
-  const target = targetOf(db, binding.repositoryId);
+  const rules: RuleRow[] = [];
+  if (input.ruleIds) for (const id of input.ruleIds) rules.push(await findRule(db, binding.repositoryId, id));
+  else rules.push(...(await listRules(db, binding.repositoryId)).filter((r) => r.enabled));
+  const target = await targetOf(db, binding.repositoryId);
   const plans: BuildPlan[] = [];
   const reasons: string[] = [];
   for (const rule of rules) {
@@ -45,9 +45,9 @@ export function manualPlans(db: Db, binding: BindingRow, input: ManualBuild): Bu
 }
 
 /** Records the builds of a manual request in one transaction; the dispatcher enqueues them. */
-export function startManualBuilds(db: Db, policies: PolicyStore, binding: BindingRow, input: ManualBuild) {
-  const plans = manualPlans(db, binding, input);
-  return db.transaction((tx) => recordBuilds(tx as unknown as Db, policies, plans));
+export async function startManualBuilds(db: Db, policies: PolicyStore, binding: BindingRow, input: ManualBuild) {
+  const plans = await manualPlans(db, binding, input);
+  return db.transaction((tx) => recordBuilds(tx, policies, plans));
 }
 
 /**
@@ -55,20 +55,20 @@ export function startManualBuilds(db: Db, policies: PolicyStore, binding: Bindin
  * no-cache) as an ended build again: the rule's later edits do not change a retry.
  * A build still queued or running is refused (BuildActive).
  */
-export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id: string) {
-  const old = findBuild(db, accountId, id);
+export async function retryBuild(db: Db, policies: PolicyStore, accountId: string, id: string) {
+  const old = await findBuild(db, accountId, id);
   if (ACTIVE_BUILD_STATUSES.includes(old.status))
     throw new DomainError("BuildActive", `build ${old.id} is still ${old.status}`);
-  const binding = findBinding(db, old.repositoryId, old.repository);
-  const rule = old.ruleId === null ? null : findRule(db, old.repositoryId, old.ruleId);
+  const binding = await findBinding(db, old.repositoryId, old.repository);
+  const rule = old.ruleId === null ? null : await findRule(db, old.repositoryId, old.ruleId);
   const plan = planFor(
-    targetOf(db, old.repositoryId),
+    await targetOf(db, old.repositoryId),
     binding,
     rule,
     { trigger: "retry", ref: old.ref, commit: old.commit, tags: old.tags },
     settingsOf(old),
   );
-  const [made] = db.transaction((tx) => recordBuilds(tx as unknown as Db, policies, [plan]));
+  const [made] = await db.transaction((tx) => recordBuilds(tx, policies, [plan]));
   return made!;
 }
 
@@ -77,9 +77,9 @@ export function retryBuild(db: Db, policies: PolicyStore, accountId: string, id:
  * made none); nothing is built. A bare name is tried as each rule's kind; without a commit,
  * `{commit}` and `{shortsha}` render zeros.
  */
-export function testRules(db: Db, repositoryId: number, input: { ref: string; commit?: string }) {
+export async function testRules(db: Db, repositoryId: number, input: { ref: string; commit?: string }) {
   const explicit = parseRef(input.ref);
-  return listRules(db, repositoryId).flatMap((rule) => {
+  return (await listRules(db, repositoryId)).flatMap((rule) => {
     const outcome = matchRule(rule, {
       kind: explicit?.kind ?? rule.sourceType,
       name: explicit?.name ?? input.ref,

@@ -29,8 +29,8 @@ const queries = perDb((db) => ({
     .prepare(),
 }));
 
-export function targetOf(db: Db, repositoryId: number): RepositoryTarget {
-  const row = queries(db).target.get({ id: repositoryId })!;
+export async function targetOf(db: Db, repositoryId: number): Promise<RepositoryTarget> {
+  const row = (await queries(db).target.get({ id: repositoryId }))!;
   return { accountId: row.accountId, repositoryId, region: row.region, repository: `${row.ns}/${row.repo}` };
 }
 
@@ -39,17 +39,17 @@ export function targetOf(db: Db, repositoryId: number): RepositoryTarget {
  * pushed code repository, each rule a Dockerfile variant of its own. The clone URL is always the
  * binding's, never one from the payload. Reasons say why nothing was built.
  */
-export function plansForPush(
+export async function plansForPush(
   db: Db,
   bindings: BindingRow[],
   event: PushEvent,
-): { plans: BuildPlan[]; reasons: string[] } {
+): Promise<{ plans: BuildPlan[]; reasons: string[] }> {
   const plans: BuildPlan[] = [];
   const reasons: string[] = [];
   if (event.kind !== "branch" && event.kind !== "tag")
     return { plans, reasons: [`${event.kind} events build nothing`] };
   for (const binding of bindings) {
-    const target = targetOf(db, binding.repositoryId);
+    const target = await targetOf(db, binding.repositoryId);
     if (!binding.autoBuild) {
       reasons.push(`${target.repository}: automatic builds are off`);
       continue;
@@ -58,7 +58,7 @@ export function plansForPush(
       reasons.push(`${target.repository}: branch "${event.name}" does not pass the branch filter`);
       continue;
     }
-    const rules = listRules(db, binding.repositoryId);
+    const rules = await listRules(db, binding.repositoryId);
     if (rules.length === 0) reasons.push(`${target.repository}: no build rules`);
     for (const rule of rules) {
       const outcome = matchRule(rule, {

@@ -144,11 +144,11 @@ const queries = perDb((db) => {
   };
 });
 
-export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): string | undefined {
-  const user = queries(db).userName.get({ id: plan.pushUserId });
+export async function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): Promise<string | undefined> {
+  const user = await queries(db).userName.get({ id: plan.pushUserId });
   const [ns, repo] = plan.repository.split("/") as [string, string];
   const resource = arn.repository(plan.region, plan.accountId, ns, repo);
-  const result = authorize(
+  const result = await authorize(
     policies,
     { kind: "user", userId: plan.pushUserId },
     { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } },
@@ -161,19 +161,20 @@ export function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan): stri
  * Records builds inside the caller's transaction: each supersedes the older queued or running
  * builds of the same (repository, rule, ref); a build whose push user is denied is born failed.
  */
-export function recordBuilds(
+export async function recordBuilds(
   db: Db,
   policies: PolicyStore,
   plans: BuildPlan[],
-): (BuildRow & { repository: string; region: string })[] {
+): Promise<(BuildRow & { repository: string; region: string })[]> {
   const now = new Date().toISOString();
   const q = queries(db);
-  return plans.map((plan) => {
+  const made: (BuildRow & { repository: string; region: string })[] = [];
+  for (const plan of plans) {
     const target = { repositoryId: plan.repositoryId, ref: plan.ref, now };
-    if (plan.ruleId === null) q.supersedeAny.run(target);
-    else q.supersedeRule.run({ ...target, ruleId: plan.ruleId });
-    const denial = pushDenial(db, policies, plan);
-    const row = q.insert.get({
+    if (plan.ruleId === null) await q.supersedeAny.run(target);
+    else await q.supersedeRule.run({ ...target, ruleId: plan.ruleId });
+    const denial = await pushDenial(db, policies, plan);
+    const row = (await q.insert.get({
       id: `bld-${randomId(16)}`,
       accountId: plan.accountId,
       repositoryId: plan.repositoryId,
@@ -189,11 +190,12 @@ export function recordBuilds(
       deliveryId: plan.deliveryId ?? null,
       queuedAt: now,
       finishedAt: denial ? now : null,
-    })!;
+    }))!;
     // A build born failed (its push user is denied) has ended: build.failed, in the caller's transaction.
-    if (denial) enqueueBuildEnded(db, row.id);
-    return { ...row, repository: plan.repository, region: plan.region };
-  });
+    if (denial) await enqueueBuildEnded(db, row.id);
+    made.push({ ...row, repository: plan.repository, region: plan.region });
+  }
+  return made;
 }
 
 /** How a build that a worker ran ended: with an image, superseded by a newer build's tags, or failed. */
@@ -236,15 +238,15 @@ const outcomes = perDb((db) => {
  * and the dispatcher's reconcile. A build that ended meanwhile (canceled, superseded) keeps its
  * status; the commit the worker resolved fills a build queued without one. False when nothing changed.
  */
-export function finishBuild(db: Db, id: string, outcome: BuildOutcome): boolean {
+export async function finishBuild(db: Db, id: string, outcome: BuildOutcome): Promise<boolean> {
   const now = new Date().toISOString();
   // The outcome and its outbound webhooks (build.succeeded / build.failed) in one transaction.
-  return db.transaction((tx) => {
-    const q = outcomes(tx as unknown as Db);
+  return db.transaction(async (tx) => {
+    const q = outcomes(tx);
     const run =
       outcome.status === "failed"
-        ? q.failed.run({ id, error: outcome.error, now })
-        : q.ended.run({
+        ? await q.failed.run({ id, error: outcome.error, now })
+        : await q.ended.run({
             id,
             status: outcome.status,
             digest: outcome.digest,
@@ -253,7 +255,7 @@ export function finishBuild(db: Db, id: string, outcome: BuildOutcome): boolean 
             cacheLayers: outcome.cacheLayers ?? null,
             now,
           });
-    if (run.changes > 0 && outcome.status !== "superseded") enqueueBuildEnded(tx as unknown as Db, id);
+    if (run.changes > 0 && outcome.status !== "superseded") await enqueueBuildEnded(tx, id);
     return run.changes > 0;
   });
 }
@@ -281,26 +283,30 @@ const reads = perDb((db) => ({
     .prepare(),
 }));
 
-export function findBuild(db: Db, accountId: string, id: string) {
-  const row = reads(db).find.get({ id, accountId });
+export async function findBuild(db: Db, accountId: string, id: string) {
+  const row = await reads(db).find.get({ id, accountId });
   if (!row) throw notFound("build", id, "BuildNotFound");
   return flatten(row);
 }
 
 /** In the order of `ids`. */
-export function buildsByIds(db: Db, ids: string[]) {
+export async function buildsByIds(db: Db, ids: string[]) {
   if (ids.length === 0) return [];
-  const rows = joined(db).where(inArray(builds.id, ids)).all().map(flatten);
+  const rows = (await joined(db).where(inArray(builds.id, ids)).all()).map(flatten);
   return rows.sort((a, b) => ids.indexOf(a.id) - ids.indexOf(b.id));
 }
 
-export function listBuilds(db: Db, repositoryId: number, limit = 100) {
-  return reads(db).byRepository.all({ repositoryId, limit }).map(flatten);
+export async function listBuilds(db: Db, repositoryId: number, limit = 100) {
+  return (await reads(db).byRepository.all({ repositoryId, limit })).map(flatten);
 }
 
-export function cancelBuild(db: Db, accountId: string, id: string) {
-  const build = findBuild(db, accountId, id);
+export async function cancelBuild(db: Db, accountId: string, id: string) {
+  const build = await findBuild(db, accountId, id);
   if (!ACTIVE.includes(build.status)) throw new DomainError("BuildFinished", `build ${id} is already ${build.status}`);
-  db.update(builds).set({ status: "canceled", finishedAt: new Date().toISOString() }).where(eq(builds.id, id)).run();
+  await db
+    .update(builds)
+    .set({ status: "canceled", finishedAt: new Date().toISOString() })
+    .where(eq(builds.id, id))
+    .run();
   return findBuild(db, accountId, id);
 }

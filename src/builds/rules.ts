@@ -71,12 +71,12 @@ const queries = perDb((db) => ({
     .prepare(),
 }));
 
-export function listRules(db: Db, repositoryId: number): RuleRow[] {
+export async function listRules(db: Db, repositoryId: number): Promise<RuleRow[]> {
   return queries(db).byRepository.all({ id: repositoryId });
 }
 
-export function findRule(db: Db, repositoryId: number, id: number): RuleRow {
-  const row = db
+export async function findRule(db: Db, repositoryId: number, id: number): Promise<RuleRow> {
+  const row = await db
     .select()
     .from(buildRules)
     .where(and(eq(buildRules.repositoryId, repositoryId), eq(buildRules.id, id)))
@@ -85,7 +85,7 @@ export function findRule(db: Db, repositoryId: number, id: number): RuleRow {
   return row;
 }
 
-export function createRule(db: Db, repositoryId: number, input: RuleInput): RuleRow {
+export async function createRule(db: Db, repositoryId: number, input: RuleInput): Promise<RuleRow> {
   const v = validated(input) as RuleInput;
   return db
     .insert(buildRules)
@@ -110,18 +110,23 @@ export function createRule(db: Db, repositoryId: number, input: RuleInput): Rule
     .get();
 }
 
-export function updateRule(db: Db, repositoryId: number, id: number, patch: Partial<RuleInput>): RuleRow {
-  findRule(db, repositoryId, id);
+export async function updateRule(
+  db: Db,
+  repositoryId: number,
+  id: number,
+  patch: Partial<RuleInput>,
+): Promise<RuleRow> {
+  await findRule(db, repositoryId, id);
   const v = validated(patch);
-  return db
+  return (await db
     .update(buildRules)
     .set({ ...v, updatedAt: new Date().toISOString() })
     .where(eq(buildRules.id, id))
     .returning()
-    .get()!;
+    .get())!;
 }
 
-export function deleteRule(db: Db, repositoryId: number, id: number): void {
-  findRule(db, repositoryId, id);
-  db.delete(buildRules).where(eq(buildRules.id, id)).run();
+export async function deleteRule(db: Db, repositoryId: number, id: number): Promise<void> {
+  await findRule(db, repositoryId, id);
+  await db.delete(buildRules).where(eq(buildRules.id, id)).run();
 }

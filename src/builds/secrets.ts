@@ -39,20 +39,20 @@ export type BuildSecretSummary = z.infer<typeof BuildSecretViewSchema>;
  * Sets (creates or replaces) one secret; the value is sealed before it reaches the database.
  * `created` says whether the id was new.
  */
-export function putBuildSecret(
+export async function putBuildSecret(
   db: Db,
   key: Buffer,
   repositoryId: number,
   name: string,
   value: string,
-): { secret: BuildSecretSummary; created: boolean } {
-  return db.transaction((tx) => {
+): Promise<{ secret: BuildSecretSummary; created: boolean }> {
+  return db.transaction(async (tx) => {
     const where = and(eq(buildSecrets.repositoryId, repositoryId), eq(buildSecrets.name, name));
-    const existing = tx.select({ id: buildSecrets.id }).from(buildSecrets).where(where).get();
+    const existing = await tx.select({ id: buildSecrets.id }).from(buildSecrets).where(where).get();
     const now = new Date().toISOString();
     const valueSealed = seal(key, value);
     if (existing) {
-      const row = tx
+      const row = await tx
         .update(buildSecrets)
         .set({ valueSealed, updatedAt: now })
         .where(eq(buildSecrets.id, existing.id))
@@ -60,13 +60,17 @@ export function putBuildSecret(
         .get();
       return { secret: summaryOf(row), created: false };
     }
-    const held = tx.select({ n: count() }).from(buildSecrets).where(eq(buildSecrets.repositoryId, repositoryId)).get();
+    const held = await tx
+      .select({ n: count() })
+      .from(buildSecrets)
+      .where(eq(buildSecrets.repositoryId, repositoryId))
+      .get();
     if ((held?.n ?? 0) >= BUILD_SECRETS_PER_REPOSITORY)
       throw invalid(
         "id",
         `a repository holds at most ${BUILD_SECRETS_PER_REPOSITORY} build secrets; delete one before adding "${name}"`,
       );
-    const row = tx
+    const row = await tx
       .insert(buildSecrets)
       .values({ repositoryId, name, valueSealed, createdAt: now, updatedAt: now })
       .returning()
@@ -81,7 +85,7 @@ const summaryOf = (row: { name: string; createdAt: string; updatedAt: string }):
   updatedAt: row.updatedAt,
 });
 
-export function listBuildSecrets(db: Db, repositoryId: number): BuildSecretSummary[] {
+export async function listBuildSecrets(db: Db, repositoryId: number): Promise<BuildSecretSummary[]> {
   return db
     .select({ id: buildSecrets.name, createdAt: buildSecrets.createdAt, updatedAt: buildSecrets.updatedAt })
     .from(buildSecrets)
@@ -90,8 +94,8 @@ export function listBuildSecrets(db: Db, repositoryId: number): BuildSecretSumma
     .all();
 }
 
-export function deleteBuildSecret(db: Db, repositoryId: number, name: string): void {
-  const gone = db
+export async function deleteBuildSecret(db: Db, repositoryId: number, name: string): Promise<void> {
+  const gone = await db
     .delete(buildSecrets)
     .where(and(eq(buildSecrets.repositoryId, repositoryId), eq(buildSecrets.name, name)))
     .run();
@@ -99,8 +103,8 @@ export function deleteBuildSecret(db: Db, repositoryId: number, name: string): v
 }
 
 /** Every secret of the repository by name, each still sealed: the job carries them so. */
-export function sealedBuildSecrets(db: Db, repositoryId: number): Record<string, string> {
-  const rows = db
+export async function sealedBuildSecrets(db: Db, repositoryId: number): Promise<Record<string, string>> {
+  const rows = await db
     .select({ name: buildSecrets.name, valueSealed: buildSecrets.valueSealed })
     .from(buildSecrets)
     .where(eq(buildSecrets.repositoryId, repositoryId))

@@ -7,20 +7,25 @@ import type { NamespaceView } from "./schemas.ts";
 
 export type NamespaceRow = typeof namespaces.$inferSelect;
 
-export function namespaceView(db: Db, row: NamespaceRow): NamespaceView {
+export async function namespaceView(db: Db, row: NamespaceRow): Promise<NamespaceView> {
   return {
     name: row.name,
     autoCreateRepository: row.autoCreateRepository,
     defaultVisibility: row.defaultVisibility,
-    repositoryCount:
-      db.select({ n: count() }).from(repositories).where(eq(repositories.namespaceId, row.id)).get()?.n ?? 0,
+    repositoryCount: await repositoryCount(db, row.id),
     createdAt: row.createdAt,
   };
 }
 
+async function repositoryCount(db: Db, namespaceId: number): Promise<number> {
+  return (
+    (await db.select({ n: count() }).from(repositories).where(eq(repositories.namespaceId, namespaceId)).get())?.n ?? 0
+  );
+}
+
 /** Another account's namespace is reported as missing: its existence is not the caller's business. */
-export function findNamespace(db: Db, accountId: string, name: string): NamespaceRow {
-  const row = db
+export async function findNamespace(db: Db, accountId: string, name: string): Promise<NamespaceRow> {
+  const row = await db
     .select()
     .from(namespaces)
     .where(and(eq(namespaces.accountId, accountId), eq(namespaces.name, name)))
@@ -29,17 +34,22 @@ export function findNamespace(db: Db, accountId: string, name: string): Namespac
   return row;
 }
 
-export function listNamespaces(db: Db, accountId: string): NamespaceRow[] {
-  return db.select().from(namespaces).where(eq(namespaces.accountId, accountId)).orderBy(asc(namespaces.name)).all();
+export async function listNamespaces(db: Db, accountId: string): Promise<NamespaceRow[]> {
+  return await db
+    .select()
+    .from(namespaces)
+    .where(eq(namespaces.accountId, accountId))
+    .orderBy(asc(namespaces.name))
+    .all();
 }
 
-export function createNamespace(
+export async function createNamespace(
   db: Db,
   accountId: string,
   input: { name: string; autoCreateRepository?: boolean; defaultVisibility?: Visibility },
-): NamespaceRow {
+): Promise<NamespaceRow> {
   try {
-    return db
+    return await db
       .insert(namespaces)
       .values({
         accountId,
@@ -56,24 +66,24 @@ export function createNamespace(
   }
 }
 
-export function updateNamespace(
+export async function updateNamespace(
   db: Db,
   accountId: string,
   name: string,
   patch: { autoCreateRepository?: boolean; defaultVisibility?: Visibility },
-): NamespaceRow {
-  const row = findNamespace(db, accountId, name);
+): Promise<NamespaceRow> {
+  const row = await findNamespace(db, accountId, name);
   if (patch.autoCreateRepository === undefined && patch.defaultVisibility === undefined) return row;
-  return db.update(namespaces).set(patch).where(eq(namespaces.id, row.id)).returning().get()!;
+  return (await db.update(namespaces).set(patch).where(eq(namespaces.id, row.id)).returning().get())!;
 }
 
-export function deleteNamespace(db: Db, accountId: string, name: string): void {
-  const row = findNamespace(db, accountId, name);
-  const held = db.select({ n: count() }).from(repositories).where(eq(repositories.namespaceId, row.id)).get()?.n ?? 0;
+export async function deleteNamespace(db: Db, accountId: string, name: string): Promise<void> {
+  const row = await findNamespace(db, accountId, name);
+  const held = await repositoryCount(db, row.id);
   if (held > 0)
     throw conflict(
       "NamespaceNotEmpty",
       `namespace "${name}" still holds ${held} repositor${held === 1 ? "y" : "ies"}; delete its repositories first`,
     );
-  db.delete(namespaces).where(eq(namespaces.id, row.id)).run();
+  await db.delete(namespaces).where(eq(namespaces.id, row.id)).run();
 }

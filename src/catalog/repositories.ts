@@ -26,16 +26,22 @@ export function repositoryView(row: RepositoryRecord, registryHost: string): Rep
   };
 }
 
-const withNamespace = { repo: repositories, namespace: namespaces.name };
+/** A function, not a constant: the tables are bound to the open database's dialect when it opens. */
+const withNamespace = () => ({ repo: repositories, namespace: namespaces.name });
 const flatten = (r: { repo: RepositoryRow; namespace: string }): RepositoryRecord => ({
   ...r.repo,
   namespace: r.namespace,
 });
 
 /** Repositories of the account in one region: another region's are not visible here. */
-export function listRepositories(db: Db, accountId: string, region: string, namespace?: string): RepositoryRecord[] {
-  return db
-    .select(withNamespace)
+export async function listRepositories(
+  db: Db,
+  accountId: string,
+  region: string,
+  namespace?: string,
+): Promise<RepositoryRecord[]> {
+  const rows = await db
+    .select(withNamespace())
     .from(repositories)
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
     .where(
@@ -46,15 +52,15 @@ export function listRepositories(db: Db, accountId: string, region: string, name
       ),
     )
     .orderBy(asc(namespaces.name), asc(repositories.name))
-    .all()
-    .map(flatten);
+    .all();
+  return rows.map(flatten);
 }
 
 const queries = perDb((db) => {
   const p = (name: string) => sql.placeholder(name);
   return {
     find: db
-      .select(withNamespace)
+      .select(withNamespace())
       .from(repositories)
       .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
       .where(
@@ -83,27 +89,27 @@ const queries = perDb((db) => {
   };
 });
 
-export function findRepository(
+export async function findRepository(
   db: Db,
   accountId: string,
   region: string,
   namespace: string,
   name: string,
-): RepositoryRecord {
-  const row = queries(db).find.get({ accountId, region, namespace, name });
+): Promise<RepositoryRecord> {
+  const row = await queries(db).find.get({ accountId, region, namespace, name });
   if (!row) throw notFound("repository", `${namespace}/${name}`, "RepositoryNotFound");
   return flatten(row);
 }
 
-export function createRepository(
+export async function createRepository(
   db: Db,
   accountId: string,
   region: string,
   input: { namespace: string; name: string; visibility?: Visibility; summary?: string; description?: string },
-): RepositoryRecord {
-  const ns = findNamespace(db, accountId, input.namespace);
+): Promise<RepositoryRecord> {
+  const ns = await findNamespace(db, accountId, input.namespace);
   try {
-    const row = db
+    const row = await db
       .insert(repositories)
       .values({
         accountId,
@@ -127,31 +133,37 @@ export function createRepository(
   }
 }
 
-export function updateRepository(
+export async function updateRepository(
   db: Db,
   accountId: string,
   region: string,
   namespace: string,
   name: string,
   patch: { visibility?: Visibility; summary?: string; description?: string },
-): RepositoryRecord {
-  const row = findRepository(db, accountId, region, namespace, name);
-  const updated = db
+): Promise<RepositoryRecord> {
+  const row = await findRepository(db, accountId, region, namespace, name);
+  const updated = (await db
     .update(repositories)
     .set({ ...patch, updatedAt: new Date().toISOString() })
     .where(eq(repositories.id, row.id))
     .returning()
-    .get()!;
+    .get())!;
   return { ...updated, namespace };
 }
 
-export function deleteRepository(db: Db, accountId: string, region: string, namespace: string, name: string): void {
-  const row = findRepository(db, accountId, region, namespace, name);
-  db.delete(repositories).where(eq(repositories.id, row.id)).run();
+export async function deleteRepository(
+  db: Db,
+  accountId: string,
+  region: string,
+  namespace: string,
+  name: string,
+): Promise<void> {
+  const row = await findRepository(db, accountId, region, namespace, name);
+  await db.delete(repositories).where(eq(repositories.id, row.id)).run();
 }
 
-export function listTags(db: Db, repositoryId: number): TagView[] {
-  return queries(db).tags.all({ repositoryId });
+export async function listTags(db: Db, repositoryId: number): Promise<TagView[]> {
+  return await queries(db).tags.all({ repositoryId });
 }
 
 /** The commands ACR's console shows on a repository page, for the caller's login name. */

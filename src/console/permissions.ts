@@ -1,7 +1,7 @@
 import { ACCESS_TABLE } from "../api/access-table.ts";
-import { authorize, authorizeSomewhere, fillResource } from "../iam/authorizer.ts";
+import { fillResource } from "../iam/authorizer.ts";
 import type { Principal } from "../iam/principal.ts";
-import type { Policy, RequestContext } from "../policy/index.ts";
+import { allowsSomewhere, evaluate, type Policy, type RequestContext } from "../policy/index.ts";
 
 /** Values for the access table's resource templates: `region`, `ns`, `repo`, `name`, `g`, `build.region`, …. */
 export type ResourceParts = Readonly<Record<string, string | undefined>>;
@@ -10,6 +10,8 @@ export type ResourceParts = Readonly<Record<string, string | undefined>>;
  * Whether the console should offer the call the access table lists under `routeKey`. Same table,
  * same policies as the API; a part that is not known yet (the name of a namespace still to be
  * created) asks whether any Allow names the action at all. The API decides the real call.
+ * `policiesOf` answers at once (the session loads the caller's policies before the page renders),
+ * so pages ask as they render; it decides as iam/authorizer.ts does: root is not limited by policies.
  */
 export function permits(
   principal: Principal,
@@ -31,8 +33,9 @@ export function permits(
     case "registry-events":
       return false;
   }
-  const store = { forUser: policiesOf };
+  if (principal.kind === "root") return true;
+  const policies = policiesOf(principal.userId!);
   const filled = fillResource(rule.resource, principal.accountId, (key) => parts[key.replace(/^body\./, "")]);
-  if ("missing" in filled) return authorizeSomewhere(store, principal, rule.action);
-  return authorize(store, principal, { action: rule.action, resource: filled.resource, context }).decision === "Allow";
+  if ("missing" in filled) return allowsSomewhere(policies, rule.action);
+  return evaluate(policies, { action: rule.action, resource: filled.resource, context }).decision === "Allow";
 }

@@ -32,7 +32,9 @@ export function signedIn(deps: Deps, api: Hono<any>): MiddlewareHandler<ConsoleE
       return c.redirect(`/console/login?next=${encodeURIComponent(here.pathname + here.search)}`, 303);
     }
     const contextFor = (region?: string) => requestContext(c, region);
-    const policiesOf = (userId: number) => deps.policies.forUser(userId);
+    // Loaded once, before the page renders: can() answers as the page renders.
+    const policies = principal.kind === "root" ? [] : await deps.policies.forUser(principal.userId!);
+    const policiesOf = () => policies;
     c.set("session", {
       principal,
       loginName: loginNameOf(principal),

@@ -1,9 +1,9 @@
 import Database from "better-sqlite3";
 import { existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { DATABASE_FILE } from "./connection.ts";
 
-/** The database's file in the data dir (`openDatabase`'s default). */
-export const DATABASE_FILE = "kiln.db";
+export { DATABASE_FILE };
 
 /**
  * What a restored database needs beside it in the data dir, unless given by the environment:
@@ -19,7 +19,7 @@ export class BackupError extends Error {
 }
 
 /**
- * An online backup of the data dir's database into `target`, taken while Kiln runs (SQLite's
+ * An online backup of the data dir's SQLite database into `target`, taken while Kiln runs (SQLite's
  * backup API over a read snapshot: writers are not blocked in WAL mode). The copy is written
  * beside `target` and renamed into place once complete and checked, so `target` is never a
  * partial file. Opens the database as is: no migration runs.

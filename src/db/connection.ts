@@ -1,44 +1,14 @@
 import type { SQL } from "drizzle-orm";
-import type { BaseSQLiteDatabase } from "drizzle-orm/sqlite-core";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import type * as schema from "./schema.ts";
+import { join } from "node:path";
+import { migrationsDir } from "./migrations-dir.ts";
 import { seedSystemPolicies } from "./seed.ts";
 import { openSqlite } from "./sqlite.ts";
+import type { Db, RawRunner } from "./types.ts";
 
-/** What a write statement answers, on either database. */
-export interface RunResult {
-  /** Rows the statement changed. */
-  changes: number;
-}
-
-/**
- * The control plane's database: SQLite by default, PostgreSQL with KILN_DATABASE_URL. Both are
- * spoken through drizzle's asynchronous SQLite API (`await query.get()/.all()/.run()`,
- * `await db.transaction(async (tx) => …)`); queries must keep to SQL both databases read the same.
- */
-export type Db = BaseSQLiteDatabase<"async", RunResult, typeof schema>;
-/** A transaction, usable wherever a Db is. */
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+export type { Db, RawRunner, RunResult, Tx } from "./types.ts";
 
 /** The database's file in the data dir, when the database is SQLite. */
 export const DATABASE_FILE = "kiln.db";
-
-/** The project's `migrations/`, found from here whether this runs from src/ (tsx) or the dist/ bundle. */
-export function migrationsDir(name = "migrations"): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, name);
-    if (existsSync(join(candidate, "meta", "_journal.json"))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`the ${name} folder was not found above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
-/** Runs a hand-written statement, answering rows as objects keyed by the select list's names. */
-export type RawRunner = (query: SQL) => Promise<{ rows: Record<string, unknown>[]; changes: number }>;
 
 const closers = new WeakMap<object, () => Promise<void>>();
 const rawRunners = new WeakMap<object, RawRunner>();

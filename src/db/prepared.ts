@@ -7,8 +7,9 @@ import type { Db } from "./connection.ts";
 export function perDb<T>(make: (db: Db) => T): (db: Db) => T {
   const made = new WeakMap<object, T>();
   return (db) => {
-    // A transaction shares its database's session (one better-sqlite3 connection), so both map
-    // to the same prepared statements, which then run inside the transaction.
+    // On SQLite a transaction shares its database's session (one connection), so both map to the
+    // same prepared queries, which then run inside the transaction; on PostgreSQL a transaction has
+    // a session of its own (its pooled client), so its queries are made for it.
     const key = (db as unknown as { session: object }).session;
     let value = made.get(key);
     if (value === undefined) {

@@ -1,6 +1,7 @@
-import type Database from "better-sqlite3";
+import { and, asc, eq, inArray, is, isNotNull, lt, sql, type SQL } from "drizzle-orm";
+import { SQLiteTable, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Db } from "./connection.ts";
-import { auditEvents, deliveries, registryEvents, webhookDeliveries } from "./schema.ts";
+import { auditEvents, buildLogs, builds, deliveries, registryEvents, webhookDeliveries } from "./schema.ts";
 
 /** How long rows are kept, in days; 0 keeps them for ever. */
 export interface Retention {
@@ -18,60 +19,75 @@ interface Target {
   /** Rows per statement: build logs are large (up to 20,000 lines each), so fewer of them at a time. */
   batch: number;
   /** Deletes at most `limit` rows dated before `before` (an ISO time); returns how many it deleted. */
-  delete(sqlite: Database.Database, before: string, limit: number): number;
+  delete(db: Db, before: string, limit: number): Promise<number>;
 }
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** A table that ages out, as `oldest` reads it: its key, the column that dates it, and its insertion order. */
+interface Aging<K extends string | number> {
+  table: SQLiteTable;
+  id: SQLiteColumn & { _: { data: K } };
+  at: SQLiteColumn;
+  /**
+   * What orders the rows as they were written. An integer key does (autoincrement on SQLite, an
+   * identity on PostgreSQL); a table keyed by text has SQLite's rowid, and on PostgreSQL, which has
+   * no such column, the dating column stands in (a batch then sorts the table's dates).
+   */
+  order: SQLiteColumn | SQL;
+}
+
+/** SQLite's rowid where the open database is SQLite (its tables are SQLite tables), else `fallback`. */
+const rowidOr = (table: SQLiteTable, fallback: SQLiteColumn): SQLiteColumn | SQL =>
+  is(table, SQLiteTable) ? sql`rowid` : fallback;
+
 /**
- * The rowids of the oldest rows, at most `limit`, in insertion (rowid) order, up to the first row
- * that is not dated before `before`. The dating columns have no index, but rows go in with the
- * time they are written, so the old ones come first: a batch reads no more than `limit` rows
- * however large the table is, and the sweep stops at the first young row instead of reading the
- * rest. A row written out of order (a clock set back) goes at the next day's sweep.
+ * The keys of the oldest rows, at most `limit`, in insertion order, up to the first row that is
+ * not dated before `before`. The dating columns have no index, but rows go in with the time they
+ * are written, so the old ones come first: a batch reads no more than `limit` rows however large
+ * the table is, and the sweep stops at the first young row instead of reading the rest. A row
+ * written out of order (a clock set back) goes at the next day's sweep.
  */
-function oldest(sqlite: Database.Database, table: string, column: string, before: string, limit: number): string {
-  const rows = sqlite.prepare(`select rowid, ${column} from ${table} order by rowid limit ?`).raw(true).all(limit) as [
-    number,
-    string,
-  ][];
-  const old: number[] = [];
-  for (const [rowid, at] of rows) {
-    if (!(at < before)) break;
-    old.push(rowid);
+async function oldest<K extends string | number>(db: Db, t: Aging<K>, before: string, limit: number): Promise<K[]> {
+  const rows = await db.select({ id: t.id, at: t.at }).from(t.table).orderBy(asc(t.order)).limit(limit).all();
+  const old: K[] = [];
+  for (const { id, at } of rows) {
+    if (!((at as string) < before)) break;
+    old.push(id as K);
   }
-  return JSON.stringify(old);
+  return old;
 }
 
 /** Deletes the rows `oldest` picks. */
-const simple = (table: string, column: string) => (sqlite: Database.Database, before: string, limit: number) =>
-  sqlite
-    .prepare(`delete from ${table} where rowid in (select value from json_each(?))`)
-    .run(oldest(sqlite, table, column, before, limit)).changes;
+const simple =
+  <K extends string | number>(aging: () => Aging<K>) =>
+  async (db: Db, before: string, limit: number): Promise<number> => {
+    const t = aging();
+    const ids = await oldest(db, t, before, limit);
+    if (ids.length === 0) return 0;
+    return (await db.delete(t.table).where(inArray(t.id, ids)).run()).changes;
+  };
 
+// The tables are read when a sweep runs, not here: they are bound to the open database's dialect when it opens.
 export const TARGETS: readonly Target[] = [
   {
     name: "deliveries",
     days: (r) => r.deliveriesDays,
     batch: 1000,
-    // builds.delivery_id points here (on delete set null) and has no index: letting SQLite null it
-    // would scan builds once per deleted delivery. So the batch's builds are unlinked in one
-    // statement, then the deliveries deleted with the (now satisfied) foreign-key check off.
-    delete(sqlite, before, limit) {
-      const list = oldest(sqlite, "deliveries", deliveries.receivedAt.name, before, limit);
-      if (list === "[]") return 0;
-      sqlite.exec("pragma foreign_keys = off"); // outside the transaction: inside one it does nothing
-      try {
-        return sqlite.transaction(() => {
-          sqlite
-            .prepare("update builds set delivery_id = null where delivery_id in (select value from json_each(?))")
-            .run(list);
-          return sqlite.prepare("delete from deliveries where id in (select value from json_each(?))").run(list)
-            .changes;
-        })();
-      } finally {
-        sqlite.exec("pragma foreign_keys = on");
-      }
+    // builds.delivery_id points here (on delete set null): the batch's builds are unlinked in one
+    // statement, then the deliveries deleted, in one transaction.
+    async delete(db, before, limit) {
+      const ids = await oldest(
+        db,
+        { table: deliveries, id: deliveries.id, at: deliveries.receivedAt, order: deliveries.id },
+        before,
+        limit,
+      );
+      if (ids.length === 0) return 0;
+      return db.transaction(async (tx) => {
+        await tx.update(builds).set({ deliveryId: null }).where(inArray(builds.deliveryId, ids)).run();
+        return (await tx.delete(deliveries).where(inArray(deliveries.id, ids)).run()).changes;
+      });
     },
   },
   {
@@ -79,32 +95,43 @@ export const TARGETS: readonly Target[] = [
     name: "webhook_deliveries",
     days: (r) => r.deliveriesDays,
     batch: 1000,
-    delete: simple("webhook_deliveries", webhookDeliveries.createdAt.name),
+    delete: simple(() => ({
+      table: webhookDeliveries,
+      id: webhookDeliveries.id,
+      at: webhookDeliveries.createdAt,
+      order: rowidOr(webhookDeliveries, webhookDeliveries.createdAt),
+    })),
   },
   {
     name: "audit_events",
     days: (r) => r.auditDays,
     batch: 1000,
-    delete: simple("audit_events", auditEvents.at.name),
+    delete: simple(() => ({ table: auditEvents, id: auditEvents.id, at: auditEvents.at, order: auditEvents.id })),
   },
   {
     name: "registry_events",
     days: (r) => r.registryEventsDays,
     batch: 1000,
-    delete: simple("registry_events", registryEvents.recordedAt.name),
+    delete: simple(() => ({
+      table: registryEvents,
+      id: registryEvents.id,
+      at: registryEvents.recordedAt,
+      order: rowidOr(registryEvents, registryEvents.recordedAt),
+    })),
   },
   {
     name: "build_logs",
     days: (r) => r.buildLogsDays,
     batch: 100,
-    delete: (sqlite, before, limit) =>
-      sqlite
-        .prepare(
-          `delete from build_logs where build_id in (
-             select l.build_id from build_logs l join builds b on b.id = l.build_id
-             where b.finished_at is not null and b.finished_at < ? limit ?)`,
-        )
-        .run(before, limit).changes,
+    async delete(db, before, limit) {
+      const batch = db
+        .select({ id: buildLogs.buildId })
+        .from(buildLogs)
+        .innerJoin(builds, eq(builds.id, buildLogs.buildId))
+        .where(and(isNotNull(builds.finishedAt), lt(builds.finishedAt, before)))
+        .limit(limit);
+      return (await db.delete(buildLogs).where(inArray(buildLogs.buildId, batch)).run()).changes;
+    },
   },
 ];
 
@@ -135,7 +162,7 @@ export async function sweep(
     deleted[name] = 0;
     for (;;) {
       if (options.stopped?.()) return deleted;
-      const n = target.delete(db.$client, before, limit);
+      const n = await target.delete(db, before, limit);
       deleted[name] += n;
       if (n < limit) break;
       await yieldToRequests();

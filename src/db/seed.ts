@@ -1,6 +1,6 @@
 import { and, eq, isNull } from "drizzle-orm";
 import { SYSTEM_POLICIES } from "../policy/index.ts";
-import type { Db } from "./connection.ts";
+import type { Db } from "./types.ts";
 import { policies } from "./schema.ts";
 
 /** Writes the built-in system policies, bumping the version when their text changed. */

@@ -4,8 +4,8 @@ import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { drizzle } from "drizzle-orm/sqlite-proxy";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
-import type { Db, RawRunner } from "./connection.ts";
-import * as schema from "./schema.ts";
+import type { Db, RawRunner } from "./types.ts";
+import * as schema from "./sqlite-schema.ts";
 
 const dialect = new SQLiteAsyncDialect();
 type Method = "run" | "all" | "values" | "get";

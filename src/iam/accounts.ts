@@ -15,17 +15,17 @@ function accountId(): string {
 }
 
 export async function createAccount(db: Db, input: { alias: string; password?: string }): Promise<NewAccount> {
-  if (db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, input.alias)).get()) {
+  if (await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, input.alias)).get()) {
     throw conflict("AccountAlreadyExists", `an account with alias "${input.alias}" already exists`);
   }
   const passwordHash = input.password ? await hashSecret(input.password) : null;
   for (let attempt = 0; attempt < 5; attempt++) {
     const id = accountId();
     try {
-      db.insert(accounts).values({ id, alias: input.alias, passwordHash }).run();
+      await db.insert(accounts).values({ id, alias: input.alias, passwordHash }).run();
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      if (db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, input.alias)).get()) {
+      if (await db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, input.alias)).get()) {
         throw conflict("AccountAlreadyExists", `an account with alias "${input.alias}" already exists`);
       }
       continue; // the random id was taken

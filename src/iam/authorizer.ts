@@ -9,7 +9,7 @@ export interface AccessRequest {
 
 /** Where a sub-account's policies come from: the PolicyStore, or a fixed pool in tests. */
 export interface PolicySource {
-  forUser(userId: number): readonly Policy[];
+  forUser(userId: number): readonly Policy[] | Promise<readonly Policy[]>;
 }
 
 const ROOT: EvaluationResult = Object.freeze({ decision: "Allow", matched: [] });
@@ -22,20 +22,27 @@ export type Subject = Pick<Principal, "kind" | "userId">;
  * policies are looked up once. Root is not limited by policies inside its account; callers only
  * ever build resource names inside the principal's own account.
  */
-export function authorizerFor(store: PolicySource, principal: Subject): (req: AccessRequest) => EvaluationResult {
+export async function authorizerFor(
+  store: PolicySource,
+  principal: Subject,
+): Promise<(req: AccessRequest) => EvaluationResult> {
   if (principal.kind === "root") return () => ROOT;
-  const policies = store.forUser(principal.userId!);
+  const policies = await store.forUser(principal.userId!);
   return (req) => evaluate(policies, req);
 }
 
 /** Decides one request for one principal. */
-export function authorize(store: PolicySource, principal: Subject, req: AccessRequest): EvaluationResult {
-  return authorizerFor(store, principal)(req);
+export async function authorize(
+  store: PolicySource,
+  principal: Subject,
+  req: AccessRequest,
+): Promise<EvaluationResult> {
+  return (await authorizerFor(store, principal))(req);
 }
 
 /** Whether any Allow of the principal's names the action, whatever the resource (a resource not named yet). */
-export function authorizeSomewhere(store: PolicySource, principal: Subject, action: string): boolean {
-  return principal.kind === "root" || allowsSomewhere(store.forUser(principal.userId!), action);
+export async function authorizeSomewhere(store: PolicySource, principal: Subject, action: string): Promise<boolean> {
+  return principal.kind === "root" || allowsSomewhere(await store.forUser(principal.userId!), action);
 }
 
 /** Why a decision is not Allow, in words: the statements that deny, or that none allows. */

@@ -5,8 +5,8 @@ import { groupMembers, groups, users } from "../db/schema.ts";
 
 type GroupRow = typeof groups.$inferSelect;
 
-export function findGroup(db: Db, accountId: string, name: string): GroupRow {
-  const row = db
+export async function findGroup(db: Db, accountId: string, name: string): Promise<GroupRow> {
+  const row = await db
     .select()
     .from(groups)
     .where(and(eq(groups.accountId, accountId), eq(groups.name, name)))
@@ -15,9 +15,13 @@ export function findGroup(db: Db, accountId: string, name: string): GroupRow {
   return row;
 }
 
-export function createGroup(db: Db, accountId: string, input: { name: string; description?: string }): GroupRow {
+export async function createGroup(
+  db: Db,
+  accountId: string,
+  input: { name: string; description?: string },
+): Promise<GroupRow> {
   try {
-    return db
+    return await db
       .insert(groups)
       .values({ accountId, name: input.name, description: input.description ?? null })
       .returning()
@@ -28,21 +32,21 @@ export function createGroup(db: Db, accountId: string, input: { name: string; de
   }
 }
 
-export function listGroups(db: Db, accountId: string): GroupRow[] {
-  return db.select().from(groups).where(eq(groups.accountId, accountId)).orderBy(asc(groups.name)).all();
+export async function listGroups(db: Db, accountId: string): Promise<GroupRow[]> {
+  return await db.select().from(groups).where(eq(groups.accountId, accountId)).orderBy(asc(groups.name)).all();
 }
 
-export function addMember(db: Db, groupId: number, userId: number): void {
-  db.insert(groupMembers).values({ groupId, userId }).onConflictDoNothing().run();
+export async function addMember(db: Db, groupId: number, userId: number): Promise<void> {
+  await db.insert(groupMembers).values({ groupId, userId }).onConflictDoNothing().run();
 }
 
-export function membersOf(db: Db, groupId: number): string[] {
-  return db
+export async function membersOf(db: Db, groupId: number): Promise<string[]> {
+  const rows = await db
     .select({ name: users.name })
     .from(groupMembers)
     .innerJoin(users, eq(users.id, groupMembers.userId))
     .where(eq(groupMembers.groupId, groupId))
     .orderBy(asc(users.name))
-    .all()
-    .map((r) => r.name);
+    .all();
+  return rows.map((r) => r.name);
 }

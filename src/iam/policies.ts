@@ -36,8 +36,8 @@ export function parseDocument(document: unknown, field = "document", name?: stri
 
 const visibleTo = (accountId: string) => or(isNull(policies.accountId), eq(policies.accountId, accountId));
 
-export function listPolicies(db: Db, accountId: string, type?: PolicyType): PolicyRow[] {
-  return db
+export async function listPolicies(db: Db, accountId: string, type?: PolicyType): Promise<PolicyRow[]> {
+  return await db
     .select()
     .from(policies)
     .where(and(visibleTo(accountId), type ? eq(policies.type, type) : undefined))
@@ -46,8 +46,8 @@ export function listPolicies(db: Db, accountId: string, type?: PolicyType): Poli
 }
 
 /** A custom policy of the account, else a system policy of that name (or the one `type` names). */
-export function findPolicy(db: Db, accountId: string, name: string, type?: PolicyType): PolicyRow {
-  const rows = db
+export async function findPolicy(db: Db, accountId: string, name: string, type?: PolicyType): Promise<PolicyRow> {
+  const rows = await db
     .select()
     .from(policies)
     .where(and(visibleTo(accountId), eq(policies.name, name)))
@@ -57,23 +57,26 @@ export function findPolicy(db: Db, accountId: string, name: string, type?: Polic
   return row;
 }
 
-export function attachmentCount(db: Db, policyId: number): number {
-  return (
-    db.select({ n: count() }).from(policyAttachments).where(eq(policyAttachments.policyId, policyId)).get()?.n ?? 0
-  );
+export async function attachmentCount(db: Db, policyId: number): Promise<number> {
+  const row = await db
+    .select({ n: count() })
+    .from(policyAttachments)
+    .where(eq(policyAttachments.policyId, policyId))
+    .get();
+  return row?.n ?? 0;
 }
 
-export function createPolicy(
+export async function createPolicy(
   db: Db,
   accountId: string,
   input: { name: string; document: unknown; description?: string },
-): PolicyRow {
+): Promise<PolicyRow> {
   const parsed = parseDocument(input.document);
-  if (listPolicies(db, accountId, "System").some((p) => p.name === input.name)) {
+  if ((await listPolicies(db, accountId, "System")).some((p) => p.name === input.name)) {
     throw conflict("PolicyAlreadyExists", `"${input.name}" is the name of a system policy`);
   }
   try {
-    return db
+    return await db
       .insert(policies)
       .values({
         accountId,
@@ -90,21 +93,31 @@ export function createPolicy(
   }
 }
 
-export function deletePolicy(db: Db, accountId: string, name: string): PolicyRow {
-  const row = findPolicy(db, accountId, name, "Custom");
-  const uses = attachmentCount(db, row.id);
+export async function deletePolicy(db: Db, accountId: string, name: string): Promise<PolicyRow> {
+  const row = await findPolicy(db, accountId, name, "Custom");
+  const uses = await attachmentCount(db, row.id);
   if (uses > 0)
     throw conflict("PolicyInUse", `policy "${name}" is attached to ${uses} user(s) or group(s); detach it first`);
-  db.delete(policies).where(eq(policies.id, row.id)).run();
+  await db.delete(policies).where(eq(policies.id, row.id)).run();
   return row;
 }
 
-export function attachPolicy(db: Db, policyId: number, principalType: PrincipalType, principalId: number): void {
-  db.insert(policyAttachments).values({ policyId, principalType, principalId }).onConflictDoNothing().run();
+export async function attachPolicy(
+  db: Db,
+  policyId: number,
+  principalType: PrincipalType,
+  principalId: number,
+): Promise<void> {
+  await db.insert(policyAttachments).values({ policyId, principalType, principalId }).onConflictDoNothing().run();
 }
 
-export function detachPolicy(db: Db, policyId: number, principalType: PrincipalType, principalId: number): boolean {
-  const result = db
+export async function detachPolicy(
+  db: Db,
+  policyId: number,
+  principalType: PrincipalType,
+  principalId: number,
+): Promise<boolean> {
+  const result = await db
     .delete(policyAttachments)
     .where(
       and(
@@ -117,13 +130,17 @@ export function detachPolicy(db: Db, policyId: number, principalType: PrincipalT
   return result.changes > 0;
 }
 
-export function policiesAttachedTo(db: Db, principalType: PrincipalType, principalId: number): PolicyRow[] {
-  return db
+export async function policiesAttachedTo(
+  db: Db,
+  principalType: PrincipalType,
+  principalId: number,
+): Promise<PolicyRow[]> {
+  const rows = await db
     .select({ p: policies })
     .from(policyAttachments)
     .innerJoin(policies, eq(policies.id, policyAttachments.policyId))
     .where(and(eq(policyAttachments.principalType, principalType), eq(policyAttachments.principalId, principalId)))
     .orderBy(asc(policies.name))
-    .all()
-    .map((r) => r.p);
+    .all();
+  return rows.map((r) => r.p);
 }

@@ -63,20 +63,27 @@ export class PolicyStore {
   }
 
   /** The user's own policies and those of its groups, as one pool. */
-  forUser(userId: number): Policy[] {
-    const generation = this.generation.get()?.value ?? 0;
+  async forUser(userId: number): Promise<Policy[]> {
+    const generation = (await this.generation.get())?.value ?? 0;
     if (generation !== this.seenGeneration) {
       this.byUser.clear();
       this.seenGeneration = generation;
     }
     let pool = this.byUser.get(userId);
     if (!pool) {
-      pool = this.attachedToUser.all({ userId }).map((row) => {
+      const loaded: Policy[] = [];
+      for (const row of await this.attachedToUser.all({ userId })) {
         const cached = this.compiled.get(`${row.id}:${row.version}`);
-        return cached ?? this.compile({ ...row, document: this.documentOf.get({ id: row.id })!.document });
-      });
-      if (this.byUser.size >= 10_000) this.byUser.clear();
-      this.byUser.set(userId, pool);
+        loaded.push(
+          cached ?? this.compile({ ...row, document: (await this.documentOf.get({ id: row.id }))!.document }),
+        );
+      }
+      pool = loaded;
+      // Another call may have seen a newer generation while this one read: its pool is not kept then.
+      if (generation === this.seenGeneration) {
+        if (this.byUser.size >= 10_000) this.byUser.clear();
+        this.byUser.set(userId, pool);
+      }
     }
     return pool;
   }

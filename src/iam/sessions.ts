@@ -12,10 +12,10 @@ let decoyHash: Promise<string> | undefined;
 /** Console login: `alias` (root) or `user@alias` with the console password. */
 export async function login(db: Db, loginName: string, password: string) {
   const { alias, userName } = parseLoginName(loginName);
-  const account = db.select().from(accounts).where(eq(accounts.alias, alias)).get();
+  const account = await db.select().from(accounts).where(eq(accounts.alias, alias)).get();
   const user =
     account && userName !== undefined
-      ? db
+      ? await db
           .select()
           .from(users)
           .where(and(eq(users.accountId, account.id), eq(users.name, userName)))
@@ -30,7 +30,7 @@ export async function login(db: Db, loginName: string, password: string) {
   const principal: Principal = user
     ? { accountId: account.id, alias, kind: "user", userId: user.id, userName: user.name }
     : { accountId: account.id, alias, kind: "root" };
-  const session = issueSession(db, account.id, user?.id ?? null);
+  const session = await issueSession(db, account.id, user?.id ?? null);
   const registryHash = user ? user.registryPasswordHash : account.registryPasswordHash;
   return { ...session, principal, mustSetRegistryPassword: registryHash === null };
 }

@@ -20,17 +20,23 @@ export async function issueAccessKey(
 ): Promise<{ id: string; token: string }> {
   const id = randomId();
   const secret = randomSecret();
-  db.insert(accessKeys)
+  await db
+    .insert(accessKeys)
     .values({ id, accountId, userId, secretHash: await hashSecret(secret), description })
     .run();
   return { id, token: `kak_${id}_${secret}` };
 }
 
-export function issueSession(db: Db, accountId: string, userId: number | null): { token: string; expiresAt: string } {
+export async function issueSession(
+  db: Db,
+  accountId: string,
+  userId: number | null,
+): Promise<{ token: string; expiresAt: string }> {
   const id = randomId();
   const secret = randomSecret();
   const expiresAt = new Date(Date.now() + SESSION_TTL_MS).toISOString();
-  db.insert(sessions)
+  await db
+    .insert(sessions)
     .values({ id, accountId, userId, secretHash: sha256(secret), expiresAt })
     .run();
   return { token: `kss_${id}_${secret}`, expiresAt };
@@ -42,23 +48,23 @@ export async function resolveBearer(db: Db, token: string): Promise<Principal | 
   if (!m) return undefined;
   const [, kind, id, secret] = m as unknown as [string, "kak" | "kss", string, string];
   if (kind === "kak") {
-    const key = db.select().from(accessKeys).where(eq(accessKeys.id, id)).get();
+    const key = await db.select().from(accessKeys).where(eq(accessKeys.id, id)).get();
     if (!key || !(await verifySecret(key.secretHash, secret))) return undefined;
     return principalOf(db, key.accountId, key.userId);
   }
-  const session = queries(db).session.get({ id });
+  const session = await queries(db).session.get({ id });
   if (!session || Date.parse(session.expiresAt) <= Date.now() || !constantTimeEqual(session.secretHash, sha256(secret)))
     return undefined;
   return principalOf(db, session.accountId, session.userId);
 }
 
 /** Ends the console session the token names; other tokens (access keys) are left alone. */
-export function revokeSession(db: Db, token: string): boolean {
+export async function revokeSession(db: Db, token: string): Promise<boolean> {
   const m = TOKEN.exec(token);
   if (!m || m[1] !== "kss") return false;
-  const session = db.select().from(sessions).where(eq(sessions.id, m[2]!)).get();
+  const session = await db.select().from(sessions).where(eq(sessions.id, m[2]!)).get();
   if (!session || !constantTimeEqual(session.secretHash, sha256(m[3]!))) return false;
-  db.delete(sessions).where(eq(sessions.id, session.id)).run();
+  await db.delete(sessions).where(eq(sessions.id, session.id)).run();
   return true;
 }
 
@@ -80,11 +86,11 @@ const queries = perDb((db) => ({
     .prepare(),
 }));
 
-export function principalOf(db: Db, accountId: string, userId: number | null): Principal | undefined {
-  const account = queries(db).alias.get({ id: accountId });
+export async function principalOf(db: Db, accountId: string, userId: number | null): Promise<Principal | undefined> {
+  const account = await queries(db).alias.get({ id: accountId });
   if (!account) return undefined;
   if (userId === null) return { accountId, alias: account.alias, kind: "root" };
-  const user = queries(db).userName.get({ id: userId });
+  const user = await queries(db).userName.get({ id: userId });
   if (!user) return undefined;
   return { accountId, alias: account.alias, kind: "user", userId, userName: user.name };
 }

@@ -19,8 +19,8 @@ export function userView(row: UserRow, alias: string): UserView {
   };
 }
 
-export function findUser(db: Db, accountId: string, name: string): UserRow {
-  const row = db
+export async function findUser(db: Db, accountId: string, name: string): Promise<UserRow> {
+  const row = await db
     .select()
     .from(users)
     .where(and(eq(users.accountId, accountId), eq(users.name, name)))
@@ -36,7 +36,7 @@ export async function createUser(
 ): Promise<UserRow> {
   const passwordHash = input.password ? await hashSecret(input.password) : null;
   try {
-    return db
+    return await db
       .insert(users)
       .values({ accountId, name: input.name, displayName: input.displayName ?? null, passwordHash })
       .returning()
@@ -47,24 +47,25 @@ export async function createUser(
   }
 }
 
-export function listUsers(db: Db, accountId: string): UserRow[] {
-  return db.select().from(users).where(eq(users.accountId, accountId)).orderBy(asc(users.name)).all();
+export async function listUsers(db: Db, accountId: string): Promise<UserRow[]> {
+  return await db.select().from(users).where(eq(users.accountId, accountId)).orderBy(asc(users.name)).all();
 }
 
 /**
  * Deletes the user with its keys, sessions, memberships and policy attachments. The caller first
  * refuses a user that still pushes builds (sources/bindings.ts assertNotPushUser).
  */
-export function deleteUser(db: Db, accountId: string, name: string): void {
-  const user = findUser(db, accountId, name);
-  db.transaction((tx) => {
-    tx.delete(policyAttachments)
+export async function deleteUser(db: Db, accountId: string, name: string): Promise<void> {
+  const user = await findUser(db, accountId, name);
+  await db.transaction(async (tx) => {
+    await tx
+      .delete(policyAttachments)
       .where(and(eq(policyAttachments.principalType, "user"), eq(policyAttachments.principalId, user.id)))
       .run();
-    tx.delete(groupMembers).where(eq(groupMembers.userId, user.id)).run();
-    tx.delete(accessKeys).where(eq(accessKeys.userId, user.id)).run();
-    tx.delete(sessions).where(eq(sessions.userId, user.id)).run();
-    tx.delete(users).where(eq(users.id, user.id)).run();
+    await tx.delete(groupMembers).where(eq(groupMembers.userId, user.id)).run();
+    await tx.delete(accessKeys).where(eq(accessKeys.userId, user.id)).run();
+    await tx.delete(sessions).where(eq(sessions.userId, user.id)).run();
+    await tx.delete(users).where(eq(users.id, user.id)).run();
   });
 }
 
@@ -75,8 +76,8 @@ export async function setConsolePassword(
 ): Promise<void> {
   const passwordHash = await hashSecret(password);
   if (principal.userId === undefined)
-    db.update(accounts).set({ passwordHash }).where(eq(accounts.id, principal.accountId)).run();
-  else db.update(users).set({ passwordHash }).where(eq(users.id, principal.userId)).run();
+    await db.update(accounts).set({ passwordHash }).where(eq(accounts.id, principal.accountId)).run();
+  else await db.update(users).set({ passwordHash }).where(eq(users.id, principal.userId)).run();
 }
 
 /** The registry password is separate from the console password, as in ACR. */
@@ -88,45 +89,47 @@ export async function setRegistryPassword(
   const registryPasswordHash = await hashSecret(password);
   const registryPasswordChangedAt = new Date().toISOString();
   if (principal.userId === undefined) {
-    db.update(accounts)
+    await db
+      .update(accounts)
       .set({ registryPasswordHash, registryPasswordChangedAt })
       .where(eq(accounts.id, principal.accountId))
       .run();
   } else {
-    db.update(users)
+    await db
+      .update(users)
       .set({ registryPasswordHash, registryPasswordChangedAt })
       .where(eq(users.id, principal.userId))
       .run();
   }
 }
 
-export function hasRegistryPassword(db: Db, principal: Principal): boolean {
-  if (principal.kind === "root") {
-    return (
-      db.select({ h: accounts.registryPasswordHash }).from(accounts).where(eq(accounts.id, principal.accountId)).get()
-        ?.h != null
-    );
-  }
-  return (
-    db.select({ h: users.registryPasswordHash }).from(users).where(eq(users.id, principal.userId!)).get()?.h != null
-  );
+export async function hasRegistryPassword(db: Db, principal: Principal): Promise<boolean> {
+  const row =
+    principal.kind === "root"
+      ? await db
+          .select({ h: accounts.registryPasswordHash })
+          .from(accounts)
+          .where(eq(accounts.id, principal.accountId))
+          .get()
+      : await db.select({ h: users.registryPasswordHash }).from(users).where(eq(users.id, principal.userId!)).get();
+  return row?.h != null;
 }
 
-export function groupsOfUser(db: Db, userId: number): string[] {
-  const ids = db
+export async function groupsOfUser(db: Db, userId: number): Promise<string[]> {
+  const members = await db
     .select({ id: groupMembers.groupId })
     .from(groupMembers)
     .where(eq(groupMembers.userId, userId))
-    .all()
-    .map((r) => r.id);
+    .all();
+  const ids = members.map((r) => r.id);
   if (ids.length === 0) return [];
-  return db
+  const rows = await db
     .select({ name: groups.name })
     .from(groups)
     .where(inArray(groups.id, ids))
     .orderBy(asc(groups.name))
-    .all()
-    .map((g) => g.name);
+    .all();
+  return rows.map((g) => g.name);
 }
 
 export const invalidCredentials = () => new DomainError("InvalidCredentials", "the login name or password is wrong");

@@ -54,6 +54,10 @@ export class WebhookDispatcher {
   private readonly unsubscribe: () => void;
   private scheduled = false;
   private closed = false;
+  /** The pass under way (one at a time, so free slots are counted after the previous claims). */
+  private passing: Promise<void> | null = null;
+  /** A wake came during a pass: another pass follows it. */
+  private again = false;
   private readonly settled = new Set<Promise<void>>();
 
   constructor(
@@ -75,8 +79,28 @@ export class WebhookDispatcher {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      this.pass();
+      this.startPass();
     });
+  }
+
+  private startPass(): void {
+    if (this.closed) return;
+    if (this.passing) {
+      this.again = true;
+      return;
+    }
+    const passing = this.pass()
+      .catch((err: unknown) => this.log.warn({ err }, "outbound webhooks: a dispatch pass failed"))
+      .finally(() => {
+        this.passing = null;
+        this.settled.delete(passing);
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      });
+    this.passing = passing;
+    this.settled.add(passing);
   }
 
   /** Tries in flight by webhook. */
@@ -86,17 +110,19 @@ export class WebhookDispatcher {
     return busy;
   }
 
-  private pass(): void {
+  private async pass(): Promise<void> {
     if (this.closed) return;
     const free = this.config.notify.concurrency - this.inFlight.size;
     if (free <= 0) return;
     let claimed: Claimed[];
     try {
-      claimed = claimDue(this.db, this.owner, LEASE_MS, free, this.busy(), PER_WEBHOOK);
+      claimed = await claimDue(this.db, this.owner, LEASE_MS, free, this.busy(), PER_WEBHOOK);
     } catch (err) {
       this.log.warn({ err }, "outbound webhooks: claiming due deliveries failed; trying again shortly");
       return;
     }
+    // Stopped while claiming: close() gives the rows back once this pass has ended.
+    if (this.closed) return;
     for (const c of claimed) {
       const controller = new AbortController();
       this.inFlight.set(c.id, { controller, webhookId: c.webhookId });
@@ -155,7 +181,7 @@ export class WebhookDispatcher {
     }
     if (this.closed) return; // stopped mid-try: the lease was given back, another pass sends it again
     try {
-      const status = recordAttempt(this.db, this.owner, c, result, this.config.notify.retryBaseMs);
+      const status = await recordAttempt(this.db, this.owner, c, result, this.config.notify.retryBaseMs);
       this.metrics?.outboundTries.inc({ event: c.event, outcome: status === "pending" ? "retry" : status });
       // A retry falls due between the once-a-second passes: wake for it on time.
       const wait = status === "pending" ? retryDelayMs(c.attempts + 1, this.config.notify.retryBaseMs) : undefined;
@@ -186,14 +212,16 @@ export class WebhookDispatcher {
   }
 
   /** Stops claiming, aborts the tries in flight and gives their rows back to the outbox. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
     this.unsubscribe();
     for (const f of this.inFlight.values()) f.controller.abort();
+    // A claim under way ends first, so that its rows are given back too.
+    await this.passing;
     try {
-      releaseLeases(this.db, this.owner);
+      await releaseLeases(this.db, this.owner);
     } catch {
       // the database is closing: the leases run out on their own
     }

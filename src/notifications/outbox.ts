@@ -88,9 +88,15 @@ const queries = perDb((db) => ({
     .prepare(),
 }));
 
-function insertDelivery(db: Db, webhookId: number, event: WebhookEvent, body: string, redeliveryOf?: string): string {
+async function insertDelivery(
+  db: Db,
+  webhookId: number,
+  event: WebhookEvent,
+  body: string,
+  redeliveryOf?: string,
+): Promise<string> {
   const id = newDeliveryId();
-  queries(db).insert.run({
+  await queries(db).insert.run({
     id,
     webhookId,
     event,
@@ -106,15 +112,19 @@ function insertDelivery(db: Db, webhookId: number, event: WebhookEvent, body: st
  * webhook of the repository that takes `tag.pushed` and whose filter lets the tag through.
  * Call it inside the transaction that records the tag.
  */
-export function enqueueTagPushed(db: Db, repositoryId: number, push: PushFacts & { tag: string }): number {
-  const subscribers = queries(db)
-    .subscribers.all({ repositoryId })
-    .filter((w) => w.events.includes("tag.pushed") && tagMatches(w.tagFilter, push.tag));
+export async function enqueueTagPushed(
+  db: Db,
+  repositoryId: number,
+  push: PushFacts & { tag: string },
+): Promise<number> {
+  const subscribers = (await queries(db).subscribers.all({ repositoryId })).filter(
+    (w) => w.events.includes("tag.pushed") && tagMatches(w.tagFilter, push.tag),
+  );
   if (subscribers.length === 0) return 0;
-  const repo = queries(db).repository.get({ id: repositoryId }) as RepositoryFacts | undefined;
+  const repo = (await queries(db).repository.get({ id: repositoryId })) as RepositoryFacts | undefined;
   if (!repo) return 0;
   const body = JSON.stringify(payloadOf("tag.pushed", repo, push));
-  for (const w of subscribers) insertDelivery(db, w.id, "tag.pushed", body);
+  for (const w of subscribers) await insertDelivery(db, w.id, "tag.pushed", body);
   outboxChanged();
   return subscribers.length;
 }
@@ -124,14 +134,14 @@ export function enqueueTagPushed(db: Db, repositoryId: number, push: PushFacts &
  * whose filter lets one of the build's tags through (push_data.tag is the first such tag).
  * Call it inside the transaction that writes the outcome.
  */
-export function enqueueBuildEnded(db: Db, buildId: string): number {
-  const found = queries(db).build.get({ id: buildId });
+export async function enqueueBuildEnded(db: Db, buildId: string): Promise<number> {
+  const found = await queries(db).build.get({ id: buildId });
   if (!found) return 0;
   const { build } = found;
   if (build.status !== "succeeded" && build.status !== "failed") return 0;
   const event: WebhookEvent = build.status === "succeeded" ? "build.succeeded" : "build.failed";
   let made = 0;
-  for (const w of queries(db).subscribers.all({ repositoryId: build.repositoryId })) {
+  for (const w of await queries(db).subscribers.all({ repositoryId: build.repositoryId })) {
     if (!w.events.includes(event)) continue;
     const tag = build.tags.find((t) => tagMatches(w.tagFilter, t));
     if (tag === undefined) continue;
@@ -152,7 +162,7 @@ export function enqueueBuildEnded(db: Db, buildId: string): number {
         finishedAt: build.finishedAt,
       }),
     );
-    insertDelivery(db, w.id, event, body);
+    await insertDelivery(db, w.id, event, body);
     made++;
   }
   if (made) outboxChanged();
@@ -185,22 +195,22 @@ const dueFilter = (now: string) =>
  * bound are left out of the query, so a dead receiver's backlog never hides the others' rows.
  * Deliveries of a disabled webhook end failed instead.
  */
-export function claimDue(
+export async function claimDue(
   db: Db,
   owner: string,
   leaseMs: number,
   limit: number,
   busy: ReadonlyMap<number, number> = new Map(),
   perWebhook = 2,
-): Claimed[] {
+): Promise<Claimed[]> {
   if (limit <= 0) return [];
   const now = new Date();
   const nowIso = now.toISOString();
   const until = new Date(now.getTime() + leaseMs).toISOString();
   const full = [...busy].filter(([, n]) => n >= perWebhook).map(([id]) => id);
   return db.transaction(
-    (tx) => {
-      const candidates = tx
+    async (tx) => {
+      const candidates = await tx
         .select({
           id: webhookDeliveries.id,
           webhookId: webhookDeliveries.webhookId,
@@ -222,14 +232,15 @@ export function claimDue(
       for (const { enabled, ...c } of candidates) {
         if (claimed.length >= limit) break;
         if (!enabled) {
-          tx.update(webhookDeliveries)
+          await tx
+            .update(webhookDeliveries)
             .set({ status: "failed", lastError: "the webhook was disabled before this was sent", finishedAt: nowIso })
             .where(and(eq(webhookDeliveries.id, c.id), dueFilter(nowIso)))
             .run();
           continue;
         }
         if ((taken.get(c.webhookId) ?? 0) >= perWebhook) continue;
-        const won = tx
+        const won = await tx
           .update(webhookDeliveries)
           .set({ leaseOwner: owner, leaseUntil: until })
           .where(and(eq(webhookDeliveries.id, c.id), dueFilter(nowIso)))
@@ -257,24 +268,26 @@ export interface AttemptResult {
  * Records a try and decides what follows: 2xx → delivered; else the next try after the
  * schedule's wait, or failed after the last. Only the lease's owner moves the row on.
  */
-export function recordAttempt(
+export async function recordAttempt(
   db: Db,
   owner: string,
   claimed: Claimed,
   result: AttemptResult,
   retryBaseMs: number,
-): DeliveryRow["status"] {
+): Promise<DeliveryRow["status"]> {
   const attempt = claimed.attempts + 1;
   const delivered = result.statusCode !== null && isDelivered(result.statusCode);
   const wait = delivered ? undefined : retryDelayMs(attempt, retryBaseMs);
   const status: DeliveryRow["status"] = delivered ? "delivered" : wait === undefined ? "failed" : "pending";
   const now = Date.now();
-  db.transaction((tx) => {
-    tx.insert(webhookAttempts)
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(webhookAttempts)
       .values({ deliveryId: claimed.id, attempt, ...result })
       .onConflictDoNothing()
       .run();
-    tx.update(webhookDeliveries)
+    await tx
+      .update(webhookDeliveries)
       .set({
         status,
         attempts: attempt,
@@ -294,17 +307,18 @@ export function recordAttempt(
 }
 
 /** Gives back the leases of `owner` (a dispatcher that stops), so another takes the rows at once. */
-export function releaseLeases(db: Db, owner: string): void {
-  db.update(webhookDeliveries)
+export async function releaseLeases(db: Db, owner: string): Promise<void> {
+  await db
+    .update(webhookDeliveries)
     .set({ leaseOwner: null, leaseUntil: null })
     .where(and(eq(webhookDeliveries.leaseOwner, owner), eq(webhookDeliveries.status, "pending")))
     .run();
 }
 
-function deliveryViews(db: Db, rows: DeliveryRow[]): DeliveryView[] {
+async function deliveryViews(db: Db, rows: DeliveryRow[]): Promise<DeliveryView[]> {
   const ids = rows.map((r) => r.id);
   const attempts = ids.length
-    ? db.select().from(webhookAttempts).where(inArray(webhookAttempts.deliveryId, ids)).all()
+    ? await db.select().from(webhookAttempts).where(inArray(webhookAttempts.deliveryId, ids)).all()
     : [];
   return rows.map((r) => ({
     id: r.id,
@@ -329,8 +343,8 @@ function deliveryViews(db: Db, rows: DeliveryRow[]): DeliveryView[] {
 }
 
 /** The webhook's latest deliveries, newest first. */
-export function listDeliveries(db: Db, webhookId: number, limit = 50): DeliveryView[] {
-  const rows = db
+export async function listDeliveries(db: Db, webhookId: number, limit = 50): Promise<DeliveryView[]> {
+  const rows = await db
     .select()
     .from(webhookDeliveries)
     .where(eq(webhookDeliveries.webhookId, webhookId))
@@ -340,8 +354,8 @@ export function listDeliveries(db: Db, webhookId: number, limit = 50): DeliveryV
   return deliveryViews(db, rows);
 }
 
-function findDelivery(db: Db, webhookId: number, id: string): DeliveryRow {
-  const row = db
+async function findDelivery(db: Db, webhookId: number, id: string): Promise<DeliveryRow> {
+  const row = await db
     .select()
     .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.webhookId, webhookId), eq(webhookDeliveries.id, id)))
@@ -351,9 +365,9 @@ function findDelivery(db: Db, webhookId: number, id: string): DeliveryRow {
 }
 
 /** A new delivery of the same body (same signature), under a new delivery id, due now. */
-export function redeliver(db: Db, webhookId: number, deliveryId: string): DeliveryView {
-  const original = findDelivery(db, webhookId, deliveryId);
-  const id = insertDelivery(db, webhookId, original.event, original.body, original.id);
+export async function redeliver(db: Db, webhookId: number, deliveryId: string): Promise<DeliveryView> {
+  const original = await findDelivery(db, webhookId, deliveryId);
+  const id = await insertDelivery(db, webhookId, original.event, original.body, original.id);
   outboxChanged();
-  return deliveryViews(db, [findDelivery(db, webhookId, id)])[0]!;
+  return (await deliveryViews(db, [await findDelivery(db, webhookId, id)]))[0]!;
 }

@@ -39,12 +39,12 @@ function checkedFilter(filter: TagFilter | undefined): TagFilter | undefined {
 /** The events in their declared order, each once. */
 const eventsOf = (events: WebhookInput["events"]) => WEBHOOK_EVENTS.filter((e) => events.includes(e));
 
-export function listWebhooks(db: Db, repositoryId: number): WebhookRow[] {
+export async function listWebhooks(db: Db, repositoryId: number): Promise<WebhookRow[]> {
   return db.select().from(webhooks).where(eq(webhooks.repositoryId, repositoryId)).orderBy(asc(webhooks.id)).all();
 }
 
-export function findWebhook(db: Db, repositoryId: number, id: number): WebhookRow {
-  const row = db
+export async function findWebhook(db: Db, repositoryId: number, id: number): Promise<WebhookRow> {
+  const row = await db
     .select()
     .from(webhooks)
     .where(and(eq(webhooks.repositoryId, repositoryId), eq(webhooks.id, id)))
@@ -54,19 +54,19 @@ export function findWebhook(db: Db, repositoryId: number, id: number): WebhookRo
 }
 
 /** Creates a webhook with a new secret, sealed at rest; the secret is returned only here. */
-export function createWebhook(
+export async function createWebhook(
   db: Db,
   key: Buffer,
   repositoryId: number,
   input: WebhookInput,
-): { row: WebhookRow; secret: string } {
+): Promise<{ row: WebhookRow; secret: string }> {
   const tagFilter = checkedFilter(input.tagFilter) ?? { kind: "all" };
   const secret = randomSecret(32);
-  return db.transaction((tx) => {
-    const held = tx.select({ n: count() }).from(webhooks).where(eq(webhooks.repositoryId, repositoryId)).get();
+  return db.transaction(async (tx) => {
+    const held = await tx.select({ n: count() }).from(webhooks).where(eq(webhooks.repositoryId, repositoryId)).get();
     if ((held?.n ?? 0) >= WEBHOOKS_PER_REPOSITORY)
       throw invalid("url", `a repository holds at most ${WEBHOOKS_PER_REPOSITORY} webhooks; delete one first`);
-    const row = tx
+    const row = await tx
       .insert(webhooks)
       .values({
         repositoryId,
@@ -84,17 +84,17 @@ export function createWebhook(
 }
 
 /** Changes a webhook; with `rotateSecret` it gets a new secret, returned only here. */
-export function updateWebhook(
+export async function updateWebhook(
   db: Db,
   key: Buffer,
   repositoryId: number,
   id: number,
   patch: WebhookPatch,
-): { row: WebhookRow; secret?: string } {
-  findWebhook(db, repositoryId, id);
+): Promise<{ row: WebhookRow; secret?: string }> {
+  await findWebhook(db, repositoryId, id);
   const { rotateSecret, events, tagFilter, ...rest } = patch;
   const secret = rotateSecret ? randomSecret(32) : undefined;
-  const row = db
+  const row = (await db
     .update(webhooks)
     .set({
       ...rest,
@@ -105,12 +105,12 @@ export function updateWebhook(
     })
     .where(eq(webhooks.id, id))
     .returning()
-    .get()!;
+    .get())!;
   return { row, secret };
 }
 
 /** Deletes a webhook with its deliveries (pending ones are never sent). */
-export function deleteWebhook(db: Db, repositoryId: number, id: number): void {
-  findWebhook(db, repositoryId, id);
-  db.delete(webhooks).where(eq(webhooks.id, id)).run();
+export async function deleteWebhook(db: Db, repositoryId: number, id: number): Promise<void> {
+  await findWebhook(db, repositoryId, id);
+  await db.delete(webhooks).where(eq(webhooks.id, id)).run();
 }

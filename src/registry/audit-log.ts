@@ -1,8 +1,10 @@
-import { sql } from "drizzle-orm";
 import type { Db } from "../db/connection.ts";
 import { auditEvents } from "../db/schema.ts";
 
 export type AuditEvent = Omit<typeof auditEvents.$inferInsert, "id">;
+
+/** Rows per insert statement: 10 columns each stays far below either database's parameter limit. */
+const ROWS_PER_INSERT = 100;
 
 /**
  * Token requests come by the thousand per second; their audit rows are written in one
@@ -11,57 +13,61 @@ export type AuditEvent = Omit<typeof auditEvents.$inferInsert, "id">;
 export class AuditLog {
   private pending: AuditEvent[] = [];
   private readonly timer: NodeJS.Timeout;
-  private readonly insert;
+  /** Flushes under way, so that close() waits for them. */
+  private readonly writing = new Set<Promise<void>>();
 
   constructor(
     private readonly db: Db,
     flushMs = 200,
   ) {
-    this.timer = setInterval(() => this.flush(), flushMs);
+    this.timer = setInterval(() => this.flushInBackground(), flushMs);
     this.timer.unref();
-    const p = (name: string) => sql.placeholder(name);
-    this.insert = db
-      .insert(auditEvents)
-      .values({
-        accountId: p("accountId"),
-        actor: p("actor"),
-        sourceIp: p("sourceIp"),
-        event: p("event"),
-        resource: p("resource"),
-        requested: p("requested"),
-        granted: p("granted"),
-        outcome: p("outcome"),
-        reason: p("reason"),
-        at: p("at"),
-      })
-      .prepare();
   }
 
   record(event: AuditEvent): void {
     this.pending.push({ ...event, at: event.at ?? new Date().toISOString() });
-    if (this.pending.length >= 1000) this.flush();
+    if (this.pending.length >= 1000) this.flushInBackground();
   }
 
-  flush(): void {
+  async flush(): Promise<void> {
     if (this.pending.length === 0) return;
-    const batch = this.pending;
+    const batch = this.pending.map((row) => ({
+      accountId: null,
+      sourceIp: null,
+      resource: null,
+      requested: null,
+      granted: null,
+      reason: null,
+      ...row,
+    }));
     this.pending = [];
-    this.db.transaction((tx) => {
-      for (const row of batch)
-        this.insert.run({
-          accountId: null,
-          sourceIp: null,
-          resource: null,
-          requested: null,
-          granted: null,
-          reason: null,
-          ...row,
-        });
+    const written = this.db.transaction(async (tx) => {
+      for (let i = 0; i < batch.length; i += ROWS_PER_INSERT)
+        await tx
+          .insert(auditEvents)
+          .values(batch.slice(i, i + ROWS_PER_INSERT))
+          .run();
     });
+    const tracked = written.then(
+      () => {},
+      () => {},
+    );
+    this.writing.add(tracked);
+    try {
+      await written;
+    } finally {
+      this.writing.delete(tracked);
+    }
   }
 
-  close(): void {
+  private flushInBackground(): void {
+    void this.flush().catch((err: unknown) => console.error("kiln: writing audit events failed:", err));
+  }
+
+  /** Stops the timer and writes what is left, after the flushes under way. */
+  async close(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
+    await this.flush();
+    await Promise.all([...this.writing]);
   }
 }

@@ -52,7 +52,7 @@ export class RegistryCredentials {
 
   /** Basic auth at the token endpoint: the registry password, a temporary credential or a build credential. */
   async withPassword(loginName: string, password: string): Promise<Authenticated | undefined> {
-    const found = this.lookup(loginName);
+    const found = await this.lookup(loginName);
     if (!found) return undefined;
     if (password.startsWith("ktmp.")) {
       const principal = await this.verify("temporary", password.slice(5), found);
@@ -68,12 +68,12 @@ export class RegistryCredentials {
   }
 
   /** A password for one build's push: the push user's, for one repository, for the build's time. */
-  issueBuildCredential(
+  async issueBuildCredential(
     principal: Principal,
     repository: string,
     ttlSeconds: number,
-  ): { username: string; password: string; expiresAt: Date } {
-    const found = this.lookup(loginNameOf(principal));
+  ): Promise<{ username: string; password: string; expiresAt: Date }> {
+    const found = await this.lookup(loginNameOf(principal));
     if (!found) throw new Error("the push user no longer exists");
     const now = Math.floor(Date.now() / 1000);
     const jwt = signHs256(
@@ -96,7 +96,7 @@ export class RegistryCredentials {
 
   async withRefreshToken(token: string): Promise<Principal | undefined> {
     const sub = peekPayload(token)?.sub;
-    const found = typeof sub === "string" ? this.lookup(sub) : undefined;
+    const found = typeof sub === "string" ? await this.lookup(sub) : undefined;
     return found ? this.verify("refresh", token, found) : undefined;
   }
 
@@ -105,7 +105,7 @@ export class RegistryCredentials {
     principal: Principal,
     ttlSeconds: number,
   ): Promise<{ token: string; expiresAt: Date }> {
-    const found = this.lookup(loginNameOf(principal));
+    const found = await this.lookup(loginNameOf(principal));
     if (!found) throw new Error("the principal no longer exists");
     const now = Math.floor(Date.now() / 1000);
     const jwt = signHs256(
@@ -121,10 +121,10 @@ export class RegistryCredentials {
     return claims.pwt === (found.passwordChangedAt ?? "") ? found.principal : undefined;
   }
 
-  private lookup(loginName: string): Found | undefined {
+  private async lookup(loginName: string): Promise<Found | undefined> {
     const { alias, userName } = parseLoginName(loginName);
     if (userName === undefined) {
-      const account = this.accountByAlias.get({ alias });
+      const account = await this.accountByAlias.get({ alias });
       if (!account) return undefined;
       return {
         principal: { accountId: account.id, alias, kind: "root" },
@@ -132,7 +132,7 @@ export class RegistryCredentials {
         passwordChangedAt: account.registryPasswordChangedAt,
       };
     }
-    const found = this.userByName.get({ alias, name: userName });
+    const found = await this.userByName.get({ alias, name: userName });
     if (!found) return undefined;
     const { accountId, user } = found;
     return {

@@ -49,15 +49,16 @@ export function normalizeEnvelope(envelope: unknown): RegistryEvent[] {
   return out;
 }
 
-function repositoryIdOf(db: Db, region: string, path: string): number | undefined {
+async function repositoryIdOf(db: Db, region: string, path: string): Promise<number | undefined> {
   const [ns, name, ...rest] = path.split("/");
   if (!ns || !name || rest.length) return undefined;
-  return db
+  const row = await db
     .select({ id: repositories.id })
     .from(repositories)
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId))
     .where(and(eq(repositories.region, region), eq(namespaces.name, ns), eq(repositories.name, name)))
-    .get()?.id;
+    .get();
+  return row?.id;
 }
 
 /**
@@ -65,17 +66,17 @@ function repositoryIdOf(db: Db, region: string, path: string): number | undefine
  * tags: a push sets the tag to its digest; a deletion of a digest removes every tag pointing at it.
  * Events for repositories Kiln does not know are recorded with no repository id.
  */
-export function recordEvents(
+export async function recordEvents(
   db: Db,
   region: string,
   events: RegistryEvent[],
-): { recorded: number; unknownRepositories: number } {
+): Promise<{ recorded: number; unknownRepositories: number }> {
   let recorded = 0;
   let unknownRepositories = 0;
-  db.transaction((tx) => {
+  await db.transaction(async (tx) => {
     for (const e of events) {
-      const repositoryId = repositoryIdOf(tx as unknown as Db, region, e.repository);
-      const inserted = tx
+      const repositoryId = await repositoryIdOf(tx, region, e.repository);
+      const inserted = await tx
         .insert(registryEvents)
         .values({
           id: e.id,
@@ -110,12 +111,13 @@ export function recordEvents(
           pushedBy: e.actor ?? null,
           pushedAt: e.occurredAt,
         };
-        tx.insert(tags)
+        await tx
+          .insert(tags)
           .values(row)
           .onConflictDoUpdate({ target: [tags.repositoryId, tags.tag], set: row })
           .run();
         // Outbound webhooks (tag.pushed): in this transaction, so the tag and its notifications stand or fall together.
-        enqueueTagPushed(tx as unknown as Db, repositoryId, {
+        await enqueueTagPushed(tx, repositoryId, {
           tag: e.tag,
           digest: e.digest,
           pushedAt: e.occurredAt,
@@ -123,11 +125,13 @@ export function recordEvents(
         });
       } else if (e.action === "delete") {
         if (e.tag)
-          tx.delete(tags)
+          await tx
+            .delete(tags)
             .where(and(eq(tags.repositoryId, repositoryId), eq(tags.tag, e.tag)))
             .run();
         else if (e.digest)
-          tx.delete(tags)
+          await tx
+            .delete(tags)
             .where(and(eq(tags.repositoryId, repositoryId), eq(tags.digest, e.digest)))
             .run();
       }

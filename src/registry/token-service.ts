@@ -94,26 +94,35 @@ export class TokenService {
     const principal = authenticated?.principal;
     const only = authenticated?.onlyRepository;
     const denied: NonNullable<TokenAnswer["denied"]> = [];
-    const access = scopes.map((scope) => {
-      if (only === undefined) return this.grant(scope, service, principal, req);
+    // One scope after another, as they were asked: each may write (an auto-created repository, its audit row).
+    const access: Scope[] = [];
+    for (const scope of scopes) {
+      if (only === undefined) {
+        access.push(await this.grant(scope, service, principal, req));
+        continue;
+      }
       // A build credential pushes to its own repository only, and pulls what the push user may pull.
       const mayAsk = only === `${service}:${scope.name}` ? ["pull", "push"] : ["pull"];
       const asked = { ...scope, actions: scope.actions.filter((a) => mayAsk.includes(a)) };
-      if (asked.actions.length === 0)
-        return this.recorded(
-          { ...asked, actions: [] },
-          scope,
-          principal,
-          req,
-          `a build credential pushes only to ${only}`,
+      if (asked.actions.length === 0) {
+        access.push(
+          await this.recorded(
+            { ...asked, actions: [] },
+            scope,
+            principal,
+            req,
+            `a build credential pushes only to ${only}`,
+          ),
         );
+        continue;
+      }
       const reasons = new Map<string, string>();
-      const granted = this.grant(asked, service, principal, req, (action, reason) => reasons.set(action, reason));
+      const granted = await this.grant(asked, service, principal, req, (action, reason) => reasons.set(action, reason));
       const pullReason = reasons.get("pull");
       if (pullReason && asked.actions.includes("pull") && !granted.actions.includes("pull"))
         denied.push({ scope: `${scope.type}:${scope.name}:pull`, reason: `push user ${pullReason}` });
-      return granted;
-    });
+      access.push(granted);
+    }
     const subject = principal ? loginNameOf(principal) : "";
     const { token, issuedAt } = signAccessToken(this.deps.keys, { subject, service, access });
     const answer: TokenAnswer = {
@@ -135,7 +144,7 @@ export class TokenService {
     if (auth.kind === "refresh") {
       const principal = await this.deps.credentials.withRefreshToken(auth.token);
       if (!principal) {
-        this.audit(undefined, "refresh-token", req, {
+        await this.audit(undefined, "refresh-token", req, {
           outcome: "denied",
           reason: "refresh token invalid, expired or revoked",
         });
@@ -150,14 +159,14 @@ export class TokenService {
     const wait = this.deps.throttle.retryAfter(keys);
     if (wait > 0) {
       this.deps.metrics?.failedLogins.inc();
-      this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });
+      await this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });
       throw new TokenError("TOOMANYREQUESTS", `too many failed logins; try again in ${wait} s`, wait);
     }
     const authenticated = await this.deps.credentials.withPassword(auth.username, auth.password);
     if (!authenticated) {
       this.deps.throttle.fail(keys);
       this.deps.metrics?.failedLogins.inc();
-      this.audit(undefined, "login", req, {
+      await this.audit(undefined, "login", req, {
         outcome: "denied",
         resource: auth.username,
         reason: "wrong login name or registry password",
@@ -172,13 +181,13 @@ export class TokenService {
   }
 
   /** The actions of one scope that the principal may have; never `*`, never the catalog. */
-  private grant(
+  private async grant(
     scope: Scope,
     region: string,
     principal: Principal | undefined,
     req: TokenRequest,
     why?: Denials,
-  ): Scope {
+  ): Promise<Scope> {
     const none = { type: scope.type, name: scope.name, actions: [] as string[] };
     if (scope.type !== "repository")
       return this.recorded(none, scope, principal, req, "only repository scopes are granted");
@@ -187,7 +196,7 @@ export class TokenService {
       return this.recorded(none, scope, principal, req, "not a namespace/repository name");
     }
     const { db } = this.deps;
-    const target = this.scopeTarget.get({ ns: nsName, region, repo: repoName });
+    const target = await this.scopeTarget.get({ ns: nsName, region, repo: repoName });
     const ns = target?.ns;
     const repo = target?.repo ?? undefined;
     const publicPull = repo?.visibility === "public" && scope.actions.includes("pull") ? ["pull"] : [];
@@ -206,7 +215,7 @@ export class TokenService {
       );
     }
     const resource = arn.repository(region, principal.accountId, nsName, repoName);
-    const decide = authorizerFor(this.deps.policies, principal);
+    const decide = await authorizerFor(this.deps.policies, principal);
     const allowed = (action: string) => {
       const result = decide({ action, resource, context: { ...req.context, "cr:Region": region } });
       if (result.decision !== "Allow")
@@ -226,7 +235,7 @@ export class TokenService {
       granted.unshift("pull");
     if (!repo && granted.includes("push")) {
       if (ns.autoCreateRepository && allowed("cr:CreateRepository")) {
-        createRepository(db, principal.accountId, region, { namespace: nsName, name: repoName });
+        await createRepository(db, principal.accountId, region, { namespace: nsName, name: repoName });
       } else {
         granted.splice(granted.indexOf("push"), 1);
         return this.recorded(
@@ -241,17 +250,17 @@ export class TokenService {
     return this.recorded({ ...none, actions: granted }, scope, principal, req);
   }
 
-  private recorded(
+  private async recorded(
     result: Scope,
     asked: Scope,
     principal: Principal | undefined,
     req: TokenRequest,
     reason?: string,
-  ): Scope {
+  ): Promise<Scope> {
     const outcome =
       result.actions.length === asked.actions.length ? "granted" : result.actions.length ? "partial" : "denied";
     this.deps.metrics?.tokenScopes.inc({ outcome });
-    this.audit(principal, "token", req, {
+    await this.audit(principal, "token", req, {
       resource: `${asked.type}:${asked.name}`,
       requested: asked.actions.join(","),
       granted: result.actions.join(","),
@@ -261,14 +270,14 @@ export class TokenService {
     return result;
   }
 
-  private audit(
+  private async audit(
     principal: Principal | undefined,
     event: string,
     req: TokenRequest,
     fields: { outcome: string; resource?: string; requested?: string; granted?: string; reason?: string },
-  ): void {
+  ): Promise<void> {
     const accountId =
-      principal?.accountId ?? (req.auth.kind === "password" ? this.accountOfLogin(req.auth.username) : undefined);
+      principal?.accountId ?? (req.auth.kind === "password" ? await this.accountOfLogin(req.auth.username) : undefined);
     this.deps.audit.record({
       accountId: accountId ?? null,
       actor: principal ? loginNameOf(principal) : req.auth.kind === "password" ? req.auth.username : "anonymous",
@@ -283,8 +292,9 @@ export class TokenService {
   }
 
   /** Failed logins go to the audit log of the account the login name names, so its root sees them. */
-  private accountOfLogin(loginName: string): string | undefined {
+  private async accountOfLogin(loginName: string): Promise<string | undefined> {
     const alias = loginName.slice(loginName.lastIndexOf("@") + 1);
-    return this.deps.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, alias)).get()?.id;
+    const row = await this.deps.db.select({ id: accounts.id }).from(accounts).where(eq(accounts.alias, alias)).get();
+    return row?.id;
   }
 }

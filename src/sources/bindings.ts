@@ -13,8 +13,14 @@ import type { BindingInput, BindingView } from "./schemas.ts";
 
 export type BindingRow = typeof sourceBindings.$inferSelect;
 
-export function bindingView(db: Db, config: Config, row: BindingRow, webhookSecret?: string): BindingView {
-  const pushUser = db.select({ name: users.name }).from(users).where(eq(users.id, row.pushUserId)).get()?.name ?? "";
+export async function bindingView(
+  db: Db,
+  config: Config,
+  row: BindingRow,
+  webhookSecret?: string,
+): Promise<BindingView> {
+  const user = await db.select({ name: users.name }).from(users).where(eq(users.id, row.pushUserId)).get();
+  const pushUser = user?.name ?? "";
   return {
     provider: row.provider,
     repoUrl: row.repoUrl,
@@ -29,8 +35,8 @@ export function bindingView(db: Db, config: Config, row: BindingRow, webhookSecr
   };
 }
 
-export function findBinding(db: Db, repositoryId: number, name: string): BindingRow {
-  const row = db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, repositoryId)).get();
+export async function findBinding(db: Db, repositoryId: number, name: string): Promise<BindingRow> {
+  const row = await db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, repositoryId)).get();
   if (!row) throw notFound("source binding of", name, "SourceNotBound");
   return row;
 }
@@ -39,13 +45,13 @@ export function findBinding(db: Db, repositoryId: number, name: string): Binding
  * Binds (or rebinds) a repository to a code repository. A new binding gets a hook id and a
  * secret, shown once; a rebind keeps both unless `rotateSecret`.
  */
-export function putBinding(
+export async function putBinding(
   db: Db,
   config: Config,
   repo: RepositoryRecord,
   input: BindingInput,
   rotateSecret = false,
-): { row: BindingRow; secret?: string } {
+): Promise<{ row: BindingRow; secret?: string }> {
   const url = checkRepoUrl(input.repoUrl, config.allowLocalGit);
   if (!url.ok) throw invalid("repoUrl", url.reason);
   if (input.branchFilter !== undefined) {
@@ -55,34 +61,37 @@ export function putBinding(
       throw invalid("branchFilter", `is not a regular expression (${(err as Error).message})`);
     }
   }
-  const pushUser = findUser(db, repo.accountId, input.pushUser);
-  const existing = db.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, repo.id)).get();
-  const secret = !existing || rotateSecret ? randomSecret(24) : undefined;
-  const values = {
-    provider: input.provider,
-    repoUrl: input.repoUrl,
-    repoKey: url.key,
-    pushUserId: pushUser.id,
-    autoBuild: input.autoBuild ?? true,
-    branchFilter: input.branchFilter ?? null,
-    credentialsSealed: input.credentials ? seal(config.secretKey, JSON.stringify(input.credentials)) : null,
-    updatedAt: new Date().toISOString(),
-    ...(secret ? { webhookSecretSealed: seal(config.secretKey, secret) } : {}),
-  };
-  const row = existing
-    ? db.update(sourceBindings).set(values).where(eq(sourceBindings.id, existing.id)).returning().get()!
-    : db
-        .insert(sourceBindings)
-        .values({
-          ...values,
-          accountId: repo.accountId,
-          repositoryId: repo.id,
-          hookId: randomId(24),
-          webhookSecretSealed: values.webhookSecretSealed!,
-        })
-        .returning()
-        .get();
-  return { row, secret };
+  // Read and written in one transaction, so two requests binding one repository at once do not both insert.
+  return db.transaction(async (tx) => {
+    const pushUser = await findUser(tx, repo.accountId, input.pushUser);
+    const existing = await tx.select().from(sourceBindings).where(eq(sourceBindings.repositoryId, repo.id)).get();
+    const secret = !existing || rotateSecret ? randomSecret(24) : undefined;
+    const values = {
+      provider: input.provider,
+      repoUrl: input.repoUrl,
+      repoKey: url.key,
+      pushUserId: pushUser.id,
+      autoBuild: input.autoBuild ?? true,
+      branchFilter: input.branchFilter ?? null,
+      credentialsSealed: input.credentials ? seal(config.secretKey, JSON.stringify(input.credentials)) : null,
+      updatedAt: new Date().toISOString(),
+      ...(secret ? { webhookSecretSealed: seal(config.secretKey, secret) } : {}),
+    };
+    const row = existing
+      ? (await tx.update(sourceBindings).set(values).where(eq(sourceBindings.id, existing.id)).returning().get())!
+      : await tx
+          .insert(sourceBindings)
+          .values({
+            ...values,
+            accountId: repo.accountId,
+            repositoryId: repo.id,
+            hookId: randomId(24),
+            webhookSecretSealed: values.webhookSecretSealed!,
+          })
+          .returning()
+          .get();
+    return { row, secret };
+  });
 }
 
 export function webhookSecretOf(config: Config, row: BindingRow): string {
@@ -113,20 +122,20 @@ const queries = perDb((db) => ({
     .prepare(),
 }));
 
-export function bindingsOfSameCode(db: Db, row: BindingRow): BindingRow[] {
+export async function bindingsOfSameCode(db: Db, row: BindingRow): Promise<BindingRow[]> {
   return queries(db).sameCode.all({ accountId: row.accountId, repoKey: row.repoKey });
 }
 
-export function bindingOfRepository(db: Db, repositoryId: number): BindingRow | undefined {
+export async function bindingOfRepository(db: Db, repositoryId: number): Promise<BindingRow | undefined> {
   return queries(db).byRepository.get({ id: repositoryId });
 }
 
-export function bindingOfHook(db: Db, hookId: string): BindingRow | undefined {
+export async function bindingOfHook(db: Db, hookId: string): Promise<BindingRow | undefined> {
   return queries(db).byHook.get({ hookId });
 }
 
-export function assertNotPushUser(db: Db, userId: number, userName: string): void {
-  const bound = db
+export async function assertNotPushUser(db: Db, userId: number, userName: string): Promise<void> {
+  const bound = await db
     .select({ id: sourceBindings.id })
     .from(sourceBindings)
     .where(eq(sourceBindings.pushUserId, userId))

@@ -1,8 +1,10 @@
+import { eq } from "drizzle-orm";
 import { randomInt } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildLogs } from "../../src/db/schema.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { BASE_IMAGE, docker } from "../helpers/docker.ts";
@@ -192,7 +194,11 @@ describe("a git push ends as images in the registry, one tag per Dockerfile vari
     const queue = new Queue("builds", { connection });
     await waitUntil(
       async () =>
-        kiln.deps.db.$client.prepare("select 1 from build_logs where build_id = ?").get(build.id) !== undefined,
+        (await kiln.deps.db
+          .select({ buildId: buildLogs.buildId })
+          .from(buildLogs)
+          .where(eq(buildLogs.buildId, build.id))
+          .get()) !== undefined,
       () => "log not kept",
     );
     await queue.remove(build.id);

@@ -1,4 +1,3 @@
-import Database from "better-sqlite3";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { writeFileSync } from "node:fs";
@@ -214,14 +213,10 @@ describe("one build that cannot be dispatched does not block the outbox", () => 
 
     await redis.stop(); // both builds wait in the outbox, the doomed one first
     const [doomed] = await chaos.webhook("main", chaos.commit("main", 0));
-    const db = new Database(join(kiln.dataDir, "kiln.db"));
-    try {
-      db.prepare(
-        "delete from source_bindings where repository_id = (select repository_id from builds where id = ?)",
-      ).run(doomed);
-    } finally {
-      db.close();
-    }
+    kiln.query(
+      "delete from source_bindings where repository_id = (select repository_id from builds where id = ?)",
+      doomed,
+    );
     const later = (await kiln.call("POST", `${other}/builds`, { token: chaos.root, body: { ref: "main" } })).body
       .builds[0].id as string;
     expect([statusOf(kiln, doomed!)?.status, statusOf(kiln, later)?.status]).toEqual(["queued", "queued"]);

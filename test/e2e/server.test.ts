@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { databaseEnv, testDatabaseUrl } from "../helpers/database.ts";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,9 +15,11 @@ describe("the real process (the production build): `kiln account create`, then t
   let base: string;
   let logs = "";
   let redis: Awaited<ReturnType<typeof startRedis>>;
+  let databaseUrl: string | undefined;
   const env = () => ({
     ...process.env,
     KILN_DATA_DIR: dataDir,
+    ...databaseEnv(databaseUrl),
     KILN_REGIONS: "local=127.0.0.1:5000",
     LOG_LEVEL: "info",
     KILN_ADMIN_TOKEN: "",
@@ -26,6 +29,7 @@ describe("the real process (the production build): `kiln account create`, then t
 
   beforeAll(async () => {
     redis = await startRedis();
+    databaseUrl = await testDatabaseUrl();
     dataDir = mkdtempSync(join(tmpdir(), "kiln-e2e-"));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;

@@ -1,8 +1,11 @@
+import { eq, sql } from "drizzle-orm";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rows } from "../../src/db/connection.ts";
+import { builds } from "../../src/db/schema.ts";
 import { createLogger } from "../../src/logger.ts";
 import { startBuildWorker } from "../../workers/build-worker.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
@@ -134,19 +137,18 @@ describe("a worker killed with SIGKILL mid-push: another takes the job up and th
     const puts = proxy.puts.filter((p) => p.tag === "latest" && p.status === 201).map((p) => p.digest);
     expect(puts, "one build, one push of its tag: the build's own image").toEqual([digest]);
     // The registry's notifications say the same.
-    const pushes = () =>
+    const pushes = async () =>
       (
-        kiln.deps.db.$client
-          .prepare(
-            "select digest from registry_events where action = 'push' and repository = 'alitest1/app' and tag = 'latest'",
-          )
-          .all() as { digest: string }[]
+        await rows<{ digest: string }>(
+          kiln.deps.db,
+          sql`select digest from registry_events where action = 'push' and repository = 'alitest1/app' and tag = 'latest'`,
+        )
       ).map((e) => e.digest);
     await waitUntil(
-      async () => pushes().length >= puts.length,
+      async () => (await pushes()).length >= puts.length,
       () => "the registry did not report the push",
     );
-    expect(pushes()).toEqual([digest]);
+    expect(await pushes()).toEqual([digest]);
   });
 
   it("a build that outlives KILN_BUILD_TIMEOUT_SECONDS is stopped and fails, without retrying", async () => {
@@ -188,15 +190,27 @@ describe("a worker killed with SIGKILL mid-push: another takes the job up and th
   });
 
   it("on start, the API takes the outcome of jobs that finished while it was not listening", async () => {
-    const db = kiln.deps.db.$client;
-    const done = db.prepare("select id, digest from builds where status = 'succeeded' limit 1").get() as {
-      id: string;
-      digest: string;
-    };
+    const db = kiln.deps.db;
+    const done = (await db
+      .select({ id: builds.id, digest: builds.digest })
+      .from(builds)
+      .where(eq(builds.status, "succeeded"))
+      .limit(1)
+      .get())!;
     // As if the completion event had been missed: the record still says running.
-    db.prepare("update builds set status = 'running', digest = null, finished_at = null where id = ?").run(done.id);
+    await db
+      .update(builds)
+      .set({ status: "running", digest: null, finishedAt: null })
+      .where(eq(builds.id, done.id))
+      .run();
     await kiln.deps.dispatcher!.reconcile();
-    expect(db.prepare("select status, digest from builds where id = ?").get(done.id)).toEqual({
+    expect(
+      await db
+        .select({ status: builds.status, digest: builds.digest })
+        .from(builds)
+        .where(eq(builds.id, done.id))
+        .get(),
+    ).toEqual({
       status: "succeeded",
       digest: done.digest,
     });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "../../src/server.ts";
 import { loadConfig } from "../../src/config.ts";
+import { databaseEnv, testDatabaseUrl } from "./database.ts";
 import { createDeps } from "../../src/deps.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 
@@ -35,13 +36,15 @@ export async function answerOf(res: Response): Promise<Answer> {
 }
 
 /**
- * A real Kiln API (SQLite in a fresh temp dir) answering in-process requests. `options.log`: the
+ * A real Kiln API (SQLite in a fresh temp dir, or a fresh PostgreSQL database with KILN_TEST_DB=postgres) answering in-process requests. `options.log`: the
  * service logger (`captureLogs().log`, to search what Kiln logged); silent by default.
  */
 export async function startTestApp(env: Record<string, string> = {}, options: { queue?: boolean; log?: Logger } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "kiln-test-"));
+  const databaseUrl = await testDatabaseUrl();
   const config = loadConfig({
     KILN_DATA_DIR: dataDir,
+    ...databaseEnv(databaseUrl),
     KILN_REGIONS: "cn-hongkong=127.0.0.1:5000,cn-beijing=127.0.0.1:5001",
     KILN_ADMIN_TOKEN: ADMIN_TOKEN,
     LOG_LEVEL: "silent",

@@ -136,16 +136,16 @@ export async function startChaosStack(
   return { redis, kiln, chaos };
 }
 
-/** Every build of this Kiln, oldest first, read from its SQLite file (Kiln may be down). */
+/** Every build of this Kiln, oldest first, read from its database (Kiln may be down). */
 export function allBuilds(kiln: KilnProcess): BuildRow[] {
   return kiln
     .query<Omit<BuildRow, "tags"> & { tags: string }>(
-      "select id, status, stage, error, digest, tags, queued_at as queuedAt from builds order by queued_at, id",
+      'select id, status, stage, error, digest, tags, queued_at as "queuedAt" from builds order by queued_at, id',
     )
     .map((b) => ({ ...b, tags: JSON.parse(b.tags) as string[] }));
 }
 
-/** The build's status, read from SQLite. */
+/** The build's status, read from the database. */
 export function statusOf(kiln: KilnProcess, id: string): BuildRow | undefined {
   return allBuilds(kiln).find((b) => b.id === id);
 }

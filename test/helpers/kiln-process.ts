@@ -1,9 +1,9 @@
-import Database from "better-sqlite3";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config.ts";
+import { databaseEnv, queryKilnDatabase, testDatabaseUrl } from "./database.ts";
 import { loadSigningKeys } from "../../src/registry/keys.ts";
 import { registryConfig } from "../../src/registry/registry-config.ts";
 import { ADMIN_TOKEN, answerOf, type Answer } from "./app.ts";
@@ -24,8 +24,10 @@ export async function startKilnProcess(options: { redisUrl: string; env?: Record
   const registryPort = await freePort();
   const behind = await freePort();
   const region = "cn-hongkong";
+  const databaseUrl = await testDatabaseUrl();
   const env: Record<string, string> = {
     KILN_DATA_DIR: dataDir,
+    ...databaseEnv(databaseUrl),
     KILN_REGIONS: `${region}=127.0.0.1:${registryPort}`,
     KILN_ADMIN_TOKEN: ADMIN_TOKEN,
     KILN_PUBLIC_URL: `http://127.0.0.1:${port}`,
@@ -116,14 +118,9 @@ export async function startKilnProcess(options: { redisUrl: string; env?: Record
     );
   }
 
-  /** Reads Kiln's SQLite file (read-only, while Kiln runs or not). */
-  function query<T>(sql: string, ...params: unknown[]): T[] {
-    const db = new Database(join(dataDir, "kiln.db"), { readonly: true, fileMustExist: true });
-    try {
-      return db.prepare(sql).all(...params) as T[];
-    } finally {
-      db.close();
-    }
+  /** Reads (or, with a statement that is not a select, writes) Kiln's database, while Kiln runs or not. */
+  function query<T>(statement: string, ...params: unknown[]): T[] {
+    return queryKilnDatabase<T>({ url: databaseUrl, file: join(dataDir, "kiln.db") }, statement, params);
   }
 
   /**

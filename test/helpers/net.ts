@@ -12,7 +12,11 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls until `probe` resolves true, or throws with `describe()` after `ms`. */
-export async function waitUntil(probe: () => Promise<boolean>, describe: () => string, ms = 20_000): Promise<void> {
+export async function waitUntil(
+  probe: () => Promise<boolean>,
+  describe: () => string | Promise<string>,
+  ms = 20_000,
+): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
     try {
@@ -20,7 +24,7 @@ export async function waitUntil(probe: () => Promise<boolean>, describe: () => s
     } catch {
       // not up yet
     }
-    if (Date.now() > until) throw new Error(`gave up after ${ms} ms: ${describe()}`);
+    if (Date.now() > until) throw new Error(`gave up after ${ms} ms: ${await describe()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -9,6 +9,7 @@ import { createDeps } from "../../src/deps.ts";
 import { createLogger, type Logger } from "../../src/logger.ts";
 import { registryConfig } from "../../src/registry/registry-config.ts";
 import { ADMIN_TOKEN, answerOf, type Answer } from "./app.ts";
+import { databaseEnv, testDatabaseUrl } from "./database.ts";
 import { freePort, waitUntil } from "./net.ts";
 import { startRegistryProxy, type RegistryProxy } from "./registry-proxy.ts";
 
@@ -36,6 +37,7 @@ export async function startKilnWithRegistries(
   for (const id of regionIds) regions.push(`${id}=127.0.0.1:${await freePort()}`);
   const config: Config = loadConfig({
     KILN_DATA_DIR: dataDir,
+    ...databaseEnv(await testDatabaseUrl()),
     KILN_REGIONS: regions.join(","),
     KILN_ADMIN_TOKEN: ADMIN_TOKEN,
     KILN_PUBLIC_URL: `http://127.0.0.1:${port}`,

@@ -1,9 +1,11 @@
 import examples from "@octokit/webhooks-examples";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
+import { eq } from "drizzle-orm";
 import { createHmac } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { unseal } from "../../src/crypto/seal.ts";
+import { builds } from "../../src/db/schema.ts";
 import { decodeJwt } from "jose";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitUntil } from "../helpers/net.ts";
@@ -37,11 +39,15 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
       },
     });
   };
-  const row = (id: string) =>
-    t.deps.db.$client.prepare("select status, enqueued_at as enqueuedAt from builds where id = ?").get(id) as {
-      status: string;
-      enqueuedAt: string | null;
-    };
+  const row = async (id: string) =>
+    (await t.deps.db
+      .select({ status: builds.status, enqueuedAt: builds.enqueuedAt })
+      .from(builds)
+      .where(eq(builds.id, id))
+      .get())!;
+  /** True once every one of the builds has its job in BullMQ. */
+  const allEnqueued = async (ids: string[]) =>
+    (await Promise.all(ids.map((id) => row(id)))).every((r) => r.enqueuedAt !== null);
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -94,7 +100,7 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     expect(res.status).toBe(202);
     const ids = res.body.builds.map((b: { id: string }) => b.id);
     await waitUntil(
-      async () => ids.every((id: string) => row(id).enqueuedAt !== null),
+      async () => allEnqueued(ids),
       () => "builds were not enqueued",
     );
     const job = await inspect.getJob(ids[0]);
@@ -145,13 +151,13 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
     const ids: string[] = res.body.builds.map((b: { id: string }) => b.id);
     expect(ids).toHaveLength(2);
     await new Promise((r) => setTimeout(r, 1500));
-    expect(ids.map((id) => row(id))).toEqual([
+    expect(await Promise.all(ids.map((id) => row(id)))).toEqual([
       { status: "queued", enqueuedAt: null },
       { status: "queued", enqueuedAt: null },
     ]);
     await redis.start();
     await waitUntil(
-      async () => ids.every((id) => row(id).enqueuedAt !== null),
+      async () => allEnqueued(ids),
       () => "builds were not enqueued after Redis came back",
       20_000,
     );
@@ -160,7 +166,7 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
 
   it("jobs that a restarted Redis lost are enqueued again, once", async () => {
     const queued = (
-      t.deps.db.$client.prepare("select id from builds where status = 'queued'").all() as { id: string }[]
+      await t.deps.db.select({ id: builds.id }).from(builds).where(eq(builds.status, "queued")).all()
     ).map((r) => r.id);
     await redis.stop();
     await redis.start();
@@ -182,37 +188,40 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
   it("a newer push of the same branch withdraws the superseded builds' jobs", async () => {
     const first = (await send("refs/heads/busy")).body.builds.map((b: { id: string }) => b.id);
     await waitUntil(
-      async () => first.every((id: string) => row(id).enqueuedAt !== null),
+      async () => allEnqueued(first),
       () => "not enqueued",
     );
     const second = (await send("refs/heads/busy")).body.builds.map((b: { id: string }) => b.id);
     await waitUntil(
-      async () => second.every((id: string) => row(id).enqueuedAt !== null),
+      async () => allEnqueued(second),
       () => "not enqueued",
     );
     await waitUntil(
       async () => (await Promise.all(first.map((id: string) => inspect.getJob(id)))).every((j) => j === undefined),
       () => "superseded jobs stayed in the queue",
     );
-    expect(first.map((id: string) => row(id).status)).toEqual(["superseded", "superseded"]);
+    expect((await Promise.all(first.map((id: string) => row(id)))).map((r) => r.status)).toEqual([
+      "superseded",
+      "superseded",
+    ]);
     for (const id of second) expect((await inspect.getJob(id))?.id).toBe(id);
   });
 
   it("a build whose job Redis loses again and again is queued again three times, then fails with the reason; the count is kept with the build", async () => {
     const [build] = (await send("refs/heads/evicted")).body.builds;
-    const lostJobs = () =>
-      (t.deps.db.$client.prepare("select lost_jobs as n from builds where id = ?").get(build.id) as { n: number }).n;
+    const lostJobs = async () =>
+      (await t.deps.db.select({ n: builds.lostJobs }).from(builds).where(eq(builds.id, build.id)).get())!.n;
     for (let loss = 1; loss <= 4; loss++) {
       await waitUntil(
-        async () => row(build.id).enqueuedAt !== null && (await inspect.getJob(build.id)) !== undefined,
+        async () => (await row(build.id)).enqueuedAt !== null && (await inspect.getJob(build.id)) !== undefined,
         () => `loss ${loss}: the build was not queued again`,
       );
       // Evicted, as by a Redis under maxmemory with an evicting policy: the job is gone, no worker holds it.
       await inspect.remove(build.id);
       await t.deps.dispatcher!.reconcile();
       if (loss <= 3) {
-        expect(row(build.id).status).toBe("queued");
-        expect(lostJobs(), "kept in SQLite, so an API restart or another API process counts on").toBe(loss);
+        expect((await row(build.id)).status).toBe("queued");
+        expect(await lostJobs(), "kept in SQLite, so an API restart or another API process counts on").toBe(loss);
       }
     }
     const ended = (await t.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body;
@@ -223,7 +232,7 @@ describe("the build queue: BullMQ on a real Redis, with SQLite as the truth", ()
   it("canceling a queued build removes its job", async () => {
     const [build] = (await send("refs/heads/to-cancel")).body.builds;
     await waitUntil(
-      async () => row(build.id).enqueuedAt !== null,
+      async () => (await row(build.id)).enqueuedAt !== null,
       () => "not enqueued",
     );
     expect((await t.call("POST", `/api/v1/builds/${build.id}/cancel`, { token: root })).body.status).toBe("canceled");

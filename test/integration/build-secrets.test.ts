@@ -1,9 +1,11 @@
 import { Queue } from "bullmq";
+import { sql } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobFor } from "../../src/builds/job-payload.ts";
 import { buildsByIds } from "../../src/builds/records.ts";
 import { unseal } from "../../src/crypto/seal.ts";
+import { rows as rowsOf } from "../../src/db/connection.ts";
 import { startTestApp, type Answer, type TestApp } from "../helpers/app.ts";
 import { captureLogs, expectNoSecretIn } from "../helpers/logs.ts";
 import { waitUntil } from "../helpers/net.ts";
@@ -106,8 +108,8 @@ describe("build secrets: a repository's write-only values for RUN --mount=type=s
     });
   });
 
-  it("the database holds the value sealed with KILN_SECRET_KEY, never in clear", () => {
-    const rows = t.deps.db.$client.prepare("select * from build_secrets").all() as Record<string, unknown>[];
+  it("the database holds the value sealed with KILN_SECRET_KEY, never in clear", async () => {
+    const rows = await rowsOf(t.deps.db, sql`select * from build_secrets`);
     expect(rows).toHaveLength(1);
     const whole = JSON.stringify(rows);
     expect(whole).not.toContain("npm_r3placedT0kenValue77");
@@ -123,8 +125,8 @@ describe("build secrets: a repository's write-only values for RUN --mount=type=s
     const made = await call("POST", `${repoPath}/builds`, { token: root, body: { ref: "main", commit: COMMIT } });
     expect(made.status, JSON.stringify(made.body)).toBe(202);
     const id = made.body.builds[0].id as string;
-    const [row] = buildsByIds(t.deps.db, [id]);
-    const job = jobFor(t.deps.db, t.deps.config, t.deps.credentials, row!);
+    const [row] = await buildsByIds(t.deps.db, [id]);
+    const job = await jobFor(t.deps.db, t.deps.config, t.deps.credentials, row!);
     expect(Object.keys(job.secrets)).toEqual(["npmrc"]);
     expect(JSON.stringify(job)).not.toContain("npm_r3placedT0kenValue77");
     expect(unseal(t.deps.config.secretKey, job.secrets.npmrc!)).toBe(REPLACED);
@@ -302,7 +304,7 @@ describe("build secrets: a repository's write-only values for RUN --mount=type=s
 
   it("deleting the repository deletes its secrets: a new repository of that name starts with none", async () => {
     expect((await t.call("DELETE", repoPath, { token: root })).status).toBe(200);
-    expect((t.deps.db.$client.prepare("select count(*) as n from build_secrets").get() as { n: number }).n).toBe(0);
+    expect(await rowsOf(t.deps.db, sql`select cast(count(*) as integer) as n from build_secrets`)).toEqual([{ n: 0 }]);
     await t.call("POST", "/api/v1/regions/cn-hongkong/repositories", {
       token: root,
       body: { namespace: "alitest1", name: "app" },

@@ -18,9 +18,9 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
   let root: string;
   const repoPath = "/api/v1/regions/cn-hongkong/repositories/alitest1/app";
   // No queue: every build stays queued in SQLite, as with Redis down or no worker.
-  const jobOf = (id: string) => {
-    const [row] = buildsByIds(t.deps.db, [id]);
-    return jobFor(t.deps.db, t.deps.config, t.deps.credentials, row!);
+  const jobOf = async (id: string) => {
+    const [row] = await buildsByIds(t.deps.db, [id]);
+    return await jobFor(t.deps.db, t.deps.config, t.deps.credentials, row!);
   };
   const original = {
     dockerfileDir: "/docker",
@@ -30,7 +30,7 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
     target: "final",
     noCache: true,
   };
-  const expectOriginal = (job: ReturnType<typeof jobOf>) =>
+  const expectOriginal = (job: Awaited<ReturnType<typeof jobOf>>) =>
     expect(job).toMatchObject({
       dockerfile: { dir: "/docker", name: "Dockerfile.old" },
       context: "docker",
@@ -93,16 +93,16 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
     const build = await manualBuild(ruleId);
     expect(build.status).toBe("queued");
     expect(build.dockerfile).toBe("/docker/Dockerfile.old");
-    expectOriginal(jobOf(build.id));
+    expectOriginal(await jobOf(build.id));
 
     expect((await edit(ruleId)).status).toBe(200);
-    expectOriginal(jobOf(build.id));
+    expectOriginal(await jobOf(build.id));
     expect((await t.call("GET", `/api/v1/builds/${build.id}`, { token: root })).body.dockerfile).toBe(
       "/docker/Dockerfile.old",
     );
     // A build recorded after the edit has the new settings.
     const later = await manualBuild(ruleId);
-    expect(jobOf(later.id)).toMatchObject({
+    expect(await jobOf(later.id)).toMatchObject({
       dockerfile: { dir: "/", name: "Dockerfile.new" },
       context: "other",
       buildArgs: { VARIANT: "new" },
@@ -111,9 +111,9 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
     });
 
     expect((await t.call("DELETE", `${repoPath}/build-rules/${ruleId}`, { token: root })).status).toBe(200);
-    const [row] = buildsByIds(t.deps.db, [build.id]);
+    const [row] = await buildsByIds(t.deps.db, [build.id]);
     expect(row!.ruleId).toBeNull();
-    expectOriginal(jobOf(build.id));
+    expectOriginal(await jobOf(build.id));
   });
 
   it("a retry builds with the settings of the build it repeats, not with its rule as it is now", async () => {
@@ -124,7 +124,7 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
     const retried = await t.call("POST", `/api/v1/builds/${build.id}/retry`, { token: root });
     expect(retried.status, JSON.stringify(retried.body)).toBe(202);
     expect(retried.body.dockerfile).toBe("/docker/Dockerfile.old");
-    expectOriginal(jobOf(retried.body.id));
+    expectOriginal(await jobOf(retried.body.id));
 
     // With its rule deleted too.
     expect((await t.call("POST", `/api/v1/builds/${retried.body.id}/cancel`, { token: root })).status).toBe(200);
@@ -132,7 +132,7 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
     const again = await t.call("POST", `/api/v1/builds/${retried.body.id}/retry`, { token: root });
     expect(again.status, JSON.stringify(again.body)).toBe(202);
     expect(again.body.ruleId).toBeNull();
-    expectOriginal(jobOf(again.body.id));
+    expectOriginal(await jobOf(again.body.id));
   });
 
   /** A rule on main with `body`'s settings over the defaults. */
@@ -176,8 +176,8 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
       token: root,
       body: { platforms: [], registryCache: true },
     });
-    expect(jobOf(build.id)).toMatchObject({ platforms: ["linux/amd64", "linux/arm64"], registryCache: null });
-    expect(jobOf((await manualBuild(multi.body.id)).id)).toMatchObject({
+    expect(await jobOf(build.id)).toMatchObject({ platforms: ["linux/amd64", "linux/arm64"], registryCache: null });
+    expect(await jobOf((await manualBuild(multi.body.id)).id)).toMatchObject({
       platforms: [],
       registryCache: { from: [] },
     });
@@ -190,14 +190,15 @@ describe("a build's settings (Dockerfile, context, args, target, no-cache, platf
     for (let i = 1; i <= 5; i++) ids.push((await manualBuild(rule)).id);
     // Superseded by each next build; ended here as if each had succeeded, in order, with its own
     // image, the second one's inline cache giving back 3 layers and the others' 1.
-    ids.forEach((id, i) => succeed(id, digest(i + 1), `2026-01-01T00:00:0${i}.000Z`, i === 1 ? 3 : 1));
+    for (const [i, id] of ids.entries())
+      await succeed(id, digest(i + 1), `2026-01-01T00:00:0${i}.000Z`, i === 1 ? 3 : 1);
     // The newest build of another rule, with the fullest cache of all, is no source.
-    succeed((await manualBuild(other)).id, digest(9), "2026-01-01T00:00:09.000Z", 9);
+    await succeed((await manualBuild(other)).id, digest(9), "2026-01-01T00:00:09.000Z", 9);
     const image = (n: number) => `127.0.0.1:5000/alitest1/app@${digest(n)}`;
-    expect(jobOf((await manualBuild(rule)).id).registryCache?.from).toEqual([image(5), image(4), image(2)]);
+    expect((await jobOf((await manualBuild(rule)).id)).registryCache?.from).toEqual([image(5), image(4), image(2)]);
     // The newest image as full as the fullest: it is named once.
-    succeed((await manualBuild(rule)).id, digest(6), "2026-01-01T00:00:10.000Z", 3);
-    expect(jobOf((await manualBuild(rule)).id).registryCache?.from).toEqual([image(6), image(5)]);
+    await succeed((await manualBuild(rule)).id, digest(6), "2026-01-01T00:00:10.000Z", 3);
+    expect((await jobOf((await manualBuild(rule)).id)).registryCache?.from).toEqual([image(6), image(5)]);
   });
 
   it("an edit moves a rule's and a repository's updatedAt and keeps their createdAt", async () => {

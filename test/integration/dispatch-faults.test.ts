@@ -1,8 +1,11 @@
 import { Queue } from "bullmq";
+import { and, eq, isNotNull, sql } from "drizzle-orm";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Dispatcher } from "../../src/builds/dispatcher.ts";
 import { cancelKey, heldKey, runOutcomeKey, TAG_ORDER_KEY, tagKey } from "../../src/builds/queue.ts";
+import { execute } from "../../src/db/connection.ts";
+import { builds } from "../../src/db/schema.ts";
 import { createLogger } from "../../src/logger.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { waitUntil } from "../helpers/net.ts";
@@ -21,19 +24,19 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
   let inspect: Queue;
   let ref = 0;
   const repoPath = (region: string, name: string) => `/api/v1/regions/${region}/repositories/alitest1/${name}`;
-  const row = (id: string) =>
-    t.deps.db.$client
-      .prepare(
-        "select status, stage, error, digest, enqueued_at as enqueuedAt, queued_at as queuedAt from builds where id = ?",
-      )
-      .get(id) as {
-      status: string;
-      stage: string | null;
-      error: string | null;
-      digest: string | null;
-      enqueuedAt: string | null;
-      queuedAt: string;
-    };
+  const row = async (id: string) =>
+    (await t.deps.db
+      .select({
+        status: builds.status,
+        stage: builds.stage,
+        error: builds.error,
+        digest: builds.digest,
+        enqueuedAt: builds.enqueuedAt,
+        queuedAt: builds.queuedAt,
+      })
+      .from(builds)
+      .where(eq(builds.id, id))
+      .get())!;
   /** A manual build of `name` on a ref of its own (so that no build supersedes another). */
   const build = async (name: string, region = "cn-hongkong"): Promise<string> => {
     const res = await t.call("POST", `${repoPath(region, name)}/builds`, {
@@ -45,13 +48,13 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
   };
   const enqueued = (id: string) =>
     waitUntil(
-      async () => row(id).enqueuedAt !== null && (await inspect.getJob(id)) !== undefined,
-      () => `build ${id} was not enqueued: ${JSON.stringify(row(id))}`,
+      async () => (await row(id)).enqueuedAt !== null && (await inspect.getJob(id)) !== undefined,
+      async () => `build ${id} was not enqueued: ${JSON.stringify(await row(id))}`,
     );
   /** As if a worker had taken the job, reported the build stage, and then Redis lost the job. */
   const runningAndLost = async (id: string) => {
     await enqueued(id);
-    t.deps.db.$client.prepare("update builds set status = 'running', stage = 'build' where id = ?").run(id);
+    await t.deps.db.update(builds).set({ status: "running", stage: "build" }).where(eq(builds.id, id)).run();
     await inspect.remove(id);
   };
 
@@ -101,12 +104,12 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
     // A live worker still runs it: its hold is there, so the build is left to it.
     await client.set(heldKey(id), "worker-token", "PX", 60_000);
     expect(await t.deps.dispatcher!.reconcile()).toBe(0);
-    expect(row(id).status).toBe("running");
+    expect((await row(id)).status).toBe("running");
     // The worker is gone too: the build goes back to the outbox and gets its job again.
     await client.del(heldKey(id));
     expect(await t.deps.dispatcher!.reconcile()).toBe(1);
     await enqueued(id);
-    expect(row(id)).toMatchObject({ status: "queued", stage: null });
+    expect(await row(id)).toMatchObject({ status: "queued", stage: null });
     expect((await inspect.getJob(id))?.data.buildId).toBe(id);
   });
 
@@ -122,8 +125,8 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
       JSON.stringify({ error: "Dockerfile: unknown instruction FORM", final: true }),
     );
     expect(await t.deps.dispatcher!.reconcile()).toBe(0);
-    expect(row(done)).toMatchObject({ status: "succeeded", digest: "sha256:abc" });
-    expect(row(broken)).toMatchObject({ status: "failed", error: "Dockerfile: unknown instruction FORM" });
+    expect(await row(done)).toMatchObject({ status: "succeeded", digest: "sha256:abc" });
+    expect(await row(broken)).toMatchObject({ status: "failed", error: "Dockerfile: unknown instruction FORM" });
     const log = (await t.call("GET", `/api/v1/builds/${done}/logs`, { token: root })).body;
     expect(log.lines).toContain("pushed sha256:abc");
   });
@@ -133,9 +136,11 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
     const canceled = await build("app1");
     await enqueued(canceled);
     expect((await t.call("POST", `/api/v1/builds/${canceled}/cancel`, { token: root })).body.status).toBe("canceled");
-    const newest = t.deps.db.$client
-      .prepare("select id, queued_at as queuedAt from builds where status = 'succeeded' and digest is not null")
-      .get() as { id: string; queuedAt: string };
+    const newest = (await t.deps.db
+      .select({ id: builds.id, queuedAt: builds.queuedAt })
+      .from(builds)
+      .where(and(eq(builds.status, "succeeded"), isNotNull(builds.digest)))
+      .get())!;
     await client.flushall();
     await waitUntil(
       async () => (await client.exists(TAG_ORDER_KEY)) === 1,
@@ -152,9 +157,10 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
     const unbound = await build("app1");
     const elsewhere = await build("app3", "cn-beijing");
     const fine = await build("app2");
-    t.deps.db.$client
-      .prepare("delete from source_bindings where repository_id = (select repository_id from builds where id = ?)")
-      .run(unbound);
+    await execute(
+      t.deps.db,
+      sql`delete from source_bindings where repository_id = (select repository_id from builds where id = ${unbound})`,
+    );
     // This API no longer serves cn-beijing (KILN_REGIONS changed).
     t.deps.dispatcher!.close();
     const config = { ...t.deps.config, regions: t.deps.config.regions.filter((r) => r.id !== "cn-beijing") };
@@ -167,11 +173,11 @@ describe("the dispatcher under faults: nothing blocks the outbox, nothing stays 
       );
       dispatcher.wake();
       await enqueued(fine);
-      expect(row(unbound)).toMatchObject({
+      expect(await row(unbound)).toMatchObject({
         status: "failed",
         error: "the build could not be dispatched: its repository is no longer bound",
       });
-      expect(row(elsewhere)).toMatchObject({
+      expect(await row(elsewhere)).toMatchObject({
         status: "failed",
         error: "the build could not be dispatched: its region cn-beijing is no longer configured (KILN_REGIONS)",
       });

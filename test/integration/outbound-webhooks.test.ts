@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { finishBuild } from "../../src/builds/records.ts";
-import { openDatabase } from "../../src/db/connection.ts";
+import { eq, sql } from "drizzle-orm";
+import { closeDatabase, openDatabase, rows } from "../../src/db/connection.ts";
+import { accounts, namespaces, repositories, webhookDeliveries, webhooks } from "../../src/db/schema.ts";
 import { sweep } from "../../src/db/retention.ts";
 import { claimDue, enqueueTagPushed, recordAttempt, releaseLeases } from "../../src/notifications/outbox.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
@@ -115,7 +117,7 @@ describe("outbound webhooks (ACR's triggers): a real receiver, signatures, filte
     });
     const listed = (await t.call("GET", hooksOf(), { token: root })).body.webhooks;
     expect(JSON.stringify(listed)).not.toContain(hook.secret);
-    expect(JSON.stringify(t.deps.db.$client.prepare("select * from webhooks").all())).not.toContain(hook.secret);
+    expect(JSON.stringify(await rows(t.deps.db, sql`select * from webhooks`))).not.toContain(hook.secret);
 
     const matching = push("v1.2", "sha256:" + "b".repeat(64));
     expect((await notify([matching, push("latest"), push("v1.2-rc1")])).status).toBe(200);
@@ -255,10 +257,15 @@ describe("outbound webhooks (ACR's triggers): a real receiver, signatures, filte
     const ok = await start("main");
     const bad = await start("feature");
     expect(
-      finishBuild(t.deps.db, ok, { status: "succeeded", digest: "sha256:" + "c".repeat(64), size: 1, commit: "abc" }),
+      await finishBuild(t.deps.db, ok, {
+        status: "succeeded",
+        digest: "sha256:" + "c".repeat(64),
+        size: 1,
+        commit: "abc",
+      }),
     ).toBe(true);
-    expect(finishBuild(t.deps.db, bad, { status: "failed", error: "RUN make: exit code 2" })).toBe(true);
-    expect(finishBuild(t.deps.db, ok, { status: "failed", error: "late" })).toBe(false); // ended already: no event
+    expect(await finishBuild(t.deps.db, bad, { status: "failed", error: "RUN make: exit code 2" })).toBe(true);
+    expect(await finishBuild(t.deps.db, ok, { status: "failed", error: "late" })).toBe(false); // ended already: no event
     await waitUntil(
       async () => receiver.received.length >= 2,
       () => `${receiver.received.length} deliveries`,
@@ -410,49 +417,74 @@ describe("outbound webhooks: a receiver that always fails", () => {
 describe("the outbound outbox's lease", () => {
   it("a claimed delivery is not claimed by a second dispatcher until its lease runs out", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-lease-"));
-    const db = openDatabase(dir);
+    const db = await openDatabase(dir);
     try {
-      const sql = db.$client;
-      sql.prepare("insert into accounts (id, alias) values ('1000000000000001', 'acme')").run();
-      sql.prepare("insert into namespaces (account_id, name) values ('1000000000000001', 'alitest1')").run();
-      sql
-        .prepare(
-          "insert into repositories (account_id, region, namespace_id, name, visibility) values ('1000000000000001', 'cn-hongkong', 1, 'app', 'private')",
-        )
+      await db.insert(accounts).values({ id: "1000000000000001", alias: "acme" }).run();
+      await db.insert(namespaces).values({ accountId: "1000000000000001", name: "alitest1" }).run();
+      await db
+        .insert(repositories)
+        .values({
+          accountId: "1000000000000001",
+          region: "cn-hongkong",
+          namespaceId: 1,
+          name: "app",
+          visibility: "private",
+        })
         .run();
-      sql
-        .prepare(
-          `insert into webhooks (repository_id, url, events, tag_filter, secret_sealed) values (1, 'http://127.0.0.1:9/', '["tag.pushed"]', '{"kind":"all"}', 'x')`,
-        )
+      await db
+        .insert(webhooks)
+        .values({
+          repositoryId: 1,
+          url: "http://127.0.0.1:9/",
+          events: ["tag.pushed"],
+          tagFilter: { kind: "all" },
+          secretSealed: "x",
+        })
         .run();
-      expect(enqueueTagPushed(db, 1, { tag: "v1", digest: "sha256:1", pushedAt: null, pusher: null })).toBe(1);
-      expect(enqueueTagPushed(db, 1, { tag: "v2", digest: "sha256:2", pushedAt: null, pusher: null })).toBe(1);
-      const a = claimDue(db, "replica-a", 60_000, 10);
+      expect(await enqueueTagPushed(db, 1, { tag: "v1", digest: "sha256:1", pushedAt: null, pusher: null })).toBe(1);
+      expect(await enqueueTagPushed(db, 1, { tag: "v2", digest: "sha256:2", pushedAt: null, pusher: null })).toBe(1);
+      const a = await claimDue(db, "replica-a", 60_000, 10);
       expect(a.map((c) => c.body.includes('"v1"') || c.body.includes('"v2"'))).toEqual([true, true]);
-      expect(claimDue(db, "replica-b", 60_000, 10)).toEqual([]);
+      expect(await claimDue(db, "replica-b", 60_000, 10)).toEqual([]);
       // A dispatcher that stops gives its rows back at once; one that dies holds them until the lease ends.
-      releaseLeases(db, "replica-a");
-      const b = claimDue(db, "replica-b", 50, 10);
+      await releaseLeases(db, "replica-a");
+      const b = await claimDue(db, "replica-b", 50, 10);
       expect(b).toHaveLength(2);
-      expect(claimDue(db, "replica-c", 50, 10)).toEqual([]);
+      expect(await claimDue(db, "replica-c", 50, 10)).toEqual([]);
       await sleep(80);
-      expect(claimDue(db, "replica-c", 60_000, 10)).toHaveLength(2);
+      expect(await claimDue(db, "replica-c", 60_000, 10)).toHaveLength(2);
       // Only the lease's holder moves the row on: replica-b's late answer is kept as a try, nothing more.
       const at = new Date().toISOString();
-      recordAttempt(db, "replica-b", b[0]!, { at, statusCode: 200, latencyMs: 1, response: "", error: null }, 1000);
-      const row = sql.prepare("select status, lease_owner as owner from webhook_deliveries where id = ?").get(b[0]!.id);
+      await recordAttempt(
+        db,
+        "replica-b",
+        b[0]!,
+        { at, statusCode: 200, latencyMs: 1, response: "", error: null },
+        1000,
+      );
+      const [row] = await rows(
+        db,
+        sql`select status, lease_owner as owner from webhook_deliveries where id = ${b[0]!.id}`,
+      );
       expect(row).toEqual({ status: "pending", owner: "replica-c" });
 
       // The retention sweep deletes outbound deliveries (and their tries) after KILN_RETAIN_DELIVERIES_DAYS.
-      sql.prepare("update webhook_deliveries set created_at = '2020-01-01T00:00:00.000Z' where id = ?").run(b[0]!.id);
+      await db
+        .update(webhookDeliveries)
+        .set({ createdAt: "2020-01-01T00:00:00.000Z" })
+        .where(eq(webhookDeliveries.id, b[0]!.id))
+        .run();
       const retention = { deliveriesDays: 30, auditDays: 0, registryEventsDays: 0, buildLogsDays: 0 };
       expect(await sweep(db, retention)).toMatchObject({ webhook_deliveries: 1 });
-      expect(sql.prepare("select count(*) as n from webhook_deliveries").get()).toEqual({ n: 1 });
-      expect(sql.prepare("select count(*) as n from webhook_attempts where delivery_id = ?").get(b[0]!.id)).toEqual({
-        n: 0,
-      });
+      expect(await rows(db, sql`select cast(count(*) as integer) as n from webhook_deliveries`)).toEqual([{ n: 1 }]);
+      expect(
+        await rows(
+          db,
+          sql`select cast(count(*) as integer) as n from webhook_attempts where delivery_id = ${b[0]!.id}`,
+        ),
+      ).toEqual([{ n: 0 }]);
     } finally {
-      db.$client.close();
+      await closeDatabase(db);
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -1,4 +1,6 @@
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registryEvents } from "../../src/db/schema.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
 const MANIFEST = "application/vnd.docker.distribution.manifest.v2+json";
@@ -74,8 +76,14 @@ describe("registry notifications", () => {
   it("events for unknown repositories are recorded as such, not dropped", async () => {
     const res = await send([push("u1", "ghost/repo", "v1", "sha256:ccc")]);
     expect(res.body).toEqual({ recorded: 1, unknownRepositories: 1 });
-    const row = t.deps.db.$client
-      .prepare("select repository, repository_id as repositoryId, tag from registry_events where id = 'u1'")
+    const row = await t.deps.db
+      .select({
+        repository: registryEvents.repository,
+        repositoryId: registryEvents.repositoryId,
+        tag: registryEvents.tag,
+      })
+      .from(registryEvents)
+      .where(eq(registryEvents.id, "u1"))
       .get();
     expect(row).toEqual({ repository: "ghost/repo", repositoryId: null, tag: "v1" });
   });

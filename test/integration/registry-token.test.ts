@@ -2,7 +2,9 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { webcrypto } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader, importX509, jwtVerify } from "jose";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { users } from "../../src/db/schema.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -111,9 +113,11 @@ describe("the Docker token endpoint", () => {
   });
 
   it("a build credential pushes to its own repository only and pulls what its push user may pull, saying why a pull is refused", async () => {
-    const maker = t.deps.db.$client
-      .prepare("select u.id, u.account_id as accountId from users u where u.name = 'maker'")
-      .get() as { id: number; accountId: string };
+    const maker = (await t.deps.db
+      .select({ id: users.id, accountId: users.accountId })
+      .from(users)
+      .where(eq(users.name, "maker"))
+      .get())!;
     const principal = {
       kind: "user" as const,
       accountId: maker.accountId,
@@ -121,7 +125,7 @@ describe("the Docker token endpoint", () => {
       userId: maker.id,
       userName: "maker",
     };
-    const credential = t.deps.credentials.issueBuildCredential(principal, "cn-hongkong:alitest1/test", 600);
+    const credential = await t.deps.credentials.issueBuildCredential(principal, "cn-hongkong:alitest1/test", 600);
     const scopes = [
       "alitest1/test:pull,push,delete",
       "alitest1/base:pull,push",

@@ -1,5 +1,16 @@
+import { eq, sql, type SQL } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
+import { rows } from "../../src/db/connection.ts";
+import {
+  auditEvents,
+  buildLogs,
+  builds,
+  deliveries,
+  registryEvents,
+  repositories,
+  sourceBindings,
+} from "../../src/db/schema.ts";
 import { cutoffs, RetentionSweeper, sweep, type Retention } from "../../src/db/retention.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
@@ -13,8 +24,12 @@ describe("retention: only rows past their time are deleted, in small batches", (
   let accountId: string;
   let repositoryId: number;
   let bindingId: number;
-  const sql = () => t.deps.db.$client;
-  const ids = (query: string) => (sql().prepare(query).raw(true).all() as unknown[][]).map(([id]) => id).sort();
+  /** The first column of every row, sorted. */
+  const ids = async (query: SQL) => (await rows(t.deps.db, query)).map((row) => Object.values(row)[0]).sort();
+  const count = async (query: SQL) => (await rows<{ n: number }>(t.deps.db, query))[0]!.n;
+  /** Inserts in chunks (one statement's bound values are limited). */
+  const chunks = <T>(all: T[], size = 500): T[][] =>
+    Array.from({ length: Math.ceil(all.length / size) }, (_, i) => all.slice(i * size, (i + 1) * size));
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -31,51 +46,97 @@ describe("retention: only rows past their time are deleted, in small batches", (
       body: { provider: "git", repoUrl: "https://git.example.com/app.git", pushUser: "ci" },
     });
     expect(bound.status).toBe(200);
-    repositoryId = (sql().prepare("select id from repositories").get() as { id: number }).id;
-    bindingId = (sql().prepare("select id from source_bindings").get() as { id: number }).id;
+    repositoryId = (await t.deps.db.select({ id: repositories.id }).from(repositories).get())!.id;
+    bindingId = (await t.deps.db.select({ id: sourceBindings.id }).from(sourceBindings).get())!.id;
   });
   afterAll(() => t.close());
 
   /** Rows on both sides of every cutoff: `old-*` are past it, `new-*` are not. */
-  function seed(): void {
-    const delivery = sql().prepare(
-      "insert into deliveries (binding_id, provider_delivery_id, outcome, build_ids, created_at) values (?, ?, 'accepted', '[]', ?)",
-    );
-    const build = sql().prepare(
-      `insert into builds (id, account_id, repository_id, trigger, ref, clone_url, tags, status, delivery_id, queued_at, finished_at)
-       values (?, ?, ?, 'webhook', 'refs/heads/main', 'https://git.example.com/app.git', '["main"]', ?, ?, ?, ?)`,
-    );
-    const log = sql().prepare("insert into build_logs (build_id, lines) values (?, ?)");
-    const audit = sql().prepare(
-      "insert into audit_events (actor, event, outcome, created_at) values (?, 'registry-token', 'granted', ?)",
-    );
-    const event = sql().prepare(
-      "insert into registry_events (id, region, action, repository, occurred_at, created_at) values (?, 'cn-hongkong', 'push', 'keep/app', ?, ?)",
-    );
-    sql().transaction(() => {
+  async function seed(): Promise<void> {
+    const delivery = (providerDeliveryId: string, receivedAt: string) => ({
+      bindingId,
+      providerDeliveryId,
+      outcome: "accepted" as const,
+      buildIds: [],
+      receivedAt,
+    });
+    const build = (
+      id: string,
+      status: "succeeded" | "failed" | "running",
+      deliveryId: number | null,
+      queuedAt: string,
+      finishedAt: string | null,
+    ) => ({
+      id,
+      accountId,
+      repositoryId,
+      trigger: "webhook" as const,
+      ref: "refs/heads/main",
+      cloneUrl: "https://git.example.com/app.git",
+      tags: ["main"],
+      status,
+      deliveryId,
+      queuedAt,
+      finishedAt,
+    });
+    const log = (buildId: string) => ({ buildId, lines: ["a line"] });
+    const audit = (actor: string, at: string) => ({ actor, event: "registry-token", outcome: "granted", at });
+    const event = (id: string, occurredAt: string, recordedAt: string) => ({
+      id,
+      region: "cn-hongkong",
+      action: "push",
+      repository: "keep/app",
+      occurredAt,
+      recordedAt,
+    });
+    await t.deps.db.transaction(async (tx) => {
       // 2,500 old deliveries: more than two batches of 1,000.
-      for (let i = 0; i < 2500; i++) delivery.run(bindingId, `old-${i}`, daysAgo(31 + i / 1000));
-      delivery.run(bindingId, "new-1", daysAgo(29));
-      const oldDelivery = (sql().prepare("select id from deliveries where provider_delivery_id = 'old-0'").get() as {
-        id: number;
-      })!.id;
-      const newDelivery = (sql().prepare("select id from deliveries where provider_delivery_id = 'new-1'").get() as {
-        id: number;
-      })!.id;
+      const oldDeliveries = Array.from({ length: 2500 }, (_, i) => delivery(`old-${i}`, daysAgo(31 + i / 1000)));
+      for (const chunk of chunks(oldDeliveries)) await tx.insert(deliveries).values(chunk).run();
+      await tx
+        .insert(deliveries)
+        .values(delivery("new-1", daysAgo(29)))
+        .run();
+      const deliveryId = async (providerDeliveryId: string) =>
+        (await tx
+          .select({ id: deliveries.id })
+          .from(deliveries)
+          .where(eq(deliveries.providerDeliveryId, providerDeliveryId))
+          .get())!.id;
+      const oldDelivery = await deliveryId("old-0");
+      const newDelivery = await deliveryId("new-1");
       // Builds: the row always stays; only the log of one that finished long ago goes.
-      build.run("bld-old-finished", accountId, repositoryId, "succeeded", oldDelivery, daysAgo(200), daysAgo(91));
-      build.run("bld-new-finished", accountId, repositoryId, "failed", newDelivery, daysAgo(100), daysAgo(89));
-      build.run("bld-old-running", accountId, repositoryId, "running", null, daysAgo(120), null);
-      for (let i = 0; i < 250; i++)
-        build.run(`bld-old-${i}`, accountId, repositoryId, "succeeded", null, daysAgo(95), daysAgo(94));
-      for (const id of ["bld-old-finished", "bld-new-finished", "bld-old-running"]) log.run(id, '["a line"]');
-      for (let i = 0; i < 250; i++) log.run(`bld-old-${i}`, '["a line"]');
-      for (let i = 0; i < 1200; i++) audit.run(`old-${i}`, daysAgo(181));
-      audit.run("new-1", daysAgo(179));
-      for (let i = 0; i < 1100; i++) event.run(`old-${i}`, daysAgo(10), daysAgo(91));
+      await tx
+        .insert(builds)
+        .values([
+          build("bld-old-finished", "succeeded", oldDelivery, daysAgo(200), daysAgo(91)),
+          build("bld-new-finished", "failed", newDelivery, daysAgo(100), daysAgo(89)),
+          build("bld-old-running", "running", null, daysAgo(120), null),
+        ])
+        .run();
+      const oldBuilds = Array.from({ length: 250 }, (_, i) =>
+        build(`bld-old-${i}`, "succeeded", null, daysAgo(95), daysAgo(94)),
+      );
+      for (const chunk of chunks(oldBuilds, 100)) await tx.insert(builds).values(chunk).run();
+      await tx.insert(buildLogs).values(["bld-old-finished", "bld-new-finished", "bld-old-running"].map(log)).run();
+      await tx
+        .insert(buildLogs)
+        .values(Array.from({ length: 250 }, (_, i) => log(`bld-old-${i}`)))
+        .run();
+      const oldAudit = Array.from({ length: 1200 }, (_, i) => audit(`old-${i}`, daysAgo(181)));
+      for (const chunk of chunks(oldAudit)) await tx.insert(auditEvents).values(chunk).run();
+      await tx
+        .insert(auditEvents)
+        .values(audit("new-1", daysAgo(179)))
+        .run();
+      const oldEvents = Array.from({ length: 1100 }, (_, i) => event(`old-${i}`, daysAgo(10), daysAgo(91)));
+      for (const chunk of chunks(oldEvents)) await tx.insert(registryEvents).values(chunk).run();
       // Dated by when Kiln recorded it, not the registry's clock.
-      event.run("new-1", daysAgo(300), daysAgo(89));
-    })();
+      await tx
+        .insert(registryEvents)
+        .values(event("new-1", daysAgo(300), daysAgo(89)))
+        .run();
+    });
   }
 
   it("computes one cutoff per kind of row, and leaves out kinds kept for ever (0 days)", () => {
@@ -90,7 +151,7 @@ describe("retention: only rows past their time are deleted, in small batches", (
   });
 
   it("deletes the old rows and keeps the new ones, the builds and their other links", async () => {
-    seed();
+    await seed();
     const deleted = await sweep(t.deps.db, DEFAULTS, { now: NOW });
     expect(deleted).toEqual({
       deliveries: 2500,
@@ -100,21 +161,28 @@ describe("retention: only rows past their time are deleted, in small batches", (
       build_logs: 251,
     });
 
-    expect(ids("select provider_delivery_id from deliveries")).toEqual(["new-1"]);
-    expect(ids("select actor from audit_events")).toEqual(["new-1"]);
-    expect(ids("select id from registry_events")).toEqual(["new-1"]);
-    expect(ids("select build_id from build_logs")).toEqual(["bld-new-finished", "bld-old-running"]);
+    expect(await ids(sql`select provider_delivery_id from deliveries`)).toEqual(["new-1"]);
+    expect(await ids(sql`select actor from audit_events`)).toEqual(["new-1"]);
+    expect(await ids(sql`select id from registry_events`)).toEqual(["new-1"]);
+    expect(await ids(sql`select build_id from build_logs`)).toEqual(["bld-new-finished", "bld-old-running"]);
     // Every build row is still there; the one whose delivery went no longer points at it.
-    expect((sql().prepare("select count(*) as n from builds").get() as { n: number }).n).toBe(253);
-    expect(sql().prepare("select delivery_id from builds where id = 'bld-old-finished'").get()).toEqual({
-      delivery_id: null,
-    });
+    expect(await count(sql`select cast(count(*) as integer) as n from builds`)).toBe(253);
+    expect(await rows(t.deps.db, sql`select delivery_id from builds where id = 'bld-old-finished'`)).toEqual([
+      { delivery_id: null },
+    ]);
     expect(
-      (sql().prepare("select delivery_id from builds where id = 'bld-new-finished'").get() as { delivery_id: number })
-        .delivery_id,
+      (
+        await rows<{ delivery_id: number }>(
+          t.deps.db,
+          sql`select delivery_id from builds where id = 'bld-new-finished'`,
+        )
+      )[0]!.delivery_id,
     ).not.toBeNull();
-    expect(sql().pragma("foreign_keys", { simple: true })).toBe(1);
-    expect(sql().pragma("foreign_key_check")).toEqual([]);
+    if (!t.deps.config.databaseUrl) {
+      // SQLite enforces foreign keys only when asked to (PostgreSQL always does).
+      expect(await rows(t.deps.db, sql`pragma foreign_keys`)).toEqual([{ foreign_keys: 1 }]);
+      expect(await rows(t.deps.db, sql`pragma foreign_key_check`)).toEqual([]);
+    }
 
     // A second sweep finds nothing more.
     expect(await sweep(t.deps.db, DEFAULTS, { now: NOW })).toEqual({
@@ -127,27 +195,30 @@ describe("retention: only rows past their time are deleted, in small batches", (
   });
 
   it("reads no further than the first young row: an old row written after it goes when that one does", async () => {
-    sql()
-      .prepare(
-        "insert into registry_events (id, region, action, repository, occurred_at, created_at) values ('late', 'cn-hongkong', 'push', 'keep/app', ?, ?)",
-      )
-      .run(daysAgo(300), daysAgo(300));
+    await t.deps.db
+      .insert(registryEvents)
+      .values({
+        id: "late",
+        region: "cn-hongkong",
+        action: "push",
+        repository: "keep/app",
+        occurredAt: daysAgo(300),
+        recordedAt: daysAgo(300),
+      })
+      .run();
     const registryOnly = { deliveriesDays: 0, auditDays: 0, registryEventsDays: 90, buildLogsDays: 0 };
     expect(await sweep(t.deps.db, registryOnly, { now: NOW })).toEqual({ registry_events: 0 });
-    expect(ids("select id from registry_events")).toEqual(["late", "new-1"]);
+    expect(await ids(sql`select id from registry_events`)).toEqual(["late", "new-1"]);
     const twoDaysOn = new Date(NOW.getTime() + 2 * DAY);
     expect(await sweep(t.deps.db, registryOnly, { now: twoDaysOn })).toEqual({ registry_events: 2 });
   });
 
   it("deletes in batches and lets requests through between them", async () => {
-    const insert = sql().prepare(
-      "insert into audit_events (actor, event, outcome, created_at) values ('x', 'e', 'granted', ?)",
-    );
-    sql().transaction(() => {
-      for (let i = 0; i < 5000; i++) insert.run(daysAgo(400));
-    })();
-    const remaining = () =>
-      (sql().prepare("select count(*) as n from audit_events where actor = 'x'").get() as { n: number }).n;
+    const old = Array.from({ length: 5000 }, () => ({ actor: "x", event: "e", outcome: "granted", at: daysAgo(400) }));
+    await t.deps.db.transaction(async (tx) => {
+      for (const chunk of chunks(old)) await tx.insert(auditEvents).values(chunk).run();
+    });
+    const remaining = () => count(sql`select cast(count(*) as integer) as n from audit_events where actor = 'x'`);
     const seenBySweep = sweep(
       t.deps.db,
       { ...DEFAULTS, deliveriesDays: 0, registryEventsDays: 0, buildLogsDays: 0 },
@@ -159,21 +230,20 @@ describe("retention: only rows past their time are deleted, in small batches", (
     const requests = (async () => {
       for (let i = 0; i < 5; i++) {
         expect((await t.call("GET", "/healthz")).status).toBe(200);
-        seenByRequests.push(remaining());
+        seenByRequests.push(await remaining());
       }
     })();
     const [deleted] = await Promise.all([seenBySweep, requests]);
     expect(deleted).toEqual({ audit_events: 5001 });
     expect(seenByRequests.some((n) => n > 0 && n < 5000)).toBe(true);
-    expect(remaining()).toBe(0);
+    expect(await remaining()).toBe(0);
   });
 
   it("the sweeper runs shortly after start, and stops with the process", async () => {
-    const insert = sql().prepare(
-      "insert into audit_events (actor, event, outcome, created_at) values ('y', 'e', 'granted', ?)",
-    );
-    insert.run(new Date(Date.now() - 400 * DAY).toISOString());
-    insert.run(new Date().toISOString());
+    const insert = (at: string) =>
+      t.deps.db.insert(auditEvents).values({ actor: "y", event: "e", outcome: "granted", at }).run();
+    await insert(new Date(Date.now() - 400 * DAY).toISOString());
+    await insert(new Date().toISOString());
     const logged: object[] = [];
     const sweeper = new RetentionSweeper(
       t.deps.db,
@@ -185,12 +255,16 @@ describe("retention: only rows past their time are deleted, in small batches", (
     await sweeper.close();
     // One sweep, logged with its counts (earlier tests' rows, dated by a fixed clock, go too).
     expect(logged).toEqual([{ deleted: expect.objectContaining({ audit_events: expect.any(Number) }) }]);
-    expect(sql().prepare("select count(*) as n from audit_events where actor = 'y'").get()).toEqual({ n: 1 });
     expect(
-      sql()
-        .prepare("select count(*) as n from audit_events where actor = 'y' and created_at < ?")
-        .get(new Date(Date.now() - 180 * DAY).toISOString()),
-    ).toEqual({ n: 0 });
+      await rows(t.deps.db, sql`select cast(count(*) as integer) as n from audit_events where actor = 'y'`),
+    ).toEqual([{ n: 1 }]);
+    const cutoff = new Date(Date.now() - 180 * DAY).toISOString();
+    expect(
+      await rows(
+        t.deps.db,
+        sql`select cast(count(*) as integer) as n from audit_events where actor = 'y' and created_at < ${cutoff}`,
+      ),
+    ).toEqual([{ n: 0 }]);
   });
 
   it("defaults and environment variables", () => {

@@ -3,7 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rows as rowsOf } from "../../src/db/connection.ts";
 import { ADMIN_TOKEN } from "../helpers/app.ts";
 import { assertDockerEngine, BASE_IMAGE, docker, ensureBaseImage } from "../helpers/docker.ts";
 import { startKilnWithRegistries } from "../helpers/server.ts";
@@ -163,17 +165,15 @@ describe("the platforms of a pushed tag (real registry)", () => {
     ]);
     // The registry notified the pushes by digest too (before the index: one endpoint, in order),
     // and Kiln recorded them as events without making a tag of them.
-    const byDigest = kiln.deps.db.$client
-      .prepare(
-        "select digest from registry_events where repository = 'alitest1/multi' and action = 'push' and tag is null",
-      )
-      .all() as { digest: string }[];
+    const byDigest = await rowsOf<{ digest: string }>(
+      kiln.deps.db,
+      sql`select digest from registry_events where repository = 'alitest1/multi' and action = 'push' and tag is null`,
+    );
     expect(byDigest.map((e) => e.digest).sort()).toEqual(images.map((i) => i.digest).sort());
-    const rows = kiln.deps.db.$client
-      .prepare(
-        "select tag from tags join repositories r on r.id = tags.repository_id where r.name = 'multi' order by tag",
-      )
-      .all();
+    const rows = await rowsOf(
+      kiln.deps.db,
+      sql`select tag from tags join repositories r on r.id = tags.repository_id where r.name = 'multi' order by tag`,
+    );
     expect(rows).toEqual([{ tag: "2.0" }]);
   });
 

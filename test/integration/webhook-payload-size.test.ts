@@ -1,9 +1,11 @@
 import { serve, type ServerType } from "@hono/node-server";
 import examples from "@octokit/webhooks-examples";
+import { sql } from "drizzle-orm";
 import { createHmac } from "node:crypto";
 import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../src/api/app.ts";
+import { rows } from "../../src/db/connection.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 import { freePort } from "../helpers/net.ts";
 
@@ -85,7 +87,8 @@ describe("webhook payloads as large as GitHub sends (25 MB), read with bounded m
   let server: ServerType;
   let base: string;
   let hook: { url: string; secret: string };
-  const buildCount = () => (t.deps.db.$client.prepare("select count(*) as n from builds").get() as { n: number }).n;
+  const buildCount = async () =>
+    (await rows<{ n: number }>(t.deps.db, sql`select cast(count(*) as integer) as n from builds`))[0]!.n;
   const headers = (body: Buffer, delivery: string) => ({
     "content-type": "application/json",
     "x-github-event": "push",
@@ -129,7 +132,7 @@ describe("webhook payloads as large as GitHub sends (25 MB), read with bounded m
   it("a signed 20 MB push is accepted and builds, with its length declared or chunked", async () => {
     const body = bigPush(20 * MB);
     expect(body.length).toBeLessThan(MAX_WEBHOOK_BODY_BYTES);
-    const before = buildCount();
+    const before = await buildCount();
 
     const declared = await fetch(hook.url, { method: "POST", headers: headers(body, "big-1"), body });
     const declaredBody = (await declared.json()) as any;
@@ -144,13 +147,13 @@ describe("webhook payloads as large as GitHub sends (25 MB), read with bounded m
     } as RequestInit);
     expect(streamed.status).toBe(202);
     expect(((await streamed.json()) as any).builds).toHaveLength(1);
-    expect(buildCount()).toBe(before + 2);
+    expect(await buildCount()).toBe(before + 2);
   }, 60_000);
 
   it("a 26 MB body answers 413, declared or chunked, and builds nothing", async () => {
     const body = bigPush(26 * MB);
     expect(body.length).toBeGreaterThan(MAX_WEBHOOK_BODY_BYTES);
-    const before = buildCount();
+    const before = await buildCount();
     const declared = await fetch(hook.url, { method: "POST", headers: headers(body, "huge-1"), body });
     expect(declared.status).toBe(413);
     expect(((await declared.json()) as any).error).toBe("PayloadTooLarge");
@@ -162,7 +165,7 @@ describe("webhook payloads as large as GitHub sends (25 MB), read with bounded m
     } as RequestInit);
     expect(streamed.status).toBe(413);
     expect(((await streamed.json()) as any).error).toBe("PayloadTooLarge");
-    expect(buildCount()).toBe(before);
+    expect(await buildCount()).toBe(before);
   }, 60_000);
 
   it("a chunked body is cut off at the limit: 413 before it is all sent, and memory stays bounded", async () => {

@@ -1,7 +1,10 @@
 import examples from "@octokit/webhooks-examples";
+import { sql } from "drizzle-orm";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rows } from "../../src/db/connection.ts";
+import { sourceBindings } from "../../src/db/schema.ts";
 import { startTestApp, type TestApp } from "../helpers/app.ts";
 
 const githubPush = JSON.stringify(
@@ -30,8 +33,9 @@ describe("from a git push webhook to queued builds", () => {
         "x-hub-signature-256": `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`,
       },
     });
-  const count = (table: string) =>
-    (t.deps.db.$client.prepare(`select count(*) as n from ${table}`).get() as { n: number }).n;
+  const count = async (table: string) =>
+    (await rows<{ n: number }>(t.deps.db, sql`select cast(count(*) as integer) as n from ${sql.identifier(table)}`))[0]!
+      .n;
   let hook: { path: string; secret: string };
 
   beforeAll(async () => {
@@ -78,7 +82,7 @@ describe("from a git push webhook to queued builds", () => {
   });
 
   it("a forged or unsigned webhook: 401, and nothing is stored", async () => {
-    const before = [count("deliveries"), count("builds")];
+    const before = [await count("deliveries"), await count("builds")];
     expect((await github(hook.path, "not-the-secret", githubPush, "forged-1")).status).toBe(401);
     const unsigned = await t.call("POST", hook.path, {
       raw: githubPush,
@@ -86,7 +90,7 @@ describe("from a git push webhook to queued builds", () => {
     });
     expect(unsigned.status).toBe(401);
     expect(unsigned.body.error).toBe("InvalidSignature");
-    expect([count("deliveries"), count("builds")]).toEqual(before);
+    expect([await count("deliveries"), await count("builds")]).toEqual(before);
   });
 
   it("a signed push builds every Dockerfile variant as its own tag", async () => {
@@ -107,12 +111,12 @@ describe("from a git push webhook to queued builds", () => {
   });
 
   it("a redelivery makes nothing new and answers as the first time", async () => {
-    const builds = count("builds");
+    const builds = await count("builds");
     const again = await github(hook.path, hook.secret, githubPush, "delivery-1");
     expect(again.status).toBe(202);
     expect(again.body.redelivery).toBe(true);
     expect(again.body.builds).toHaveLength(2);
-    expect(count("builds")).toBe(builds);
+    expect(await count("builds")).toBe(builds);
   });
 
   it("a new push of the same branch supersedes the queued builds", async () => {
@@ -247,13 +251,13 @@ describe("from a git push webhook to queued builds", () => {
     });
 
     it("tests a ref against the rules without building", async () => {
-      const builds = count("builds");
+      const builds = await count("builds");
       const res = await t.call("POST", `${repoPath("other")}/build-rules/test`, {
         token: root,
         body: { ref: "refs/tags/v2.3.4" },
       });
       expect(res.body).toEqual([{ ruleId: expect.any(Number), tags: ["2.3.4", "2.3", "latest"], refused: [] }]);
-      expect(count("builds")).toBe(builds);
+      expect(await count("builds")).toBe(builds);
     });
   });
 
@@ -318,10 +322,8 @@ describe("from a git push webhook to queued builds", () => {
     expect(res.body.field).toBe("repoUrl");
   });
 
-  it("secrets are sealed at rest", () => {
-    const rows = t.deps.db.$client.prepare("select webhook_secret_sealed as s from source_bindings").all() as {
-      s: string;
-    }[];
+  it("secrets are sealed at rest", async () => {
+    const rows = await t.deps.db.select({ s: sourceBindings.webhookSecretSealed }).from(sourceBindings).all();
     for (const r of rows) expect(r.s).toMatch(/^v1\./);
     expect(rows.map((r) => r.s).join()).not.toContain(hook.secret);
   });

@@ -106,7 +106,7 @@ export function accountRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => c.json({ revoked: revokeSession(db, callerToken(c)!) }, 200),
+    async (c) => c.json({ revoked: await revokeSession(db, callerToken(c)!) }, 200),
   );
 
   addRoute(
@@ -119,7 +119,7 @@ export function accountRoutes(app: App, deps: Deps): void {
       summary: "Who the token belongs to",
       responses: { 200: json(MeSchema, "The caller"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const p = c.get("principal");
       return c.json(
         {
@@ -128,7 +128,7 @@ export function accountRoutes(app: App, deps: Deps): void {
           kind: p.kind,
           loginName: loginNameOf(p),
           userName: p.userName,
-          hasRegistryPassword: hasRegistryPassword(db, p),
+          hasRegistryPassword: await hasRegistryPassword(db, p),
         },
         200,
       );

@@ -62,9 +62,9 @@ export function buildSecretRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams },
       responses: { 200: json(z.object({ secrets: z.array(BuildSecretSchema) }), "Build secrets"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json({ secrets: listBuildSecrets(db, repoOf(c, ns, repo).id) }, 200);
+      return c.json({ secrets: await listBuildSecrets(db, (await repoOf(c, ns, repo)).id) }, 200);
     },
   );
 
@@ -86,10 +86,11 @@ export function buildSecretRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
       const { value } = c.req.valid("json");
-      const { secret, created } = putBuildSecret(db, deps.config.secretKey, repoOf(c, ns, repo).id, id, value);
+      const repositoryId = (await repoOf(c, ns, repo)).id;
+      const { secret, created } = await putBuildSecret(db, deps.config.secretKey, repositoryId, id, value);
       audit(c, "set", ns, repo, id, created ? "created" : "replaced");
       return created ? c.json(secret, 201) : c.json(secret, 200);
     },
@@ -106,9 +107,9 @@ export function buildSecretRoutes(app: App, deps: Deps): void {
       request: { params: SecretParams },
       responses: { 204: { description: "Deleted" }, ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
-      deleteBuildSecret(db, repoOf(c, ns, repo).id, id);
+      await deleteBuildSecret(db, (await repoOf(c, ns, repo)).id, id);
       audit(c, "delete", ns, repo, id, "deleted");
       return c.body(null, 204);
     },

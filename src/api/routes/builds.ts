@@ -34,9 +34,9 @@ export function buildRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams },
       responses: { 200: json(z.object({ rules: z.array(RuleSchema) }), "Rules"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json({ rules: listRules(db, repoOf(c, ns, repo).id).map(ruleView) }, 200);
+      return c.json({ rules: (await listRules(db, (await repoOf(c, ns, repo)).id)).map(ruleView) }, 200);
     },
   );
 
@@ -51,9 +51,9 @@ export function buildRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams, body: body(RuleInputSchema) },
       responses: { 201: json(RuleSchema, "The rule"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json(ruleView(createRule(db, repoOf(c, ns, repo).id, c.req.valid("json"))), 201);
+      return c.json(ruleView(await createRule(db, (await repoOf(c, ns, repo)).id, c.req.valid("json"))), 201);
     },
   );
 
@@ -68,9 +68,9 @@ export function buildRoutes(app: App, deps: Deps): void {
       request: { params: RuleParams, body: body(RulePatchSchema) },
       responses: { 200: json(RuleSchema, "The rule"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
-      return c.json(ruleView(updateRule(db, repoOf(c, ns, repo).id, id, c.req.valid("json"))), 200);
+      return c.json(ruleView(await updateRule(db, (await repoOf(c, ns, repo)).id, id, c.req.valid("json"))), 200);
     },
   );
 
@@ -85,9 +85,9 @@ export function buildRoutes(app: App, deps: Deps): void {
       request: { params: RuleParams },
       responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
-      deleteRule(db, repoOf(c, ns, repo).id, id);
+      await deleteRule(db, (await repoOf(c, ns, repo)).id, id);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -112,9 +112,9 @@ export function buildRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json(testRules(db, repoOf(c, ns, repo).id, c.req.valid("json")), 200);
+      return c.json(await testRules(db, (await repoOf(c, ns, repo)).id, c.req.valid("json")), 200);
     },
   );
 
@@ -133,12 +133,14 @@ export function buildRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      const binding = findBinding(db, repoOf(c, ns, repo).id, `${ns}/${repo}`);
-      const made = startManualBuilds(db, deps.policies, binding, c.req.valid("json"));
+      const binding = await findBinding(db, (await repoOf(c, ns, repo)).id, `${ns}/${repo}`);
+      const made = await startManualBuilds(db, deps.policies, binding, c.req.valid("json"));
       deps.dispatcher?.wake();
-      return c.json({ builds: made.map((b) => buildView(findBuild(db, b.accountId, b.id))) }, 202);
+      const builds = [];
+      for (const b of made) builds.push(buildView(await findBuild(db, b.accountId, b.id)));
+      return c.json({ builds }, 202);
     },
   );
 
@@ -153,9 +155,10 @@ export function buildRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams, query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(100) }) },
       responses: { 200: json(z.object({ builds: z.array(BuildSchema) }), "Builds"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json({ builds: listBuilds(db, repoOf(c, ns, repo).id, c.req.valid("query").limit).map(buildView) }, 200);
+      const repositoryId = (await repoOf(c, ns, repo)).id;
+      return c.json({ builds: (await listBuilds(db, repositoryId, c.req.valid("query").limit)).map(buildView) }, 200);
     },
   );
 
@@ -170,7 +173,7 @@ export function buildRoutes(app: App, deps: Deps): void {
       request: { params: BuildParams },
       responses: { 200: json(BuildSchema, "The build"), ...errorResponses },
     }),
-    (c) => c.json(buildView(findBuild(db, c.get("principal").accountId, c.req.valid("param").id)), 200),
+    async (c) => c.json(buildView(await findBuild(db, c.get("principal").accountId, c.req.valid("param").id)), 200),
   );
 
   addRoute(
@@ -232,7 +235,7 @@ export function buildRoutes(app: App, deps: Deps): void {
       responses: { 200: json(BuildSchema, "The build"), ...errorResponses },
     }),
     async (c) => {
-      const build = cancelBuild(db, c.get("principal").accountId, c.req.valid("param").id);
+      const build = await cancelBuild(db, c.get("principal").accountId, c.req.valid("param").id);
       // Best effort now; the dispatcher keeps trying while Redis is down.
       await deps.dispatcher?.withdraw([build.id]).catch(() => {});
       return c.json(buildView(build), 200);
@@ -250,11 +253,11 @@ export function buildRoutes(app: App, deps: Deps): void {
       request: { params: BuildParams },
       responses: { 202: json(BuildSchema, "The new build"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const accountId = c.get("principal").accountId;
-      const made = retryBuild(db, deps.policies, accountId, c.req.valid("param").id);
+      const made = await retryBuild(db, deps.policies, accountId, c.req.valid("param").id);
       deps.dispatcher?.wake();
-      return c.json(buildView(findBuild(db, accountId, made.id)), 202);
+      return c.json(buildView(await findBuild(db, accountId, made.id)), 202);
     },
   );
 }

@@ -39,7 +39,7 @@ export function groupRoutes(app: App, deps: Deps): void {
       request: { body: body(z.strictObject({ name: groupNameSchema, description: z.string().max(256).optional() })) },
       responses: { 201: json(GroupSchema, "The group"), ...errorResponses },
     }),
-    (c) => c.json(view(createGroup(db, c.get("principal").accountId, c.req.valid("json"))), 201),
+    async (c) => c.json(view(await createGroup(db, c.get("principal").accountId, c.req.valid("json"))), 201),
   );
 
   addRoute(
@@ -52,7 +52,7 @@ export function groupRoutes(app: App, deps: Deps): void {
       summary: "List groups",
       responses: { 200: json(z.object({ groups: z.array(GroupSchema) }), "Groups"), ...errorResponses },
     }),
-    (c) => c.json({ groups: listGroups(db, c.get("principal").accountId).map(view) }, 200),
+    async (c) => c.json({ groups: (await listGroups(db, c.get("principal").accountId)).map(view) }, 200),
   );
 
   addRoute(
@@ -66,13 +66,13 @@ export function groupRoutes(app: App, deps: Deps): void {
       request: { params: GroupParam },
       responses: { 200: json(GroupSchema, "The group"), ...errorResponses },
     }),
-    (c) => {
-      const group = findGroup(db, c.get("principal").accountId, c.req.valid("param").g);
+    async (c) => {
+      const group = await findGroup(db, c.get("principal").accountId, c.req.valid("param").g);
       return c.json(
         {
           ...view(group),
-          members: membersOf(db, group.id),
-          policies: policiesAttachedTo(db, "group", group.id).map((p) => p.name),
+          members: await membersOf(db, group.id),
+          policies: (await policiesAttachedTo(db, "group", group.id)).map((p) => p.name),
         },
         200,
       );
@@ -90,10 +90,10 @@ export function groupRoutes(app: App, deps: Deps): void {
       request: { params: GroupParam, body: body(z.strictObject({ userName: userNameSchema })) },
       responses: { 200: json(OkSchema, "Added"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const accountId = c.get("principal").accountId;
-      const group = findGroup(db, accountId, c.req.valid("param").g);
-      addMember(db, group.id, findUser(db, accountId, c.req.valid("json").userName).id);
+      const group = await findGroup(db, accountId, c.req.valid("param").g);
+      await addMember(db, group.id, (await findUser(db, accountId, c.req.valid("json").userName)).id);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -112,11 +112,11 @@ export function groupRoutes(app: App, deps: Deps): void {
       },
       responses: { 200: json(OkSchema, "Attached"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const accountId = c.get("principal").accountId;
-      const group = findGroup(db, accountId, c.req.valid("param").g);
+      const group = await findGroup(db, accountId, c.req.valid("param").g);
       const { policyName, policyType } = c.req.valid("json");
-      attachPolicy(db, findPolicy(db, accountId, policyName, policyType).id, "group", group.id);
+      await attachPolicy(db, (await findPolicy(db, accountId, policyName, policyType)).id, "group", group.id);
       return c.json({ ok: true as const }, 200);
     },
   );

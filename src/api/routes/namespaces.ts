@@ -33,9 +33,12 @@ export function namespaceRoutes(app: App, deps: Deps): void {
       request: { query: RegionQuery },
       responses: { 200: json(z.object({ namespaces: z.array(NamespaceSchema) }), "Namespaces"), ...errorResponses },
     }),
-    (c) => {
-      const visible = c.get("filterAllowed")(listNamespaces(db, c.get("principal").accountId), (n) => ({ ns: n.name }));
-      return c.json({ namespaces: visible.map((n) => namespaceView(db, n)) }, 200);
+    async (c) => {
+      const listed = await listNamespaces(db, c.get("principal").accountId);
+      const visible = c.get("filterAllowed")(listed, (n) => ({ ns: n.name }));
+      const namespaces = [];
+      for (const n of visible) namespaces.push(await namespaceView(db, n));
+      return c.json({ namespaces }, 200);
     },
   );
 
@@ -59,7 +62,11 @@ export function namespaceRoutes(app: App, deps: Deps): void {
       },
       responses: { 201: json(NamespaceSchema, "The namespace"), ...errorResponses },
     }),
-    (c) => c.json(namespaceView(db, createNamespace(db, c.get("principal").accountId, c.req.valid("json"))), 201),
+    async (c) =>
+      c.json(
+        await namespaceView(db, await createNamespace(db, c.get("principal").accountId, c.req.valid("json"))),
+        201,
+      ),
   );
 
   addRoute(
@@ -73,7 +80,11 @@ export function namespaceRoutes(app: App, deps: Deps): void {
       request: { params: NsParam, query: RegionQuery },
       responses: { 200: json(NamespaceSchema, "The namespace"), ...errorResponses },
     }),
-    (c) => c.json(namespaceView(db, findNamespace(db, c.get("principal").accountId, c.req.valid("param").ns)), 200),
+    async (c) =>
+      c.json(
+        await namespaceView(db, await findNamespace(db, c.get("principal").accountId, c.req.valid("param").ns)),
+        200,
+      ),
   );
 
   addRoute(
@@ -96,11 +107,11 @@ export function namespaceRoutes(app: App, deps: Deps): void {
       },
       responses: { 200: json(NamespaceSchema, "The namespace"), ...errorResponses },
     }),
-    (c) =>
+    async (c) =>
       c.json(
-        namespaceView(
+        await namespaceView(
           db,
-          updateNamespace(db, c.get("principal").accountId, c.req.valid("param").ns, c.req.valid("json")),
+          await updateNamespace(db, c.get("principal").accountId, c.req.valid("param").ns, c.req.valid("json")),
         ),
         200,
       ),
@@ -117,8 +128,8 @@ export function namespaceRoutes(app: App, deps: Deps): void {
       request: { params: NsParam, query: RegionQuery },
       responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
     }),
-    (c) => {
-      deleteNamespace(db, c.get("principal").accountId, c.req.valid("param").ns);
+    async (c) => {
+      await deleteNamespace(db, c.get("principal").accountId, c.req.valid("param").ns);
       return c.json({ ok: true as const }, 200);
     },
   );

@@ -70,7 +70,7 @@ export function policyRoutes(app: App, deps: Deps): void {
       },
       responses: { 201: json(PolicySchema, "The policy"), ...errorResponses },
     }),
-    (c) => c.json(policyView(createPolicy(db, c.get("principal").accountId, c.req.valid("json")), 0), 201),
+    async (c) => c.json(policyView(await createPolicy(db, c.get("principal").accountId, c.req.valid("json")), 0), 201),
   );
 
   addRoute(
@@ -84,15 +84,12 @@ export function policyRoutes(app: App, deps: Deps): void {
       request: { query: z.object({ type: PolicyTypeSchema.optional() }) },
       responses: { 200: json(z.object({ policies: z.array(PolicySchema) }), "Policies"), ...errorResponses },
     }),
-    (c) =>
-      c.json(
-        {
-          policies: listPolicies(db, c.get("principal").accountId, c.req.valid("query").type).map((p) =>
-            policyView(p, attachmentCount(db, p.id)),
-          ),
-        },
-        200,
-      ),
+    async (c) => {
+      const policies = [];
+      for (const p of await listPolicies(db, c.get("principal").accountId, c.req.valid("query").type))
+        policies.push(policyView(p, await attachmentCount(db, p.id)));
+      return c.json({ policies }, 200);
+    },
   );
 
   addRoute(
@@ -106,9 +103,14 @@ export function policyRoutes(app: App, deps: Deps): void {
       request: { params: NameParam, query: z.object({ type: PolicyTypeSchema.optional() }) },
       responses: { 200: json(PolicySchema, "The policy"), ...errorResponses },
     }),
-    (c) => {
-      const row = findPolicy(db, c.get("principal").accountId, c.req.valid("param").name, c.req.valid("query").type);
-      return c.json(policyView(row, attachmentCount(db, row.id)), 200);
+    async (c) => {
+      const row = await findPolicy(
+        db,
+        c.get("principal").accountId,
+        c.req.valid("param").name,
+        c.req.valid("query").type,
+      );
+      return c.json(policyView(row, await attachmentCount(db, row.id)), 200);
     },
   );
 
@@ -123,8 +125,8 @@ export function policyRoutes(app: App, deps: Deps): void {
       request: { params: NameParam },
       responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
     }),
-    (c) => {
-      const row = deletePolicy(db, c.get("principal").accountId, c.req.valid("param").name);
+    async (c) => {
+      const row = await deletePolicy(db, c.get("principal").accountId, c.req.valid("param").name);
       deps.policies.forget(row.id);
       return c.json({ ok: true as const }, 200);
     },
@@ -151,14 +153,14 @@ export function policyRoutes(app: App, deps: Deps): void {
       },
       responses: { 200: json(SimulationSchema, "The decision and the statements that made it"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const input = c.req.valid("json");
       const accountId = c.get("principal").accountId;
       if ((input.policies === undefined) === (input.userName === undefined))
         throw invalid("policies", "give either policies (inline documents) or userName, not both and not neither");
       const policies = input.policies
         ? input.policies.map((doc, i) => parseDocument(doc, `policies[${i}]`, `policies[${i}]`))
-        : deps.policies.forUser(findUser(db, accountId, input.userName!).id);
+        : await deps.policies.forUser((await findUser(db, accountId, input.userName!)).id);
       return c.json(
         evaluate(policies, { action: input.action, resource: input.resource, context: input.context ?? {} }),
         200,

@@ -70,7 +70,7 @@ export function registryRoutes(app: App, deps: Deps): void {
         reader,
         deps.log,
       );
-      return c.json(recordEvents(db, region, events), 200);
+      return c.json(await recordEvents(db, region, events), 200);
     },
   );
 
@@ -136,10 +136,10 @@ export function registryRoutes(app: App, deps: Deps): void {
       },
       responses: { 200: json(z.object({ events: z.array(AuditSchema) }), "Audit events"), ...errorResponses },
     }),
-    (c) => {
-      deps.audit.flush();
+    async (c) => {
+      await deps.audit.flush();
       const { limit, actor } = c.req.valid("query");
-      const rows = db
+      const rows = await db
         .select()
         .from(auditEvents)
         .where(

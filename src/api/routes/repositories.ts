@@ -44,8 +44,13 @@ export function repositoryRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
-      const all = listRepositories(db, c.get("principal").accountId, c.get("region"), c.req.valid("query").namespace);
+    async (c) => {
+      const all = await listRepositories(
+        db,
+        c.get("principal").accountId,
+        c.get("region"),
+        c.req.valid("query").namespace,
+      );
       const visible = c.get("filterAllowed")(all, (r) => ({ ns: r.namespace, repo: r.name }));
       return c.json({ repositories: visible.map(view) }, 200);
     },
@@ -73,7 +78,8 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       },
       responses: { 201: json(RepositorySchema, "The repository"), ...errorResponses },
     }),
-    (c) => c.json(view(createRepository(db, c.get("principal").accountId, c.get("region"), c.req.valid("json"))), 201),
+    async (c) =>
+      c.json(view(await createRepository(db, c.get("principal").accountId, c.get("region"), c.req.valid("json"))), 201),
   );
 
   addRoute(
@@ -90,10 +96,10 @@ export function repositoryRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
       const principal = c.get("principal");
-      const found = view(findRepository(db, principal.accountId, c.get("region"), ns, repo));
+      const found = view(await findRepository(db, principal.accountId, c.get("region"), ns, repo));
       return c.json(
         { ...found, commands: dockerCommands(found.image, registryOf(found.region), loginNameOf(principal)) },
         200,
@@ -121,10 +127,10 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       },
       responses: { 200: json(RepositorySchema, "The repository"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
       return c.json(
-        view(updateRepository(db, c.get("principal").accountId, c.get("region"), ns, repo, c.req.valid("json"))),
+        view(await updateRepository(db, c.get("principal").accountId, c.get("region"), ns, repo, c.req.valid("json"))),
         200,
       );
     },
@@ -141,9 +147,9 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams },
       responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      deleteRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+      await deleteRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -159,10 +165,10 @@ export function repositoryRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams },
       responses: { 200: json(z.object({ tags: z.array(TagSchema) }), "Tags, newest first"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      const found = findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
-      return c.json({ tags: listTags(db, found.id) }, 200);
+      const found = await findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+      return c.json({ tags: await listTags(db, found.id) }, 200);
     },
   );
 }

@@ -32,12 +32,12 @@ export function sourceRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams, body: body(BindingInputSchema) },
       responses: { 200: json(SourceSchema, "The binding, with the webhook URL"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      const repository = findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+      const repository = await findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
       const { rotateSecret, ...input } = c.req.valid("json");
-      const { row, secret } = putBinding(db, config, repository, input, rotateSecret);
-      return c.json(bindingView(db, config, row, secret), 200);
+      const { row, secret } = await putBinding(db, config, repository, input, rotateSecret);
+      return c.json(await bindingView(db, config, row, secret), 200);
     },
   );
 
@@ -52,10 +52,10 @@ export function sourceRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams },
       responses: { 200: json(SourceSchema, "The binding"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      const repository = findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
-      return c.json(bindingView(db, config, findBinding(db, repository.id, `${ns}/${repo}`)), 200);
+      const repository = await findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo);
+      return c.json(await bindingView(db, config, await findBinding(db, repository.id, `${ns}/${repo}`)), 200);
     },
   );
 
@@ -75,7 +75,7 @@ export function sourceRoutes(app: App, deps: Deps): void {
       },
     }),
     async (c) => {
-      const binding = bindingOfHook(db, c.req.valid("param").hookId);
+      const binding = await bindingOfHook(db, c.req.valid("param").hookId);
       if (!binding) throw new DomainError("HookNotFound", "no repository is bound to this webhook URL");
       const provider = PROVIDERS[binding.provider as ProviderId];
       const rawBody = Buffer.from(await c.req.arrayBuffer());
@@ -90,7 +90,7 @@ export function sourceRoutes(app: App, deps: Deps): void {
         deps.log.warn({ hook: binding.hookId, provider: provider.id, status: reception.status }, "webhook refused");
         throw new DomainError(reception.status === 401 ? "InvalidSignature" : "MalformedJSON", reception.reason);
       }
-      const delivery = acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
+      const delivery = await acceptDelivery(db, deps.policies, binding, reception.deliveryId, reception.normalized);
       deps.metrics.webhookDeliveries.inc({
         provider: provider.id,
         outcome: delivery.redelivery ? "redelivery" : delivery.outcome,

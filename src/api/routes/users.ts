@@ -64,9 +64,9 @@ export function userRoutes(app: App, deps: Deps): void {
       summary: "List sub-accounts",
       responses: { 200: json(z.object({ users: z.array(UserSchema) }), "Users"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const p = c.get("principal");
-      return c.json({ users: listUsers(db, p.accountId).map((u) => userView(u, p.alias)) }, 200);
+      return c.json({ users: (await listUsers(db, p.accountId)).map((u) => userView(u, p.alias)) }, 200);
     },
   );
 
@@ -81,10 +81,10 @@ export function userRoutes(app: App, deps: Deps): void {
       request: { params: NameParam },
       responses: { 200: json(UserSchema, "The user"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const p = c.get("principal");
-      const user = findUser(db, p.accountId, c.req.valid("param").name);
-      return c.json({ ...userView(user, p.alias), groups: groupsOfUser(db, user.id) }, 200);
+      const user = await findUser(db, p.accountId, c.req.valid("param").name);
+      return c.json({ ...userView(user, p.alias), groups: await groupsOfUser(db, user.id) }, 200);
     },
   );
 
@@ -99,12 +99,12 @@ export function userRoutes(app: App, deps: Deps): void {
       request: { params: NameParam },
       responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { accountId } = c.get("principal");
       const { name } = c.req.valid("param");
       // A user that pushes the builds of a bound repository stays until another push user is chosen.
-      assertNotPushUser(db, findUser(db, accountId, name).id, name);
-      deleteUser(db, accountId, name);
+      await assertNotPushUser(db, (await findUser(db, accountId, name)).id, name);
+      await deleteUser(db, accountId, name);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -126,7 +126,7 @@ export function userRoutes(app: App, deps: Deps): void {
       }),
       async (c) => {
         const p = c.get("principal");
-        const user = findUser(db, p.accountId, c.req.valid("param").name);
+        const user = await findUser(db, p.accountId, c.req.valid("param").name);
         const set = kind === "console" ? setConsolePassword : setRegistryPassword;
         await set(db, { accountId: p.accountId, userId: user.id }, c.req.valid("json").password);
         return c.json({ ok: true as const }, 200);
@@ -147,7 +147,7 @@ export function userRoutes(app: App, deps: Deps): void {
     }),
     async (c) => {
       const p = c.get("principal");
-      const user = findUser(db, p.accountId, c.req.valid("param").name);
+      const user = await findUser(db, p.accountId, c.req.valid("param").name);
       return c.json(await issueAccessKey(db, p.accountId, user.id), 201);
     },
   );
@@ -166,10 +166,10 @@ export function userRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
-      const user = findUser(db, c.get("principal").accountId, c.req.valid("param").name);
+    async (c) => {
+      const user = await findUser(db, c.get("principal").accountId, c.req.valid("param").name);
       return c.json(
-        { policies: policiesAttachedTo(db, "user", user.id).map((r) => ({ name: r.name, type: r.type })) },
+        { policies: (await policiesAttachedTo(db, "user", user.id)).map((r) => ({ name: r.name, type: r.type })) },
         200,
       );
     },
@@ -189,11 +189,11 @@ export function userRoutes(app: App, deps: Deps): void {
       },
       responses: { 200: json(OkSchema, "Attached"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const p = c.get("principal");
-      const user = findUser(db, p.accountId, c.req.valid("param").name);
+      const user = await findUser(db, p.accountId, c.req.valid("param").name);
       const { policyName, policyType } = c.req.valid("json");
-      attachPolicy(db, findPolicy(db, p.accountId, policyName, policyType).id, "user", user.id);
+      await attachPolicy(db, (await findPolicy(db, p.accountId, policyName, policyType)).id, "user", user.id);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -212,12 +212,12 @@ export function userRoutes(app: App, deps: Deps): void {
       },
       responses: { 200: json(OkSchema, "Detached"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const p = c.get("principal");
       const { name, policyName } = c.req.valid("param");
-      const user = findUser(db, p.accountId, name);
-      const policy = findPolicy(db, p.accountId, policyName, c.req.valid("query").policyType);
-      if (!detachPolicy(db, policy.id, "user", user.id)) {
+      const user = await findUser(db, p.accountId, name);
+      const policy = await findPolicy(db, p.accountId, policyName, c.req.valid("query").policyType);
+      if (!(await detachPolicy(db, policy.id, "user", user.id))) {
         throw new DomainError("PolicyNotAttached", `policy "${policyName}" is not attached to user "${name}"`);
       }
       return c.json({ ok: true as const }, 200);

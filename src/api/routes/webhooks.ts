@@ -32,11 +32,11 @@ export function webhookRoutes(app: App, deps: Deps): void {
   const { db } = deps;
   const key = deps.config.secretKey;
   const tags = ["webhooks"];
-  const repoOf = (
+  const repoOf = async (
     c: { get(k: "principal"): { accountId: string }; get(k: "region"): string },
     ns: string,
     repo: string,
-  ) => findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo).id;
+  ) => (await findRepository(db, c.get("principal").accountId, c.get("region"), ns, repo)).id;
 
   addRoute(
     app,
@@ -49,9 +49,9 @@ export function webhookRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams },
       responses: { 200: json(z.object({ webhooks: z.array(WebhookSchema) }), "Webhooks"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      return c.json({ webhooks: listWebhooks(db, repoOf(c, ns, repo)).map(webhookView) }, 200);
+      return c.json({ webhooks: (await listWebhooks(db, await repoOf(c, ns, repo))).map(webhookView) }, 200);
     },
   );
 
@@ -66,9 +66,9 @@ export function webhookRoutes(app: App, deps: Deps): void {
       request: { params: RepoParams, body: body(WebhookInputSchema) },
       responses: { 201: json(WebhookCreatedSchema, "The webhook, with its secret"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo } = c.req.valid("param");
-      const { row, secret } = createWebhook(db, key, repoOf(c, ns, repo), c.req.valid("json"));
+      const { row, secret } = await createWebhook(db, key, await repoOf(c, ns, repo), c.req.valid("json"));
       return c.json({ ...webhookView(row), secret }, 201);
     },
   );
@@ -84,9 +84,9 @@ export function webhookRoutes(app: App, deps: Deps): void {
       request: { params: WebhookParams },
       responses: { 200: json(WebhookSchema, "The webhook"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
-      return c.json(webhookView(findWebhook(db, repoOf(c, ns, repo), id)), 200);
+      return c.json(webhookView(await findWebhook(db, await repoOf(c, ns, repo), id)), 200);
     },
   );
 
@@ -104,9 +104,9 @@ export function webhookRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
-      const { row, secret } = updateWebhook(db, key, repoOf(c, ns, repo), id, c.req.valid("json"));
+      const { row, secret } = await updateWebhook(db, key, await repoOf(c, ns, repo), id, c.req.valid("json"));
       return c.json({ ...webhookView(row), ...(secret ? { secret } : {}) }, 200);
     },
   );
@@ -122,9 +122,9 @@ export function webhookRoutes(app: App, deps: Deps): void {
       request: { params: WebhookParams },
       responses: { 200: json(OkSchema, "Deleted"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
-      deleteWebhook(db, repoOf(c, ns, repo), id);
+      await deleteWebhook(db, await repoOf(c, ns, repo), id);
       return c.json({ ok: true as const }, 200);
     },
   );
@@ -146,10 +146,10 @@ export function webhookRoutes(app: App, deps: Deps): void {
         ...errorResponses,
       },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id } = c.req.valid("param");
-      const hook = findWebhook(db, repoOf(c, ns, repo), id);
-      return c.json({ deliveries: listDeliveries(db, hook.id, c.req.valid("query").limit) }, 200);
+      const hook = await findWebhook(db, await repoOf(c, ns, repo), id);
+      return c.json({ deliveries: await listDeliveries(db, hook.id, c.req.valid("query").limit) }, 200);
     },
   );
 
@@ -164,10 +164,10 @@ export function webhookRoutes(app: App, deps: Deps): void {
       request: { params: DeliveryParams },
       responses: { 202: json(WebhookDeliverySchema, "The new delivery, pending"), ...errorResponses },
     }),
-    (c) => {
+    async (c) => {
       const { ns, repo, id, deliveryId } = c.req.valid("param");
-      const hook = findWebhook(db, repoOf(c, ns, repo), id);
-      return c.json(redeliver(db, hook.id, deliveryId), 202);
+      const hook = await findWebhook(db, await repoOf(c, ns, repo), id);
+      return c.json(await redeliver(db, hook.id, deliveryId), 202);
     },
   );
 }
