@@ -8,7 +8,7 @@ import type { Logger } from "./logger.ts";
 import { AuditLog } from "./registry/audit-log.ts";
 import { RegistryCredentials } from "./registry/credentials.ts";
 import { loadSigningKeys } from "./registry/keys.ts";
-import { LoginThrottle } from "./registry/login-throttle.ts";
+import { DatabaseFailures, LoginThrottle } from "./registry/login-throttle.ts";
 import { TokenService } from "./registry/token-service.ts";
 import { Dispatcher } from "./builds/dispatcher.ts";
 import { BuildEvents } from "./builds/events.ts";
@@ -45,7 +45,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
     policies,
     keys,
     credentials,
-    throttle: new LoginThrottle(),
+    throttle: new LoginThrottle(new DatabaseFailures(db, "registry")),
     audit,
     metrics,
   });
@@ -99,7 +99,7 @@ export async function createDeps(config: Config, log: Logger, options: { queue?:
     credentials,
     audit,
     tokens,
-    consoleThrottle: new LoginThrottle(),
+    consoleThrottle: new LoginThrottle(new DatabaseFailures(db, "console")),
     readiness,
     metrics,
     queue,

@@ -1,6 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import { perDb } from "../db/prepared.ts";
-import type { Db } from "../db/connection.ts";
+import { isUniqueViolation, type Db } from "../db/connection.ts";
 import type { DeliveryOutcome } from "../db/enums.ts";
 import { deliveries } from "../db/schema.ts";
 import type { PolicyStore } from "../iam/policy-store.ts";
@@ -45,6 +45,23 @@ const queries = perDb((db) => ({
 }));
 
 export async function acceptDelivery(
+  db: Db,
+  policies: PolicyStore,
+  binding: BindingRow,
+  deliveryId: string,
+  normalized: Normalized,
+): Promise<DeliveryView> {
+  try {
+    return await recordDelivery(db, policies, binding, deliveryId, normalized);
+  } catch (err) {
+    // The same delivery reached another API replica at the same moment, and its transaction
+    // committed first: this one now finds it, and answers as a redelivery.
+    if (isUniqueViolation(err)) return recordDelivery(db, policies, binding, deliveryId, normalized);
+    throw err;
+  }
+}
+
+function recordDelivery(
   db: Db,
   policies: PolicyStore,
   binding: BindingRow,

@@ -1,4 +1,5 @@
 import { and, asc, eq, gt, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
+import { Lease } from "../db/leases.ts";
 import { perDb } from "../db/prepared.ts";
 import type { Config } from "../config.ts";
 import type { Db } from "../db/connection.ts";
@@ -25,10 +26,16 @@ const queries = perDb((db) => ({
     .orderBy(asc(builds.queuedAt))
     .limit(sql.placeholder("limit"))
     .prepare(),
-  markEnqueued: db
+  /** Several API replicas read the same outbox: the one whose claim changes the row enqueues the build. */
+  claim: db
     .update(builds)
     .set({ enqueuedAt: sql<string>`${sql.placeholder("at")}` })
-    .where(eq(builds.id, sql.placeholder("id")))
+    .where(and(eq(builds.id, sql.placeholder("id")), eq(builds.status, "queued"), isNull(builds.enqueuedAt)))
+    .prepare(),
+  unclaim: db
+    .update(builds)
+    .set({ enqueuedAt: null })
+    .where(and(eq(builds.id, sql.placeholder("id")), eq(builds.status, "queued")))
     .prepare(),
   /** Builds that ended (superseded, canceled) while their job may still wait in Redis. */
   ended: db
@@ -66,6 +73,7 @@ export class Dispatcher {
     private readonly log: Logger,
     intervalMs = 1000,
   ) {
+    this.reconcileLease = new Lease(db, "builds.reconcile", 45_000);
     this.timer = setInterval(() => this.wake(), intervalMs);
     this.timer.unref();
     this.reconcileTimer = setInterval(() => void this.reconcile(), 30_000);
@@ -144,9 +152,11 @@ export class Dispatcher {
             this.log.warn({ build: build.id, reason }, "build failed before dispatch");
           continue;
         }
+        if ((await queries(this.db).claim.run({ id: build.id, at: new Date().toISOString() })).changes === 0) continue;
         try {
           await this.queue.enqueue(job);
         } catch (err) {
+          await queries(this.db).unclaim.run({ id: build.id });
           if (!this.redisWasDown)
             this.log.warn(
               { err: (err as Error).message },
@@ -155,7 +165,6 @@ export class Dispatcher {
           this.redisWasDown = true;
           return;
         }
-        await queries(this.db).markEnqueued.run({ id: build.id, at: new Date().toISOString() });
         if (this.redisWasDown) {
           this.log.info("build queue reachable again; dispatching queued builds");
           this.redisWasDown = false;
@@ -221,6 +230,7 @@ export class Dispatcher {
   }
 
   private reconciling: Promise<unknown> = Promise.resolve();
+  private readonly reconcileLease: Lease;
   private closed = false;
   private soonTimer: NodeJS.Timeout | undefined;
 
@@ -254,6 +264,8 @@ export class Dispatcher {
   }
 
   private async reconcileOnce(): Promise<number> {
+    // One API process reconciles at a time: two would both re-queue (and count) the same lost job.
+    if (!(await this.reconcileLease.hold())) return 0;
     const open = await this.db
       .select({ id: builds.id, lostJobs: builds.lostJobs })
       .from(builds)

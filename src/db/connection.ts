@@ -2,6 +2,8 @@ import type { SQL } from "drizzle-orm";
 import { join } from "node:path";
 import { migrationsDir } from "./migrations-dir.ts";
 import { seedSystemPolicies } from "./seed.ts";
+import { useTables } from "./schema.ts";
+import * as sqliteSchema from "./sqlite-schema.ts";
 import { openSqlite } from "./sqlite.ts";
 import type { Db, RawRunner } from "./types.ts";
 
@@ -26,6 +28,7 @@ export async function openDatabase(dataDir: string, options: { url?: string; fil
     closers.set(db, opened.close);
     rawRunners.set(db, opened.raw);
   } else {
+    useTables(sqliteSchema);
     const opened = openSqlite(join(dataDir, options.file ?? DATABASE_FILE), migrationsDir());
     db = opened.db;
     closers.set(db, async () => opened.close());

@@ -1,5 +1,5 @@
 import type { SQL } from "drizzle-orm";
-import { drizzle } from "drizzle-orm/node-postgres";
+import { drizzle, NodePgPreparedQuery } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import { PgDatabase, PgDialect, PgPreparedQuery, PgSelectBase } from "drizzle-orm/pg-core";
 import { QueryPromise } from "drizzle-orm/query-promise";
@@ -68,8 +68,14 @@ function teachSqliteVerbs(): void {
       return { changes: changesOf(await this.execute(placeholders)) };
     },
   };
-  // Insert, update and delete extend QueryPromise; select copies its methods in when loaded.
-  for (const proto of [QueryPromise.prototype, PgSelectBase.prototype, PgPreparedQuery.prototype])
+  // Insert, update and delete extend QueryPromise; select copies its methods in when loaded;
+  // node-postgres's prepared query has an `all` of its own (unmapped rows), replaced here.
+  for (const proto of [
+    QueryPromise.prototype,
+    PgSelectBase.prototype,
+    PgPreparedQuery.prototype,
+    NodePgPreparedQuery.prototype,
+  ])
     Object.assign(proto, verbs);
   type Database = { execute(query: SQL): Promise<Answer> };
   Object.assign(PgDatabase.prototype, {

@@ -31,6 +31,8 @@ export let webhookAttempts = sqlite.webhookAttempts;
 export let registryEvents = sqlite.registryEvents;
 export let auditEvents = sqlite.auditEvents;
 export let sourceBindings = sqlite.sourceBindings;
+export let leases = sqlite.leases;
+export let loginFailures = sqlite.loginFailures;
 
 /** The tables of one dialect, by the names the code imports. */
 export type Tables = { [K in keyof typeof sqlite]: unknown };
@@ -61,4 +63,6 @@ export function useTables(tables: Tables): void {
   registryEvents = t.registryEvents;
   auditEvents = t.auditEvents;
   sourceBindings = t.sourceBindings;
+  leases = t.leases;
+  loginFailures = t.loginFailures;
 }

@@ -156,7 +156,7 @@ export class TokenService {
       return { principal };
     }
     const keys = [`login:${auth.username}`, ...(req.sourceIp ? [`ip:${req.sourceIp}`] : [])];
-    const wait = this.deps.throttle.retryAfter(keys);
+    const wait = await this.deps.throttle.retryAfter(keys);
     if (wait > 0) {
       this.deps.metrics?.failedLogins.inc();
       await this.audit(undefined, "login", req, { outcome: "throttled", resource: auth.username });
@@ -164,7 +164,7 @@ export class TokenService {
     }
     const authenticated = await this.deps.credentials.withPassword(auth.username, auth.password);
     if (!authenticated) {
-      this.deps.throttle.fail(keys);
+      await this.deps.throttle.fail(keys);
       this.deps.metrics?.failedLogins.inc();
       await this.audit(undefined, "login", req, {
         outcome: "denied",
@@ -176,7 +176,7 @@ export class TokenService {
         `login failed for "${auth.username}": wrong login name or registry password (the registry password is set in Kiln, apart from the console password)`,
       );
     }
-    this.deps.throttle.succeed(keys[0]!);
+    await this.deps.throttle.succeed(keys[0]!);
     return authenticated;
   }
 

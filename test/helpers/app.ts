@@ -50,7 +50,9 @@ export async function startTestApp(env: Record<string, string> = {}, options: { 
     LOG_LEVEL: "silent",
     ...env,
   });
-  const deps = await createDeps(config, options.log ?? createLogger("silent"), { queue: options.queue });
+  const deps = await createDeps(config, options.log ?? createLogger(process.env.KILN_TEST_LOG ?? "silent"), {
+    queue: options.queue,
+  });
   const app = createServer(deps);
 
   async function call(method: string, path: string, opts: Call = {}): Promise<Answer> {

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
+import { testDatabaseUrl } from "../helpers/database.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -417,7 +418,7 @@ describe("outbound webhooks: a receiver that always fails", () => {
 describe("the outbound outbox's lease", () => {
   it("a claimed delivery is not claimed by a second dispatcher until its lease runs out", async () => {
     const dir = mkdtempSync(join(tmpdir(), "kiln-lease-"));
-    const db = await openDatabase(dir);
+    const db = await openDatabase(dir, { url: await testDatabaseUrl() });
     try {
       await db.insert(accounts).values({ id: "1000000000000001", alias: "acme" }).run();
       await db.insert(namespaces).values({ accountId: "1000000000000001", name: "alitest1" }).run();

@@ -207,6 +207,13 @@ describe("retention: only rows past their time are deleted, in small batches", (
       })
       .run();
     const registryOnly = { deliveriesDays: 0, auditDays: 0, registryEventsDays: 90, buildLogsDays: 0 };
+    if (t.deps.config.databaseUrl) {
+      // PostgreSQL has no insertion order to read in (no rowid): it reads the oldest by date, so
+      // the late old row goes at once, and the young one stays.
+      expect(await sweep(t.deps.db, registryOnly, { now: NOW })).toEqual({ registry_events: 1 });
+      expect(await ids(sql`select id from registry_events`)).toEqual(["new-1"]);
+      return;
+    }
     expect(await sweep(t.deps.db, registryOnly, { now: NOW })).toEqual({ registry_events: 0 });
     expect(await ids(sql`select id from registry_events`)).toEqual(["late", "new-1"]);
     const twoDaysOn = new Date(NOW.getTime() + 2 * DAY);

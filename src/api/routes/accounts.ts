@@ -68,7 +68,7 @@ export function accountRoutes(app: App, deps: Deps): void {
       const { loginName, password } = c.req.valid("json");
       const ip = sourceIp(c);
       const keys = [`login:${loginName}`, ...(ip ? [`ip:${ip}`] : [])];
-      const wait = deps.consoleThrottle.retryAfter(keys);
+      const wait = await deps.consoleThrottle.retryAfter(keys);
       if (wait > 0)
         throw new DomainError(
           "TooManyRequests",
@@ -76,11 +76,11 @@ export function accountRoutes(app: App, deps: Deps): void {
           { retryAfter: wait },
           { "Retry-After": String(wait) },
         );
-      const session = await login(db, loginName, password).catch((err: unknown) => {
-        if (err instanceof DomainError && statusOf(err) === 401) deps.consoleThrottle.fail(keys);
+      const session = await login(db, loginName, password).catch(async (err: unknown) => {
+        if (err instanceof DomainError && statusOf(err) === 401) await deps.consoleThrottle.fail(keys);
         throw err;
       });
-      deps.consoleThrottle.succeed(keys[0]!);
+      await deps.consoleThrottle.succeed(keys[0]!);
       return c.json(
         {
           token: session.token,

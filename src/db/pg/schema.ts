@@ -9,3 +9,4 @@ export * from "./tables/registry.ts";
 export * from "./tables/sources.ts";
 export * from "./tables/builds.ts";
 export * from "./tables/notifications.ts";
+export * from "./tables/replicas.ts";

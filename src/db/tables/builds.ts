@@ -125,6 +125,7 @@ export const builds = sqliteTable(
     finishedAt: text("finished_at"),
   },
   (t) => [
+    index("builds_delivery").on(t.deliveryId),
     index("builds_repository_queued").on(t.repositoryId, t.queuedAt),
     index("builds_outbox").on(t.status, t.enqueuedAt),
     index("builds_supersede").on(t.repositoryId, t.ruleId, t.ref, t.status),
