@@ -260,13 +260,19 @@ export async function finishBuild(db: Db, id: string, outcome: BuildOutcome): Pr
   });
 }
 
-const withRepository = { build: builds, ns: namespaces.name, repo: repositories.name, region: repositories.region };
+/** A function, not a constant: the tables are bound when the database opens (PostgreSQL's or SQLite's). */
+const withRepository = () => ({
+  build: builds,
+  ns: namespaces.name,
+  repo: repositories.name,
+  region: repositories.region,
+});
 type Joined = { build: BuildRow; ns: string; repo: string; region: string };
 const flatten = (r: Joined) => ({ ...r.build, repository: `${r.ns}/${r.repo}`, region: r.region });
 
 function joined(db: Db) {
   return db
-    .select(withRepository)
+    .select(withRepository())
     .from(builds)
     .innerJoin(repositories, eq(repositories.id, builds.repositoryId))
     .innerJoin(namespaces, eq(namespaces.id, repositories.namespaceId));
