@@ -29,8 +29,12 @@ export class AuditLog {
     if (this.pending.length >= 1000) this.flushInBackground();
   }
 
+  /** Writes what is pending and waits for the writes under way: a reader afterwards sees every event recorded so far. */
   async flush(): Promise<void> {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0) {
+      await Promise.all([...this.writing]);
+      return;
+    }
     const batch = this.pending.map((row) => ({
       accountId: null,
       sourceIp: null,
@@ -52,12 +56,14 @@ export class AuditLog {
       () => {},
       () => {},
     );
+    const earlier = [...this.writing];
     this.writing.add(tracked);
     try {
       await written;
     } finally {
       this.writing.delete(tracked);
     }
+    await Promise.all(earlier);
   }
 
   private flushInBackground(): void {
