@@ -62,6 +62,10 @@ export const EnvSchema = z.object({
     .string()
     .refine((v) => /^postgres(ql)?:\/\//.test(v), "must be a postgres:// or postgresql:// URL")
     .optional(),
+  /** How many proxies of the operator's own stand in front of the API (X-Forwarded-For hops to trust). */
+  KILN_TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+  /** Connections each API process keeps to PostgreSQL. */
+  KILN_DATABASE_POOL: z.coerce.number().int().min(1).max(500).default(10),
   REDIS_URL: z.string().min(1).default("redis://127.0.0.1:6379"),
   DOCKER_HOST: z.string().optional(),
   KILN_ROLE: z.enum(["all", "api", "worker"]).default("all"),
@@ -103,6 +107,10 @@ export interface Config {
   dataDir: string;
   /** PostgreSQL for the control plane's database (KILN_DATABASE_URL); SQLite in the data dir when absent. Holds a password: never log it. */
   databaseUrl?: string;
+  /** Connections to PostgreSQL per process (KILN_DATABASE_POOL). */
+  databasePool: number;
+  /** X-Forwarded-For hops to trust (KILN_TRUST_PROXY): the proxies in front of the API replicas. */
+  trustProxy: number;
   redisUrl: string;
   dockerHost?: string;
   role: "all" | "api" | "worker";
@@ -177,6 +185,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publicUrl: (e.KILN_PUBLIC_URL ?? `http://${e.KILN_HOST}:${e.PORT}`).replace(/\/$/, ""),
     dataDir,
     databaseUrl: e.KILN_DATABASE_URL,
+    databasePool: e.KILN_DATABASE_POOL,
+    trustProxy: e.KILN_TRUST_PROXY,
     redisUrl: e.REDIS_URL,
     dockerHost: e.DOCKER_HOST,
     role: e.KILN_ROLE,

@@ -23,7 +23,7 @@ function redactUrl(url: string): string {
 
 /** Opens what the API process needs: the database (migrated), the compiled-policy cache, the token signer. */
 export async function createDeps(config: Config, log: Logger, options: { queue?: boolean } = {}): Promise<Deps> {
-  const db = await openDatabase(config.dataDir, { url: config.databaseUrl });
+  const db = await openDatabase(config.dataDir, { url: config.databaseUrl, pool: config.databasePool });
   const metrics = createMetrics();
   metrics.onScrape("builds", async () =>
     Object.fromEntries(

@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import { trustProxies } from "./request-context.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
@@ -93,6 +94,7 @@ export function createApp(deps: Deps): OpenAPIHono<AppEnv> {
     },
   });
 
+  app.use("*", trustProxies(deps.config.trustProxy));
   app.use("*", httpMetrics(metrics));
   app.use("*", limitBody(maxBodyOf));
 

@@ -19,11 +19,14 @@ const rawRunners = new WeakMap<object, RawRunner>();
  * Opens the control plane's database, applies pending migrations and seeds the system policies:
  * PostgreSQL when `url` is given, else `kiln.db` (or `file`) in the data dir.
  */
-export async function openDatabase(dataDir: string, options: { url?: string; file?: string } = {}): Promise<Db> {
+export async function openDatabase(
+  dataDir: string,
+  options: { url?: string; file?: string; pool?: number } = {},
+): Promise<Db> {
   let db: Db;
   if (options.url) {
     const { openPostgres } = await import("./postgres.ts");
-    const opened = await openPostgres(options.url);
+    const opened = await openPostgres(options.url, options.pool);
     db = opened.db;
     closers.set(db, opened.close);
     rawRunners.set(db, opened.raw);

@@ -18,10 +18,13 @@ const MIGRATION_LOCK = 7_351_410_926;
  * learn SQLite's `.get()/.all()/.run()`. Several Kiln processes may start at once: migrations run
  * under an advisory lock.
  */
-export async function openPostgres(url: string): Promise<{ db: Db; raw: RawRunner; close: () => Promise<void> }> {
+export async function openPostgres(
+  url: string,
+  poolSize = 10,
+): Promise<{ db: Db; raw: RawRunner; close: () => Promise<void> }> {
   teachSqliteVerbs();
   useTables(pgSchema);
-  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.KILN_DATABASE_POOL ?? 10) });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 10_000 });
   // An idle client's error (the server restarting) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
   const db = drizzle(pool, { schema: pgSchema });
