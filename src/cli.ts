@@ -2,11 +2,12 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "./config.ts";
 import { BackupError, backupDatabase, DATABASE_FILE, FILES_THAT_TRAVEL } from "./db/backup.ts";
 import { closeDatabase, openDatabase } from "./db/connection.ts";
+import { MigrateDataError, migrateData, redactUrl } from "./db/migrate-data.ts";
 import { createAccount } from "./iam/accounts.ts";
 import { aliasSchema, passwordSchema } from "./names.ts";
 import { parsePolicy, evaluate, PolicyError } from "./policy/index.ts";
 import { DomainError } from "./errors.ts";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadSigningKeys } from "./registry/keys.ts";
 import { registryConfig } from "./registry/registry-config.ts";
@@ -24,6 +25,9 @@ const USAGE = `usage:
       writes $KILN_DATA_DIR/registry-<region>.yml for every region; prints "region file address" lines
   kiln backup <file>
       copies the database into <file> while Kiln runs (an online SQLite backup); see the README to restore
+  kiln migrate-data --from sqlite:<file> --to postgres://user:password@host:port/db
+      copies a SQLite database (the data dir's kiln.db, one consistent snapshot) into a new PostgreSQL
+      database in one transaction; prints the rows per table. Later writes are not copied: stop the API
   kiln admin-token
       prints where the admin token is kept`;
 
@@ -44,6 +48,8 @@ async function run(argv: string[]): Promise<void> {
       region: { type: "string" },
       listen: { type: "string" },
       "events-url": { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -119,6 +125,32 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
 
+  if (noun === "migrate-data") {
+    if (verb) fail(`migrate-data takes no positional arguments (got "${redactUrl(verb)}")\n${USAGE}`);
+    const from = values.from?.replace(/^sqlite:(\/\/)?/, "");
+    if (!values.from?.startsWith("sqlite:") || !from)
+      fail(`migrate-data needs --from sqlite:<file> (the data dir's ${DATABASE_FILE})\n${USAGE}`);
+    if (!existsSync(from)) fail(`--from: there is no file at ${from}`);
+    let to: URL | undefined;
+    try {
+      to = values.to ? new URL(values.to) : undefined;
+    } catch {
+      // not a URL: refused below
+    }
+    if (!to || !/^postgres(ql)?:\/\//.test(values.to!))
+      fail(
+        `migrate-data needs --to postgres://user:password@host:port/database${values.to ? ` (got "${redactUrl(values.to)}")` : ""}\n${USAGE}`,
+      );
+    const copied = await migrateData({ from, to: values.to! });
+    for (const { table, rows } of copied) console.log(`${table} ${rows}`);
+    console.log(`total ${copied.reduce((sum, t) => sum + t.rows, 0)}`);
+    console.error(
+      `Copied into ${redactUrl(values.to!)}. Keep the data dir's ${FILES_THAT_TRAVEL.join(", ")} (or the same ` +
+        `variables) for the Kiln that uses it, and start Kiln with KILN_DATABASE_URL set to that database.`,
+    );
+    return;
+  }
+
   if (noun === "admin-token") {
     const config = loadConfig();
     return void console.log(
@@ -130,6 +162,12 @@ async function run(argv: string[]): Promise<void> {
 
 run(process.argv.slice(2)).catch((err) => {
   if (err instanceof PolicyError) fail(`policy: ${err.message}`, 1);
-  if (err instanceof DomainError || err instanceof ConfigError || err instanceof BackupError) fail(err.message, 1);
+  if (
+    err instanceof DomainError ||
+    err instanceof ConfigError ||
+    err instanceof BackupError ||
+    err instanceof MigrateDataError
+  )
+    fail(err.message, 1);
   throw err;
 });
