@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { withFileLock } from "./file-lock.ts";
 import { join } from "node:path";
 import { DeterministicError, DiskFullError } from "./errors.ts";
 
@@ -81,21 +82,25 @@ export class GitMirrors {
       .digest("hex")}`;
     const waiting = this.queued.get(key);
     if (waiting) return waiting;
-    const fetched = this.locked(mirror, async () => {
-      this.queued.delete(key);
-      if (!existsSync(mirror)) {
-        await git(["init", "--quiet", "--bare", mirror]);
-        await git(["-C", mirror, "remote", "add", "--mirror=fetch", "origin", "--", url]);
-      }
-      await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], {
-        env: credentialEnv(creds),
-      }).catch((err: Error) => {
-        // A fetch that ran out of disk leaves loose objects behind that keep the disk full: the
-        // mirror is only a cache, so it goes, and the next build fetches it anew.
-        if (DiskFullError.matches(err)) rmSync(mirror, { recursive: true, force: true });
-        throw err;
-      });
-    });
+    // Worker processes sharing the data dir share the mirror too: git fails when two fetch into
+    // one repository at once, or both create it. The file lock orders them across processes.
+    const fetched = this.locked(mirror, () =>
+      withFileLock(`${mirror}.lock`, async () => {
+        this.queued.delete(key);
+        if (!existsSync(mirror)) {
+          await git(["init", "--quiet", "--bare", mirror]);
+          await git(["-C", mirror, "remote", "add", "--mirror=fetch", "origin", "--", url]);
+        }
+        await git(["-C", mirror, "fetch", "--quiet", "--prune", "--force", "origin"], {
+          env: credentialEnv(creds),
+        }).catch((err: Error) => {
+          // A fetch that ran out of disk leaves loose objects behind that keep the disk full: the
+          // mirror is only a cache, so it goes, and the next build fetches it anew.
+          if (DiskFullError.matches(err)) rmSync(mirror, { recursive: true, force: true });
+          throw err;
+        });
+      }),
+    );
     this.queued.set(key, fetched);
     return fetched;
   }
