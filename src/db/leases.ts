@@ -4,8 +4,14 @@ import { hostname } from "node:os";
 import { leases } from "./schema.ts";
 import type { Db } from "./types.ts";
 
-/** This process, as a lease holder: unique per process start. */
-export const PROCESS_HOLDER = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+/**
+ * This process, as a lease holder. Two live API processes never share a host and port, and an API
+ * restarted on its host and port takes its leases back at once instead of waiting for them to
+ * expire; without a port (a CLI), the process id and a random part make it unique.
+ */
+export const PROCESS_HOLDER = process.env.PORT
+  ? `${hostname()}:${process.env.PORT}`
+  : `${hostname()}:pid-${process.pid}:${randomBytes(4).toString("hex")}`;
 
 /**
  * A lease on work that one API process should do at a time, among any number sharing the
