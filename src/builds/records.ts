@@ -149,7 +149,7 @@ export async function pushDenial(db: Db, policies: PolicyStore, plan: BuildPlan)
   const [ns, repo] = plan.repository.split("/") as [string, string];
   const resource = arn.repository(plan.region, plan.accountId, ns, repo);
   const result = await authorize(
-    policies,
+    policies.within(db),
     { kind: "user", userId: plan.pushUserId },
     { action: "cr:PushRepository", resource, context: { "cr:Region": plan.region } },
   );
