@@ -15,16 +15,35 @@ export const freePort = () =>
     });
   });
 
+/** The production build (`npm run build` into dist/). */
+export function buildKiln(): void {
+  const built = spawnSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
+  if (built.status !== 0) throw new Error("npm run build failed");
+}
+
+/** CPU time (user + system) a process has used so far, in seconds, from /proc (0 once it is gone). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ: 100 on Linux
+  } catch {
+    return 0;
+  }
+}
+
 /**
  * Kiln as production runs it (`npm run build`, then `bin/kiln-server`), in its own process with a
  * fresh data dir. BENCH_NODE_ARGS adds node flags (e.g. --cpu-prof).
+ * Options: `build: false` when buildKiln() already ran; `dataDir` to share one data directory
+ * between several Kiln processes (API replicas): it is then the caller's to delete.
  */
-export async function startKiln(env: Record<string, string>) {
-  const built = spawnSync("npm", ["run", "--silent", "build"], { stdio: "inherit" });
-  if (built.status !== 0) throw new Error("npm run build failed");
+export async function startKiln(env: Record<string, string>, options: { build?: boolean; dataDir?: string } = {}) {
+  if (options.build !== false) buildKiln();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const dataDir = mkdtempSync(join(tmpdir(), "kiln-bench-"));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "kiln-bench-"));
   const nodeArgs = process.env.BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
   const server = spawn("bin/kiln-server", nodeArgs, {
     env: {
@@ -39,13 +58,31 @@ export async function startKiln(env: Record<string, string>) {
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
+  const exited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+  const running = () => server.exitCode === null && server.signalCode === null;
+
+  async function stop(): Promise<void> {
+    if (running()) {
+      server.kill("SIGTERM");
+      // A clean shutdown closes its connections (Redis, PostgreSQL); one that hangs is killed.
+      if ((await Promise.race([exited.then(() => true), sleep(5000).then(() => false)])) === false)
+        server.kill("SIGKILL");
+      await Promise.race([exited, sleep(1000)]);
+    }
+    if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${base}/healthz`)).ok) break;
     } catch {
       // starting
     }
-    if (i > 300) throw new Error("kiln did not start");
+    if (i > 300 || !running()) {
+      const why = running() ? "kiln did not start" : `kiln exited while starting (code ${server.exitCode})`;
+      await stop();
+      throw new Error(why);
+    }
     await sleep(100);
   }
 
@@ -65,11 +102,8 @@ export async function startKiln(env: Record<string, string>) {
   const peakRssMb = () =>
     Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${server.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
-  async function stop(): Promise<void> {
-    server.kill("SIGTERM");
-    await sleep(300);
-    rmSync(dataDir, { recursive: true, force: true });
-  }
+  /** CPU time the Kiln process has used so far, in seconds. */
+  const cpuSeconds = () => processCpuSeconds(server.pid!);
 
-  return { base, dataDir, pid: server.pid!, call, peakRssMb, stop };
+  return { base, dataDir, pid: server.pid!, call, peakRssMb, cpuSeconds, stop };
 }
