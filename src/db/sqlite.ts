@@ -2,7 +2,6 @@ import Database from "better-sqlite3";
 import { drizzle as drizzleSync } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
 import { drizzle } from "drizzle-orm/sqlite-proxy";
-import { AsyncLocalStorage } from "node:async_hooks";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import type { Db, RawRunner } from "./types.ts";
 import * as schema from "./sqlite-schema.ts";
@@ -34,16 +33,50 @@ export function openSqlite(file: string, migrationsFolder: string): { db: Db; ra
   };
   const db = drizzle(
     async (source, params, method) => {
-      while (!gate.mayRun()) await gate.free();
+      while (gate.busy) await gate.free();
       return execute(source, params, method) as { rows: unknown[] };
     },
     { schema },
   ) as unknown as Db;
-  const transaction = db.transaction.bind(db);
-  db.transaction = ((fn, config) => gate.exclusive(() => transaction(fn, config))) as Db["transaction"];
+  // One transaction runs at a time, so one database object serves them all: its statements skip
+  // the gate (they are the transaction's), and its prepared queries are made once.
+  const inTransaction = drizzle(
+    async (source, params, method) => execute(source, params, method) as { rows: unknown[] },
+    {
+      schema,
+    },
+  ) as unknown as Db;
+  let savepoints = 0;
+  inTransaction.transaction = (async (fn: (tx: Db) => Promise<unknown>) => {
+    const name = `sp${++savepoints}`;
+    execute(`savepoint ${name}`, [], "run");
+    try {
+      const result = await fn(inTransaction);
+      execute(`release ${name}`, [], "run");
+      return result;
+    } catch (err) {
+      execute(`rollback to ${name}`, [], "run");
+      execute(`release ${name}`, [], "run");
+      throw err;
+    } finally {
+      savepoints--;
+    }
+  }) as Db["transaction"];
+  db.transaction = ((fn: (tx: Db) => Promise<unknown>, config?: { behavior?: string }) =>
+    gate.exclusive(async () => {
+      execute(`begin${config?.behavior ? ` ${config.behavior}` : ""}`, [], "run");
+      try {
+        const result = await fn(inTransaction);
+        execute("commit", [], "run");
+        return result;
+      } catch (err) {
+        execute("rollback", [], "run");
+        throw err;
+      }
+    })) as Db["transaction"];
   const raw: RawRunner = async (query) => {
     const { sql: source, params } = dialect.sqlToQuery(query);
-    while (!gate.mayRun()) await gate.free();
+    while (gate.busy) await gate.free();
     const compiled = statement(source);
     if (!compiled.reader) return { rows: [], changes: compiled.run(...params).changes };
     try {
@@ -57,32 +90,24 @@ export function openSqlite(file: string, migrationsFolder: string): { db: Db; ra
 
 /**
  * One connection serves every caller, and an open transaction must not take in another caller's
- * statements (they would commit or roll back with it) nor a second BEGIN. A transaction runs alone:
- * statements from its own async context go through, the others wait until it ends.
+ * statements (they would commit or roll back with it) nor a second BEGIN. A transaction runs
+ * alone: the others' statements and transactions wait until it ends.
  */
 class TransactionGate {
-  private readonly context = new AsyncLocalStorage<symbol>();
-  private holder: symbol | null = null;
+  busy = false;
   private waiting: (() => void)[] = [];
-
-  mayRun(): boolean {
-    return this.holder === null || this.context.getStore() === this.holder;
-  }
 
   free(): Promise<void> {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    // A nested transaction (a savepoint) is already inside its parent's turn.
-    if (this.holder !== null && this.context.getStore() === this.holder) return fn();
-    while (this.holder !== null) await this.free();
-    const token = Symbol("transaction");
-    this.holder = token;
+    while (this.busy) await this.free();
+    this.busy = true;
     try {
-      return await this.context.run(token, fn);
+      return await fn();
     } finally {
-      this.holder = null;
+      this.busy = false;
       const waiting = this.waiting;
       this.waiting = [];
       for (const wake of waiting) wake();
