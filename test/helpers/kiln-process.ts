@@ -123,37 +123,9 @@ export async function startKilnProcess(options: { redisUrl: string; env?: Record
     return queryKilnDatabase<T>({ url: databaseUrl, file: join(dataDir, "kiln.db") }, statement, params);
   }
 
-  /**
-   * The digest the registry serves for a tag now (HEAD of the manifest, asked straight at the
-   * registry behind the proxy with a token for `login`), or undefined when there is no such tag.
-   */
-  async function manifestDigest(
-    repository: string,
-    tag: string,
-    login: { username: string; password: string },
-  ): Promise<string | undefined> {
-    const basic = Buffer.from(`${login.username}:${login.password}`).toString("base64");
-    const token = (await (
-      await fetch(`${base}/auth/token?service=${region}&scope=repository:${repository}:pull`, {
-        headers: { authorization: `Basic ${basic}` },
-      })
-    ).json()) as { token: string };
-    const head = await fetch(`http://127.0.0.1:${behind}/v2/${repository}/manifests/${tag}`, {
-      method: "HEAD",
-      headers: {
-        authorization: `Bearer ${token.token}`,
-        accept: [
-          "application/vnd.oci.image.index.v1+json",
-          "application/vnd.docker.distribution.manifest.list.v2+json",
-          "application/vnd.oci.image.manifest.v1+json",
-          "application/vnd.docker.distribution.manifest.v2+json",
-        ].join(", "),
-      },
-    });
-    if (head.status === 404) return undefined;
-    if (!head.ok) throw new Error(`HEAD manifest ${repository}:${tag}: ${head.status}`);
-    return head.headers.get("docker-content-digest") ?? undefined;
-  }
+  /** The digest the registry serves for a tag now, or undefined when there is no such tag. */
+  const manifestDigest = (repository: string, tag: string, login: { username: string; password: string }) =>
+    registryManifestDigest({ kiln: base, region, registry: `127.0.0.1:${behind}` }, repository, tag, login);
 
   async function stop(): Promise<void> {
     await kill("SIGKILL");
@@ -186,3 +158,37 @@ export async function startKilnProcess(options: { redisUrl: string; env?: Record
 }
 
 export type KilnProcess = Awaited<ReturnType<typeof startKilnProcess>>;
+
+/**
+ * The digest a registry serves for a tag now (HEAD of the manifest, asked straight at the registry,
+ * not through a test proxy, with a pull token Kiln gives `login`), or undefined when there is no
+ * such tag.
+ */
+export async function registryManifestDigest(
+  at: { kiln: string; region: string; registry: string },
+  repository: string,
+  tag: string,
+  login: { username: string; password: string },
+): Promise<string | undefined> {
+  const basic = Buffer.from(`${login.username}:${login.password}`).toString("base64");
+  const token = (await (
+    await fetch(`${at.kiln}/auth/token?service=${at.region}&scope=repository:${repository}:pull`, {
+      headers: { authorization: `Basic ${basic}` },
+    })
+  ).json()) as { token: string };
+  const head = await fetch(`http://${at.registry}/v2/${repository}/manifests/${tag}`, {
+    method: "HEAD",
+    headers: {
+      authorization: `Bearer ${token.token}`,
+      accept: [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+      ].join(", "),
+    },
+  });
+  if (head.status === 404) return undefined;
+  if (!head.ok) throw new Error(`HEAD manifest ${repository}:${tag}: ${head.status}`);
+  return head.headers.get("docker-content-digest") ?? undefined;
+}

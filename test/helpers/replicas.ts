@@ -8,7 +8,7 @@ import { loadSigningKeys } from "../../src/registry/keys.ts";
 import { registryConfig } from "../../src/registry/registry-config.ts";
 import { ADMIN_TOKEN, answerOf, type Answer } from "./app.ts";
 import { databaseEnv, queryKilnDatabase, testDatabaseUrl } from "./database.ts";
-import type { KilnProcess } from "./kiln-process.ts";
+import { registryManifestDigest, type KilnProcess } from "./kiln-process.ts";
 import { freePort, waitUntil } from "./net.ts";
 import { startRegistryProxy } from "./registry-proxy.ts";
 
@@ -221,34 +221,9 @@ export async function startReplicaSet(options: {
     return queryKilnDatabase<T>({ url: databaseUrl, file: join(dataDir, "kiln.db") }, statement, params);
   }
 
-  /** The digest the registry serves for a tag now (as startKilnProcess's manifestDigest), undefined when none. */
-  async function manifestDigest(
-    repository: string,
-    tag: string,
-    login: { username: string; password: string },
-  ): Promise<string | undefined> {
-    const basic = Buffer.from(`${login.username}:${login.password}`).toString("base64");
-    const token = (await (
-      await fetch(`${base}/auth/token?service=${REGION}&scope=repository:${repository}:pull`, {
-        headers: { authorization: `Basic ${basic}` },
-      })
-    ).json()) as { token: string };
-    const head = await fetch(`http://127.0.0.1:${behind}/v2/${repository}/manifests/${tag}`, {
-      method: "HEAD",
-      headers: {
-        authorization: `Bearer ${token.token}`,
-        accept: [
-          "application/vnd.oci.image.index.v1+json",
-          "application/vnd.docker.distribution.manifest.list.v2+json",
-          "application/vnd.oci.image.manifest.v1+json",
-          "application/vnd.docker.distribution.manifest.v2+json",
-        ].join(", "),
-      },
-    });
-    if (head.status === 404) return undefined;
-    if (!head.ok) throw new Error(`HEAD manifest ${repository}:${tag}: ${head.status}`);
-    return head.headers.get("docker-content-digest") ?? undefined;
-  }
+  /** The digest the registry serves for a tag now, undefined when none. */
+  const manifestDigest = (repository: string, tag: string, login: { username: string; password: string }) =>
+    registryManifestDigest({ kiln: base, region: REGION, registry: `127.0.0.1:${behind}` }, repository, tag, login);
 
   const notHere = (what: string) => async () => {
     throw new Error(`${what}: start or kill one process of the replica set instead`);
