@@ -138,36 +138,21 @@ function describePgColumn(key: string, c: PgColumn) {
 
 const columnNames = (columns: readonly unknown[]) => columns.map((c) => (c as { name: string }).name);
 
-function describeSqliteTable(t: SQLiteTable) {
-  const c = sqliteConfig(t);
-  return {
-    name: c.name,
-    indexes: c.indexes
-      .map((i) => ({
-        name: i.config.name,
-        columns: columnNames(i.config.columns),
-        unique: i.config.unique,
-        partial: i.config.where ? sqliteSql(i.config.where) : null,
-      }))
-      .sort((a, b) => a.name.localeCompare(b.name)),
-    foreignKeys: c.foreignKeys
-      .map((fk) => {
-        const r = fk.reference();
-        return {
-          columns: columnNames(r.columns),
-          table: getTableName(r.foreignTable),
-          foreignColumns: columnNames(r.foreignColumns),
-          onDelete: fk.onDelete ?? "no action",
-          onUpdate: fk.onUpdate ?? "no action",
-        };
-      })
-      .sort((a, b) => a.columns.join().localeCompare(b.columns.join())),
-    uniqueConstraints: c.uniqueConstraints.map((u) => ({ name: u.getName(), columns: columnNames(u.columns) })),
-    primaryKeys: c.primaryKeys.map((pk) => columnNames(pk.columns)),
-  };
+/** What either dialect's getTableConfig answers about a table's keys and indexes, as far as compared. */
+interface TableConfig {
+  name: string;
+  indexes: { config: { name?: string; columns: readonly unknown[]; unique: boolean; where?: SQL } }[];
+  foreignKeys: {
+    onDelete?: string;
+    onUpdate?: string;
+    reference(): { columns: readonly unknown[]; foreignTable: Table; foreignColumns: readonly unknown[] };
+  }[];
+  uniqueConstraints: { getName(): string | undefined; columns: readonly unknown[] }[];
+  primaryKeys: { columns: readonly unknown[] }[];
 }
-function describePgTable(t: PgTable) {
-  const c = pgConfig(t);
+
+/** A table's keys and indexes; a partial index's WHERE in its own dialect's SQL (`whereSql`). */
+function describeTable(c: TableConfig, whereSql: (where: SQL) => string) {
   return {
     name: c.name,
     indexes: c.indexes
@@ -175,8 +160,7 @@ function describePgTable(t: PgTable) {
         name: i.config.name ?? "(unnamed)",
         columns: columnNames(i.config.columns),
         unique: i.config.unique,
-        // A partial index's WHERE is written in each dialect's SQL: compare by eye, the test only pairs them.
-        partial: i.config.where ? pgSql(i.config.where) : null,
+        partial: i.config.where ? whereSql(i.config.where) : null,
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),
     foreignKeys: c.foreignKeys
@@ -195,6 +179,8 @@ function describePgTable(t: PgTable) {
     primaryKeys: c.primaryKeys.map((pk) => columnNames(pk.columns)),
   };
 }
+const describeSqliteTable = (t: SQLiteTable) => describeTable(sqliteConfig(t) as unknown as TableConfig, sqliteSql);
+const describePgTable = (t: PgTable) => describeTable(pgConfig(t) as unknown as TableConfig, pgSql);
 
 describe("the PostgreSQL schema mirrors the SQLite one", () => {
   it("has the same exports and the same tables", () => {
